@@ -1,0 +1,1 @@
+"""The Binance protocol: signing, exchange rules and the paper exchange. No actors inside."""
