@@ -72,6 +72,11 @@ async def start_paper_exchange(
 
 
 async def _standalone(host: str, port: int, api_key: str | None, api_secret: str | None, **options: Any) -> None:
+    # Handlers first: a signal that arrives right after the URL line must still stop us cleanly.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     generated = api_key is None
     running = await start_paper_exchange(host=host, port=port, api_key=api_key, api_secret=api_secret, **options)
     print(f"PAPER_EXCHANGE_URL={running.url}", flush=True)
@@ -82,10 +87,6 @@ async def _standalone(host: str, port: int, api_key: str | None, api_secret: str
             file=sys.stderr,
             flush=True,
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await running.stop()
 

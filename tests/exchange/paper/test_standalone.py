@@ -1,0 +1,93 @@
+"""`binance-mcp paper` as a process, and the embedded start/stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from exchange.paper import start_paper_exchange
+from exchange.signing import encode_params, sign
+
+ROOT = Path(__file__).parents[3]
+
+
+async def _spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "server.py"),
+        "paper",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_standalone_prints_its_url_first_and_exits_0_on_signal(sig: signal.Signals) -> None:
+    env = {"BINANCE_API_KEY": "K" * 64, "BINANCE_API_SECRET": "S" * 64}
+    proc = await _spawn("--seed", "5", env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+    assert first.startswith("PAPER_EXCHANGE_URL=http://127.0.0.1:")
+    url = first.split("=", 1)[1]
+    query = encode_params({"timestamp": int(time.time() * 1000)})
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/api/v3/ticker/price?symbol=BTCUSDT") as resp:
+            assert resp.status == 200
+        headers = {"X-MBX-APIKEY": "K" * 64}
+        async with session.get(
+            f"{url}/api/v3/account?{query}&signature={sign('S' * 64, query)}", headers=headers
+        ) as resp:
+            assert resp.status == 200  # the account takes the credentials from the environment
+    proc.send_signal(sig)
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    stderr = (await proc.stderr.read()).decode()
+    assert "S" * 64 not in stderr
+
+
+async def test_standalone_generates_credentials_and_prints_them_to_stderr() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BINANCE_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "server.py"),
+        "paper",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    assert first.startswith("PAPER_EXCHANGE_URL=")
+    line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
+    assert "BINANCE_API_KEY=" in line and "BINANCE_API_SECRET=" in line
+    proc.terminate()
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    assert (await proc.stdout.read()) == b""  # nothing else on stdout
+
+
+async def test_bad_fault_spec_is_a_clear_error() -> None:
+    proc = await _spawn("--fault", "/api/v3/order=explode")
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert b"mode must be one of" in err
+
+
+async def test_embedded_start_and_stop() -> None:
+    running = await start_paper_exchange(seed=3)
+    assert running.url.startswith("http://127.0.0.1:")
+    assert len(running.api_key) == 64 and len(running.api_secret) == 64
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{running.url}/api/v3/ping") as resp:
+            assert resp.status == 200
+        await running.stop()
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with session.get(f"{running.url}/api/v3/ping"):
+                pass
