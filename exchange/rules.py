@@ -232,3 +232,23 @@ def check_order(rules: SymbolRules, order: OrderCheck, open_orders: OpenOrderCou
         elif open_orders is not None and not _count_filter(name, f, order, open_orders):
             return name
     return None
+
+
+_SEPARATORS = str.maketrans("", "", "/-_ .:")
+
+
+def normalize_symbol(text: str) -> str:
+    """`' btc/usdt '` → `'BTCUSDT'`: trimmed, upper-cased, separators removed."""
+    return text.strip().upper().translate(_SEPARATORS)
+
+
+def symbol_problem(symbol: str) -> str | None:
+    """Why a normalized symbol cannot be one, or None. Unicode letters are allowed (Binance lists
+    non-Latin names); digits are allowed but a symbol is never only digits."""
+    if not 1 <= len(symbol) <= 20:
+        return "must be 1 to 20 characters"
+    if not all(ch.isalnum() for ch in symbol):
+        return "may contain only letters and digits"
+    if symbol.isdigit():
+        return "cannot be only digits"
+    return None

@@ -1,0 +1,121 @@
+"""Settings from the environment (and a `.env` file that never overrides it), checked at start.
+
+Credentials: both or neither; no placeholders, no whitespace, a sane length. A failure names
+the variable and never echoes its value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from exchange.client import Credentials
+
+__all__ = ["ConfigError", "Settings", "load_dotenv"]
+
+ROOT = Path(__file__).resolve().parents[1]
+LIVE_URL = "https://api.binance.com"
+TESTNET_URL = "https://testnet.binance.vision"
+_PLACEHOLDERS = (
+    "your_api_key",
+    "your_secret",
+    "your_api_secret",
+    "api_key_here",
+    "changeme",
+    "xxx",
+    "placeholder",
+    "<",
+    "example",
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it and never shows a secret."""
+
+
+def load_dotenv(path: Path, environ: dict[str, str]) -> None:
+    """KEY=VALUE lines from `path` into `environ`, never over a variable already set."""
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false")
+
+
+def _credential(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or value == "":
+        return None
+    if any(ch.isspace() for ch in value):
+        raise ConfigError(f"{name} contains whitespace")
+    if any(p in value.lower() for p in _PLACEHOLDERS):
+        raise ConfigError(f"{name} looks like a placeholder, not a real credential")
+    if not 16 <= len(value) <= 128:
+        raise ConfigError(f"{name} has an implausible length (expected 16 to 128 characters)")
+    if not value.isascii() or not value.isalnum():
+        raise ConfigError(f"{name} must be letters and digits only")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    venue: str
+    base_url: str | None  # None for paper: the embedded exchange's URL is known at start
+    futures_base_url: str | None
+    credentials: Credentials | None
+    rate_limit_enabled: bool
+    max_requests_per_minute: int
+    input_validation: bool
+    log_security: bool
+    event_log: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        key, secret = _credential(env, "BINANCE_API_KEY"), _credential(env, "BINANCE_API_SECRET")
+        if (key is None) != (secret is None):
+            missing = "BINANCE_API_SECRET" if secret is None else "BINANCE_API_KEY"
+            raise ConfigError(f"{missing} is not set: set both BINANCE_API_KEY and BINANCE_API_SECRET, or neither")
+        testnet = _flag(env, "BINANCE_TESTNET", False)
+        venue = env.get("BINANCE_VENUE") or ("paper" if key is None else "testnet" if testnet else "live")
+        if venue not in ("paper", "testnet", "live"):
+            raise ConfigError("BINANCE_VENUE must be paper, testnet or live")
+        if venue != "paper" and key is None:
+            raise ConfigError(f"BINANCE_VENUE={venue} needs BINANCE_API_KEY and BINANCE_API_SECRET")
+        base = env.get("BINANCE_BASE_URL") or None
+        if venue != "paper":
+            base = base or (TESTNET_URL if venue == "testnet" else LIVE_URL)
+        try:
+            rpm = int(env.get("MCP_MAX_REQUESTS_PER_MINUTE") or 60)
+        except ValueError:
+            raise ConfigError("MCP_MAX_REQUESTS_PER_MINUTE must be a whole number") from None
+        if rpm < 1:
+            raise ConfigError("MCP_MAX_REQUESTS_PER_MINUTE must be at least 1")
+        log_path = Path(env.get("MCP_EVENT_LOG") or ROOT / "var" / "events.sqlite3")
+        return cls(
+            venue=venue,
+            base_url=base,
+            futures_base_url=env.get("BINANCE_FUTURES_BASE_URL") or None,
+            credentials=Credentials(key, secret) if key is not None and secret is not None else None,
+            rate_limit_enabled=_flag(env, "MCP_RATE_LIMIT_ENABLED", True),
+            max_requests_per_minute=rpm,
+            input_validation=_flag(env, "MCP_INPUT_VALIDATION", True),
+            log_security=_flag(env, "MCP_LOG_SECURITY", False),
+            event_log=log_path,
+        )

@@ -1,0 +1,114 @@
+"""The limiter: our MCP call budget, Binance's request weight, and the exchange's back-off.
+
+Each admitted command costs 1 MCP call (`MCP_MAX_REQUESTS_PER_MINUTE`, when
+`MCP_RATE_LIMIT_ENABLED`) and its endpoint's request weight (6000 per minute by default), from
+aiolimiter buckets. The weight bucket is kept in step with the X-MBX-USED-WEIGHT-1M that the
+exchange reports. After a 429 or 418 nothing is sent until its Retry-After has passed. A
+command that cannot go now is answered `Throttled(retry_after_ms)` at once: the limiter never
+waits, so its mailbox never stalls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiolimiter import AsyncLimiter
+
+from actors.base import Actor, Reply
+from actors.messages import Admitted, Backoff, Finish, Validated, WeightSeen
+from events.outcomes import RATE_LIMITED, Throttled
+
+__all__ = ["Limiter"]
+
+
+class Limiter(Actor):
+    def __init__(
+        self,
+        next_stage: Actor | None,
+        journal: Actor,
+        *,
+        calls_per_minute: int | None = 60,
+        weight_per_minute: int = 6000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        super().__init__("limiter")
+        self.next_stage = next_stage
+        self.journal = journal
+        self.calls_per_minute = calls_per_minute
+        self.weight_per_minute = weight_per_minute
+        self.clock = clock
+        self.throttled = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.calls = AsyncLimiter(self.calls_per_minute, 60) if self.calls_per_minute else None
+        self.weight = AsyncLimiter(self.weight_per_minute, 60)
+        self.backoff_until = 0.0
+        self.window = -1  # the exchange's fixed one-minute window, as wall-clock minute number
+        self.charged = 0  # weight we charged in that window
+
+    def _charge_window(self, weight: int) -> None:
+        minute = int(time.time() // 60)
+        if minute != self.window:
+            self.window, self.charged = minute, 0
+        self.charged += weight
+
+    async def observe_weight(self, used: int) -> None:
+        """The exchange's count of weight used this minute (X-MBX-USED-WEIGHT-1M): when it is
+        above ours (another client on the same IP, a restart), charge the difference; when that
+        does not fit, wait for the exchange's window to roll over."""
+        self._charge_window(0)
+        extra = used - self.charged
+        if extra <= 0:
+            return
+        if self.weight.has_capacity(extra):
+            await self.weight.acquire(extra)  # returns at once: the capacity is there
+            self.charged += extra
+        else:
+            self.back_off(60 - time.time() % 60)
+
+    def back_off(self, seconds: float) -> None:
+        self.backoff_until = max(self.backoff_until, self.clock() + seconds)
+
+    async def handle(self, message: Validated | Backoff | WeightSeen, reply: Reply) -> None:
+        if isinstance(message, Backoff):
+            self.back_off(message.seconds)
+            return
+        if isinstance(message, WeightSeen):
+            await self.observe_weight(message.used)
+            return
+        verdict = await self.admit(message.command.weight())
+        if verdict is not None:
+            self.throttled += 1
+            await self.journal.tell(Finish(envelope=message.envelope, outcome=verdict), reply)
+            return
+        assert self.next_stage is not None
+        await self.next_stage.tell(Admitted(envelope=message.envelope, command=message.command), reply)
+
+    async def admit(self, weight: int) -> Throttled | None:
+        now = self.clock()
+        if now < self.backoff_until:
+            wait = int((self.backoff_until - now) * 1000) + 1
+            return Throttled(kind=RATE_LIMITED, message="the exchange asked us to back off", retry_after_ms=wait)
+        if self.calls is not None and not self.calls.has_capacity(1):
+            wait = int(60_000 / self.calls.max_rate) + 1
+            return Throttled(
+                kind=RATE_LIMITED,
+                message=f"more than {self.calls_per_minute} tool calls per minute (MCP_MAX_REQUESTS_PER_MINUTE)",
+                retry_after_ms=wait,
+            )
+        if weight and not self.weight.has_capacity(weight):
+            wait = int(weight * 60_000 / self.weight_per_minute) + 1
+            return Throttled(
+                kind=RATE_LIMITED,
+                message=f"Binance request weight would exceed {self.weight_per_minute} per minute",
+                retry_after_ms=wait,
+            )
+        # Both have capacity, so these acquisitions return at once: the limiter never waits.
+        if self.calls is not None:
+            await self.calls.acquire(1)
+        if weight:
+            await self.weight.acquire(weight)
+            self._charge_window(weight)
+        return None

@@ -1,0 +1,137 @@
+"""The system: wires journal → limiter → executor → validator under one supervisor.
+
+`await system.ask(envelope) -> Outcome`: the `received` event is made durable first (so probing
+and junk are on record too, and nothing reaches the exchange unrecorded); then the envelope
+flows validator → limiter → executor as messages, and whichever stage ends it sends the
+terminal outcome to the journal, which answers the caller once that outcome is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+from actors.base import Crash, Supervisor
+from actors.executor import Executor
+from actors.journal import AuditUnavailable, Journal
+from actors.limiter import Limiter
+from actors.messages import Admitted, Envelope, Finish, Record, Validated, WeightSeen
+from actors.validator import SymbolDirectory, Validator
+from events.outcomes import AUDIT_UNAVAILABLE, INTERNAL_ERROR, RATE_LIMITED, Failed, Outcome, Rejected, Throttled
+from events.store import EventStore
+from exchange.client import BinanceClient
+
+__all__ = ["System", "new_envelope"]
+
+log = logging.getLogger("binance_mcp.system")
+
+
+def new_envelope(tool: str, args: dict[str, Any], raw_size: int, client: str = "") -> Envelope:
+    return Envelope(
+        command_id=uuid.uuid4().hex,
+        tool=tool,
+        args=args,
+        raw_size=raw_size,
+        received_us=time.time_ns() // 1000,
+        client=client,
+    )
+
+
+class System:
+    def __init__(
+        self,
+        *,
+        client: BinanceClient,
+        store: EventStore,
+        venue: str,
+        calls_per_minute: int | None = 60,
+        exchange_rules: bool = True,
+        log_security: bool = False,
+        workers: int = 8,
+        max_restarts: int = 5,
+        restart_window_s: float = 10.0,
+    ):
+        self.client = client
+        self.venue = venue
+        self.log_security = log_security
+        self.workers = workers
+        self.journal = Journal(store, venue)
+        self.directory = SymbolDirectory(lambda: self._exchange_info())
+        self.limiter = Limiter(None, self.journal, calls_per_minute=calls_per_minute)
+        self.executor = Executor(client, self.directory, self.limiter, self.journal)
+        self.limiter.next_stage = self.executor  # the two refer to each other: wired after both exist
+        self.validator = Validator(self.directory, self.limiter, self.journal, exchange_rules=exchange_rules)
+        self.supervisor = Supervisor(self._on_crash, max_restarts=max_restarts, window_s=restart_window_s)
+        client.on_weight = self._weight_seen
+
+    async def _exchange_info(self) -> Any:
+        return (await self.client.request("GET", "/api/v3/exchangeInfo")).data
+
+    def _weight_seen(self, used: int) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # advisory: the next answer reports it again
+            self.limiter.mailbox.put_nowait((WeightSeen(used=used), None))
+
+    async def start(self) -> None:
+        """Journal first, MCP last: each stage is running before anything can send to it."""
+        self.supervisor.start(self.journal)
+        self.supervisor.start(self.limiter)
+        self.supervisor.start(self.executor, loops=self.workers)
+        self.supervisor.start(self.validator)
+        try:
+            await self.directory.refresh()
+        except Exception as exc:  # the validator retries in the background on first use
+            log.warning("could not load exchangeInfo at start: %s", exc)
+
+    async def stop(self) -> None:
+        await self.supervisor.stop()
+        await self.journal.close()
+        await self.client.close()
+
+    async def ask(self, envelope: Envelope) -> Outcome:
+        if self.supervisor.fatal.is_set():
+            return Failed(kind=INTERNAL_ERROR, message=f"the server is stopping: {self.supervisor.fatal_error}")
+        received = {"args": envelope.args, "client": envelope.client, "size": envelope.raw_size}
+        try:
+            await self.journal.record(envelope.command_id, "received", envelope.tool, received)
+        except AuditUnavailable as exc:
+            return Failed(kind=AUDIT_UNAVAILABLE, message=str(exc))
+        reply: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        await self.validator.tell(envelope, reply)
+        outcome = await reply
+        if self.log_security:
+            await self._security(envelope, outcome)
+        return outcome
+
+    async def security_event(self, event: str, command_id: str, tool: str, **details: Any) -> None:
+        """SECURITY_EVENT on stderr, and the same record in the event log."""
+        body = {"event": event, **details}
+        print(f"SECURITY_EVENT: {json.dumps({'command_id': command_id, 'tool': tool, **body})}", file=sys.stderr)
+        await self.journal.tell(Record(command_id=command_id, kind="security", tool=tool, body=body))
+
+    async def _security(self, envelope: Envelope, outcome: Outcome) -> None:
+        await self.security_event("tool_invocation", envelope.command_id, envelope.tool, client=envelope.client)
+        if isinstance(outcome, Rejected):
+            await self.security_event(
+                "validation_error", envelope.command_id, envelope.tool, error_type=outcome.kind, field=outcome.field
+            )
+        elif isinstance(outcome, Throttled) or (isinstance(outcome, Failed) and outcome.kind == RATE_LIMITED):
+            await self.security_event("rate_limit_exceeded", envelope.command_id, envelope.tool)
+
+    async def _on_crash(self, crash: Crash) -> None:
+        failed = Failed(
+            kind=INTERNAL_ERROR, message=f"internal error in the {crash.actor.name}; the call was not retried"
+        )
+        for message, reply in crash.pairs:
+            envelope = message if isinstance(message, Envelope) else getattr(message, "envelope", None)
+            if crash.actor is self.journal or envelope is None:
+                if reply is not None and not reply.done():
+                    reply.set_result(failed)
+                continue
+            assert isinstance(message, Envelope | Validated | Admitted | Finish)
+            await self.journal.tell(Finish(envelope=envelope, outcome=failed), reply)

@@ -1,0 +1,143 @@
+"""The SQLite event log: schema, hash-chained append, read and verify.
+
+Sans-IO core: `chain_hash` and `Event` are pure. `EventStore` is the thin I/O shell around one
+sqlite3 connection; it must be used from one thread only (the journal's writer thread).
+
+- WAL and `synchronous=FULL`: an append returns only after its transaction is durable.
+- `append_batch` writes many events in one transaction (group commit).
+- `hash_n = SHA-256(DOMAIN ‖ seq ‖ len-prefixed ts, command_id, kind, tool, venue, body ‖ hash_{n-1})`.
+- Append-only: triggers refuse UPDATE and DELETE; partial unique indexes allow one `dispatched`
+  and one terminal event per command, so no code path can dispatch or finish a command twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+__all__ = ["DOMAIN", "GENESIS", "SCHEMA_VERSION", "TERMINAL_KINDS", "Event", "EventStore", "chain_hash", "verify_rows"]
+
+DOMAIN = b"binance-mcp/event-log/v1"
+GENESIS = "0" * 64
+SCHEMA_VERSION = "1"
+TERMINAL_KINDS = ("rejected", "throttled", "executed", "failed", "unknown")
+_TERMINAL_SQL = ", ".join(f"'{k}'" for k in TERMINAL_KINDS)
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event before it has a place in the log."""
+
+    ts: int  # UTC, microseconds
+    command_id: str
+    kind: str
+    tool: str
+    venue: str
+    body: str  # JSON
+
+
+def chain_hash(prev: str, seq: int, event: Event) -> str:
+    h = hashlib.sha256(DOMAIN)
+    h.update(struct.pack(">Q", seq))
+    for field in (str(event.ts), event.command_id, event.kind, event.tool, event.venue, event.body):
+        data = field.encode()
+        h.update(struct.pack(">I", len(data)))
+        h.update(data)
+    h.update(bytes.fromhex(prev))
+    return h.hexdigest()
+
+
+def verify_rows(rows: Iterable[Sequence[object]]) -> int | None:
+    """The first `seq` whose hash or order is wrong, or None when the chain holds.
+    Rows are (seq, ts, command_id, kind, tool, venue, body, hash) in seq order."""
+    prev, expected_seq = GENESIS, 1
+    for seq, ts, command_id, kind, tool, venue, body, stored in rows:
+        assert isinstance(seq, int)
+        event = Event(int(str(ts)), str(command_id), str(kind), str(tool), str(venue), str(body))
+        if seq != expected_seq or chain_hash(prev, seq, event) != stored:
+            return seq
+        prev, expected_seq = str(stored), seq + 1
+    return None
+
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    command_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_command_id ON events(command_id);
+CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE UNIQUE INDEX IF NOT EXISTS events_one_dispatch ON events(command_id) WHERE kind = 'dispatched';
+CREATE UNIQUE INDEX IF NOT EXISTS events_one_terminal ON events(command_id) WHERE kind IN ({_TERMINAL_SQL});
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIEW IF NOT EXISTS commands AS
+    SELECT r.command_id, r.tool, r.venue, r.ts AS received_us, t.kind AS outcome, t.ts AS finished_us,
+           (t.ts - r.ts) / 1000.0 AS latency_ms, r.body AS request, t.body AS result
+    FROM events r LEFT JOIN events t ON t.command_id = r.command_id AND t.kind IN ({_TERMINAL_SQL})
+    WHERE r.kind = 'received';
+"""
+
+
+class EventStore:
+    """One connection to the log. Not thread-safe: the journal gives it a thread of its own."""
+
+    def __init__(self, path: str | Path, server_version: str = "0"):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.executescript(_SCHEMA)
+        db = sqlite_utils.Database(self.conn)
+        db["meta"].upsert_all(  # type: ignore[union-attr]
+            [{"key": "schema_version", "value": SCHEMA_VERSION}, {"key": "server_version", "value": server_version}],
+            pk="key",
+        )
+        row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        self.head_seq, self.head_hash = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def append_batch(self, events: Sequence[Event]) -> list[int]:
+        """Append in one durable transaction; returns the seqs. On error nothing is written."""
+        seq, prev = self.head_seq, self.head_hash
+        rows = []
+        for event in events:
+            seq += 1
+            prev = chain_hash(prev, seq, event)
+            rows.append((seq, event.ts, event.command_id, event.kind, event.tool, event.venue, event.body, prev))
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.head_seq, self.head_hash = seq, prev
+        return [r[0] for r in rows]
+
+    def rows(self) -> list[tuple[object, ...]]:
+        return self.conn.execute(
+            "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events ORDER BY seq"
+        ).fetchall()
+
+    def verify(self) -> int | None:
+        return verify_rows(self.rows())
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,156 @@
+"""The Binance REST client: one reused aiohttp session, signing, server-time offset,
+weight headers, and the mapping of every failure to `exchange.errors`.
+
+- SIGNED requests carry `timestamp` (local clock + measured offset), `recvWindow` and an
+  HMAC-SHA256 signature over the exact percent-encoded query that is sent.
+- The offset to the server's clock is measured at start (`sync_time`) and again after a -1021;
+  a read is then retried once. A state change is never retried.
+- Every answer's `X-MBX-USED-WEIGHT-1M` is passed to `on_weight` (the limiter keeps in step).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
+from exchange.signing import encode_params, sign
+
+__all__ = ["BinanceClient", "Credentials", "Reply"]
+
+
+class Credentials:
+    """An API key pair whose repr never shows the secret."""
+
+    __slots__ = ("_secret", "api_key")
+
+    def __init__(self, api_key: str, secret: str):
+        self.api_key = api_key
+        self._secret = secret
+
+    def sign(self, payload: str) -> str:
+        return sign(self._secret, payload)
+
+    def __repr__(self) -> str:
+        return f"Credentials(api_key='{self.api_key[:4]}…', secret='***')"
+
+
+@dataclass(frozen=True)
+class Reply:
+    data: Any
+    used_weight: int | None
+
+
+def _weight(headers: Any) -> int | None:
+    value = headers.get("X-MBX-USED-WEIGHT-1M")
+    return int(value) if value and value.isdigit() else None
+
+
+class BinanceClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        credentials: Credentials | None = None,
+        futures_base_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        recv_window_ms: int = 5000,
+        timeout_s: float = 10.0,
+        clock: Callable[[], int] | None = None,
+        on_weight: Callable[[int], None] | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.futures_base_url = (futures_base_url or base_url).rstrip("/")
+        self.credentials = credentials
+        self._session = session
+        self._own_session = session is None
+        self.recv_window_ms = recv_window_ms
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.clock = clock or (lambda: time.time_ns() // 1_000_000)
+        self.offset_ms = 0
+        self.on_weight = on_weight
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+        return self._session
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def sync_time(self) -> int:
+        """Measure the offset to the server's clock (midpoint of the round trip)."""
+        before = self.clock()
+        reply = await self.request("GET", "/api/v3/time")
+        after = self.clock()
+        self.offset_ms = int(reply.data["serverTime"]) - (before + after) // 2
+        return self.offset_ms
+
+    def _url(self, path: str) -> str:
+        base = self.futures_base_url if path.startswith(("/fapi", "/sapi")) else self.base_url
+        return base + path
+
+    async def request(
+        self, method: str, path: str, params: dict[str, str] | None = None, *, signed: bool = False
+    ) -> Reply:
+        try:
+            return await self._send(method, path, params or {}, signed)
+        except ExchangeRejected as exc:
+            if exc.code == -1021 and method == "GET" and signed:
+                await self.sync_time()
+                return await self._send(method, path, params or {}, signed)  # reads only: one retry
+            raise
+
+    async def _send(self, method: str, path: str, params: dict[str, str], signed: bool) -> Reply:
+        headers = {}
+        query = encode_params(params)
+        if signed:
+            if self.credentials is None:
+                raise TransportError("this call needs BINANCE_API_KEY and BINANCE_API_SECRET")
+            extra = encode_params({"recvWindow": self.recv_window_ms, "timestamp": self.clock() + self.offset_ms})
+            query = f"{query}&{extra}" if query else extra
+            query = f"{query}&signature={self.credentials.sign(query)}"
+            headers["X-MBX-APIKEY"] = self.credentials.api_key
+        url = self._url(path) + (f"?{query}" if query else "")
+        try:
+            async with self.session.request(method, url, headers=headers, timeout=self.timeout) as resp:
+                body = await resp.read()
+                status, resp_headers = resp.status, resp.headers
+        except TimeoutError as exc:
+            raise UnknownOutcome(f"{method} {path}: no answer within {self.timeout.total:g} s") from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
+            raise UnknownOutcome(f"{method} {path}: the connection closed before the answer") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise TransportError(f"{method} {path}: cannot connect to the exchange") from exc
+        except aiohttp.ClientError as exc:
+            raise UnknownOutcome(f"{method} {path}: {type(exc).__name__}") from exc
+        used = _weight(resp_headers)
+        if used is not None and self.on_weight is not None:
+            self.on_weight(used)
+        try:
+            data = msgspec.json.decode(body) if body else None
+        except msgspec.DecodeError as exc:
+            if status < 500:
+                raise UnknownOutcome(f"{method} {path}: the answer was not valid JSON") from exc
+            data = None
+        code, msg = (
+            (data.get("code"), str(data.get("msg", ""))) if isinstance(data, dict) and "msg" in data else (None, "")
+        )
+        if status in (418, 429):
+            retry = resp_headers.get("Retry-After", "")
+            raise RateLimited(
+                msg or f"HTTP {status}", code=code, status=status, retry_after_s=int(retry) if retry.isdigit() else 60
+            )
+        if status >= 500:
+            raise UnknownOutcome(msg or f"HTTP {status}", code=code, status=status)
+        if status >= 400:
+            raise ExchangeRejected(msg or f"HTTP {status}", code=code, status=status)
+        return Reply(data, used)
