@@ -1,0 +1,55 @@
+"""Configuration from the environment: venues, credential checks that never echo the value."""
+
+from pathlib import Path
+
+import pytest
+
+from actors.config import LIVE_URL, TESTNET_URL, ConfigError, Settings, load_dotenv
+
+KEY, SECRET = "A1" * 32, "B2" * 32
+
+
+def test_no_credentials_means_paper() -> None:
+    settings = Settings.from_env({})
+    assert (settings.venue, settings.credentials, settings.base_url) == ("paper", None, None)
+    assert settings.rate_limit_enabled and settings.max_requests_per_minute == 60 and settings.input_validation
+
+
+def test_credentials_choose_live_or_testnet() -> None:
+    live = Settings.from_env({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET})
+    assert (live.venue, live.base_url) == ("live", LIVE_URL)
+    testnet = Settings.from_env({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET, "BINANCE_TESTNET": "true"})
+    assert (testnet.venue, testnet.base_url) == ("testnet", TESTNET_URL)
+    custom = Settings.from_env({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET, "BINANCE_BASE_URL": "http://x"})
+    assert custom.base_url == "http://x"
+    assert SECRET not in repr(custom)
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"BINANCE_API_KEY": KEY}, "BINANCE_API_SECRET"),
+        ({"BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
+        ({"BINANCE_API_KEY": "your_api_key_here", "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
+        ({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET[:20] + " " + SECRET[21:]}, "BINANCE_API_SECRET"),
+        ({"BINANCE_API_KEY": "short", "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
+        ({"BINANCE_VENUE": "live"}, "BINANCE_API_KEY"),
+        ({"BINANCE_VENUE": "moon"}, "BINANCE_VENUE"),
+        ({"MCP_MAX_REQUESTS_PER_MINUTE": "many"}, "MCP_MAX_REQUESTS_PER_MINUTE"),
+        ({"MCP_RATE_LIMIT_ENABLED": "maybe"}, "MCP_RATE_LIMIT_ENABLED"),
+    ],
+)
+def test_bad_settings_name_the_variable_and_hide_the_value(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert names in str(info.value)
+    for value in env.values():
+        if len(value) > 8:
+            assert value not in str(info.value)
+
+
+def test_dotenv_never_overrides_the_environment(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("# comment\nMCP_LOG_SECURITY=true\nexport MCP_EVENT_LOG='/tmp/x.sqlite3'\n")
+    env = {"MCP_LOG_SECURITY": "false"}
+    load_dotenv(tmp_path / ".env", env)
+    assert env == {"MCP_LOG_SECURITY": "false", "MCP_EVENT_LOG": "/tmp/x.sqlite3"}

@@ -1,0 +1,150 @@
+"""The pipeline end to end in-process: outcomes, the log, bursts, crashes, back-off, audit failure."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.executor import Executor
+from actors.system import System
+from events.commands import Command
+from events.outcomes import Executed, Failed, Outcome, Rejected, Throttled
+from events.store import TERMINAL_KINDS, verify_rows
+from exchange.paper import LimitConfig
+
+from .conftest import Harness, build
+
+
+def log_rows(path: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(
+            "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events ORDER BY seq"
+        ).fetchall()
+
+
+async def test_a_call_is_received_then_executed_in_the_log(harness: Harness) -> None:
+    outcome = await harness.call("get_ticker_price", symbol="btc/usdt")
+    assert isinstance(outcome, Executed)
+    assert outcome.data["symbol"] == "BTCUSDT"
+    rows = log_rows(harness.log)
+    assert [r[3] for r in rows] == ["received", "executed"]
+    assert rows[0][2] == rows[1][2] and rows[0][5] == "paper"
+    assert '"symbol":"btc/usdt"' in rows[0][6]  # the raw arguments, as sent
+    assert verify_rows(rows) is None
+
+
+async def test_validation_rejections_are_outcomes(harness: Harness) -> None:
+    unknown = await harness.call("get_ticker_price", symbol="BTCUSD")
+    assert isinstance(unknown, Rejected) and unknown.kind == "unknown_symbol"
+    assert unknown.suggestions[0] == "BTCUSDT"
+    numeric = await harness.call("get_ticker_price", symbol="12345")
+    assert isinstance(numeric, Rejected) and numeric.kind == "validation_error" and numeric.field == "symbol"
+    bad_limit = await harness.call("get_recent_trades", symbol="BTCUSDT", limit=0)
+    assert isinstance(bad_limit, Rejected) and bad_limit.field == "limit"
+    extra = await harness.call("get_ticker", symbol="BTCUSDT", surprise=True)
+    assert isinstance(extra, Rejected) and extra.field == "surprise"
+    assert isinstance(await harness.call("get_ticker_price", symbol="ETHUSDT"), Executed)  # still working
+
+
+async def test_burst_of_1000_concurrent_calls_gives_one_terminal_each(harness: Harness) -> None:
+    tools = [
+        ("get_ticker_price", {"symbol": "BTCUSDT"}),
+        ("get_avg_price", {"symbol": "ETHUSDT"}),
+        ("get_ticker_price", {"symbol": "NOPE"}),
+        ("get_symbol_info", {"symbol": "SOLUSDT"}),
+    ]
+    outcomes = await asyncio.gather(*(harness.call(t, **a) for t, a in (tools[i % 4] for i in range(1000))))
+    assert len(outcomes) == 1000
+    assert Counter(type(o).__name__ for o in outcomes) == {"Executed": 750, "Rejected": 250}
+    rows = log_rows(harness.log)
+    assert verify_rows(rows) is None
+    received = {r[2] for r in rows if r[3] == "received"}
+    terminals = Counter(r[2] for r in rows if r[3] in TERMINAL_KINDS)
+    assert len(received) == 1000
+    assert set(terminals) == received and set(terminals.values()) == {1}
+    assert harness.system.journal.batches < harness.system.journal.appended  # group commit happened
+
+
+class CrashingExecutor(Executor):
+    async def execute(self, command: Command) -> Outcome:
+        if getattr(command, "symbol", "") == "ETHUSDT":
+            raise RuntimeError("boom")
+        return await super().execute(command)
+
+
+class CrashingSystem(System):
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.executor = CrashingExecutor(self.client, self.directory, self.limiter, self.journal)
+        self.limiter.next_stage = self.executor
+
+
+async def test_crash_mid_stream_every_caller_still_gets_an_answer(tmp_path: Path) -> None:
+    async for h in build(tmp_path, system_cls=CrashingSystem, max_restarts=100):
+        symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT"] * 20
+        outcomes = await asyncio.gather(*(h.call("get_ticker_price", symbol=s) for s in symbols))
+        for symbol, outcome in zip(symbols, outcomes, strict=True):
+            if symbol == "ETHUSDT":
+                assert isinstance(outcome, Failed) and outcome.kind == "internal_error"
+            else:
+                assert isinstance(outcome, Executed)
+        rows = log_rows(h.log)
+        assert Counter(r[3] for r in rows if r[3] in TERMINAL_KINDS) == {"executed": 40, "failed": 20}
+        assert not h.system.supervisor.fatal.is_set()
+
+
+async def test_too_many_crashes_stop_the_server_with_a_clear_error(tmp_path: Path) -> None:
+    async for h in build(tmp_path, system_cls=CrashingSystem, max_restarts=2):
+        for _ in range(3):
+            assert isinstance(await h.call("get_ticker_price", symbol="ETHUSDT"), Failed)
+        await asyncio.wait_for(h.system.supervisor.fatal.wait(), 5)
+        assert "executor crashed more than 2 times" in (h.system.supervisor.fatal_error or "")
+        after = await h.call("get_ticker_price", symbol="BTCUSDT")
+        assert isinstance(after, Failed) and "stopping" in after.message
+
+
+async def test_mcp_call_budget_throttles_at_once(tmp_path: Path) -> None:
+    async for h in build(tmp_path, calls_per_minute=2):
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+        third = await h.call("get_ticker_price", symbol="BTCUSDT")
+        assert isinstance(third, Throttled) and third.retry_after_ms > 0
+        assert log_rows(h.log)[-1][3] == "throttled"
+
+
+async def test_after_a_429_nothing_is_sent_until_retry_after(tmp_path: Path) -> None:
+    async for h in build(tmp_path, limits=LimitConfig(weight_per_minute=30)):
+        outcomes = [await h.call("get_ticker_price", symbol="BTCUSDT") for _ in range(12)]
+        failed = [o for o in outcomes if isinstance(o, Failed)]
+        assert failed and failed[0].kind == "rate_limit_exceeded" and failed[0].code == -1003
+        after = outcomes[outcomes.index(failed[0]) + 1 :]
+        assert after and all(isinstance(o, Throttled) for o in after)
+        # The exchange saw exactly one over-limit request: the limiter held back the rest.
+        assert h.exchange.weights._ips["127.0.0.1"].refusals == 1
+
+
+async def test_unwritable_log_fails_calls_and_sends_nothing(harness: Harness) -> None:
+    assert isinstance(await harness.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+    used = harness.exchange.weights.used("127.0.0.1", harness.exchange.now())
+    harness.system.journal.store.conn.execute("PRAGMA query_only=1")  # as if the file turned read-only
+    outcome = await harness.call("get_ticker_price", symbol="BTCUSDT")
+    assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
+    assert harness.exchange.weights.used("127.0.0.1", harness.exchange.now()) == used
+    harness.system.journal.store.conn.execute("PRAGMA query_only=0")
+    assert isinstance(await harness.call("get_ticker_price", symbol="BTCUSDT"), Executed)  # and it recovers
+
+
+@pytest.mark.parametrize("tool", ["get_available_assets", "get_symbol_info"])
+async def test_exchange_info_tools_are_served_from_the_cache(harness: Harness, tool: str) -> None:
+    args = {"quote_asset": "btc"} if tool == "get_available_assets" else {"symbol": "1inch-usdt"}
+    outcome = await harness.call(tool, **args)
+    assert isinstance(outcome, Executed)
+    if tool == "get_available_assets":
+        assert {s["quoteAsset"] for s in outcome.data} == {"BTC"}
+    else:
+        assert outcome.data["symbol"] == "1INCHUSDT" and outcome.data["filters"]

@@ -1,0 +1,140 @@
+"""`binance-mcp serve` over stdio, driven by the mcp SDK's client, against the paper exchange."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
+
+from events.store import TERMINAL_KINDS, verify_rows
+from exchange.paper import start_paper_exchange
+
+ROOT = Path(__file__).parents[2]
+CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("get_ticker_price", {"symbol": "BTCUSDT"}),
+    ("get_ticker", {"symbol": "eth-usdt"}),
+    ("get_order_book", {"symbol": "BNBUSDT", "limit": 5}),
+    ("get_recent_trades", {"symbol": "SOLUSDT", "limit": 3}),
+    ("get_klines", {"symbol": "ETHBTC", "interval": "1h", "limit": 2}),
+    ("get_avg_price", {"symbol": "1000SATSUSDT"}),
+    ("get_book_ticker", {"symbol": "1INCHUSDT"}),
+    ("get_available_assets", {"quote_asset": "BTC"}),
+    ("get_symbol_info", {"symbol": "BTCUSDT"}),
+]
+
+
+@asynccontextmanager
+async def session(env: dict[str, str]) -> AsyncIterator[ClientSession]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
+    params = StdioServerParameters(
+        command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env={**base, **env}, cwd=str(ROOT)
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+        await s.initialize()
+        yield s
+
+
+def rows(log: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(log) as conn:
+        return conn.execute(
+            "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events ORDER BY seq"
+        ).fetchall()
+
+
+async def test_every_tool_bad_input_and_unknown_tool(tmp_path: Path) -> None:
+    log = tmp_path / "events.sqlite3"
+    async with session({"MCP_EVENT_LOG": str(log)}) as s:
+        listed = await s.list_tools()
+        assert {t.name for t in listed.tools} == {name for name, _ in CALLS}
+        for tool in listed.tools:
+            assert tool.input_schema["type"] == "object"
+            assert tool.annotations is not None and tool.annotations.read_only_hint is True
+        for name, args in CALLS:
+            result = await s.call_tool(name, args)
+            assert result.is_error is False, (name, result.structured_content)
+            assert result.structured_content is not None and result.structured_content["success"] is True
+            assert json.loads(result.content[0].text) == result.structured_content  # type: ignore[union-attr]
+        bad = await s.call_tool("get_order_book", {"symbol": "BTCUSDT", "limit": 7})
+        assert bad.is_error and bad.structured_content is not None
+        error = bad.structured_content["error"]
+        assert (error["type"], error["field"]) == ("validation_error", "limit")
+        assert len(error["command_id"]) == 32 and isinstance(error["timestamp"], int)
+        unknown_symbol = await s.call_tool("get_ticker_price", {"symbol": "btc/usd"})
+        assert unknown_symbol.structured_content is not None
+        assert unknown_symbol.structured_content["error"]["suggestions"][0] == "BTCUSDT"
+        with pytest.raises(MCPError, match="Unknown tool"):
+            await s.call_tool("place_everything", {})
+        assert (await s.call_tool("get_ticker_price", {"symbol": "ETHUSDT"})).is_error is False  # still answering
+    events = rows(log)
+    assert verify_rows(events) is None
+    received = [r for r in events if r[3] == "received"]
+    terminal = [r for r in events if r[3] in TERMINAL_KINDS]
+    assert len(received) == len(terminal) == len(CALLS) + 3
+    assert {r[5] for r in events} == {"paper"}
+
+
+async def test_throttled_call_and_security_events(tmp_path: Path) -> None:
+    log = tmp_path / "events.sqlite3"
+    async with session(
+        {"MCP_EVENT_LOG": str(log), "MCP_MAX_REQUESTS_PER_MINUTE": "2", "MCP_LOG_SECURITY": "true"}
+    ) as s:
+        for _ in range(2):
+            assert (await s.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})).is_error is False
+        third = await s.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
+        assert third.is_error and third.structured_content is not None
+        assert third.structured_content["error"]["type"] == "rate_limit_exceeded"
+        assert third.structured_content["error"]["retry_after_ms"] > 0
+    kinds = [json.loads(r[6])["event"] for r in rows(log) if r[3] == "security"]
+    assert kinds.count("tool_invocation") == 3
+    assert "configuration_validated" in kinds and "rate_limit_exceeded" in kinds
+
+
+async def test_real_credentials_never_reach_the_log(tmp_path: Path) -> None:
+    """Credentials from the environment (venue live, pointed at a local paper exchange)."""
+    key, secret = "E2eKey" + "k" * 58, "E2eSecret" + "s" * 55
+    running = await start_paper_exchange(api_key=key, api_secret=secret)
+    log = tmp_path / "events.sqlite3"
+    try:
+        env = {
+            "BINANCE_API_KEY": key,
+            "BINANCE_API_SECRET": secret,
+            "BINANCE_BASE_URL": running.url,
+            "MCP_EVENT_LOG": str(log),
+            "MCP_LOG_SECURITY": "true",
+        }
+        async with session(env) as s:
+            result = await s.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
+            assert result.is_error is False
+            assert secret not in json.dumps(result.structured_content)
+    finally:
+        await running.stop()
+    assert {r[5] for r in rows(log)} == {"live"}
+    raw = log.read_bytes()
+    assert secret.encode() not in raw and key.encode() not in raw
+
+
+async def test_bad_configuration_exits_2_naming_the_variable() -> None:
+    import asyncio
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "server.py"),
+        "serve",
+        env={**base, "BINANCE_API_KEY": "your_api_key_here", "BINANCE_API_SECRET": "x" * 64},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert b"BINANCE_API_KEY" in err and b"your_api_key_here" not in err and b"x" * 64 not in err
+    assert out == b""

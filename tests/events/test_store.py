@@ -1,0 +1,66 @@
+"""The event log: hash chain (pinned vector), verify, tamper detection, append-only, one terminal."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from events.store import GENESIS, Event, EventStore, chain_hash, verify_rows
+
+E1 = Event(1_700_000_000_000_000, "c1", "received", "get_ticker_price", "paper", '{"args":{"symbol":"BTCUSDT"}}')
+
+
+def test_chain_hash_pinned_vector_and_length_prefixes() -> None:
+    # Pinned: a change to the hashing scheme must be deliberate (and bump the DOMAIN).
+    assert chain_hash(GENESIS, 1, E1) == "a42b2cb1510939157002e7c79c561f21c456b67b48e86fb89a9ad4d1bc8d7c03"
+    shifted = Event(E1.ts, "c", "1received", E1.tool, E1.venue, E1.body)
+    assert chain_hash(GENESIS, 1, shifted) != chain_hash(GENESIS, 1, E1)  # "c1","received" vs "c","1received"
+    assert chain_hash(GENESIS, 2, E1) != chain_hash(GENESIS, 1, E1)
+
+
+def test_append_verify_and_reopen(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "log.sqlite3")
+    assert store.append_batch([E1, Event(2, "c1", "executed", "t", "paper", "{}")]) == [1, 2]
+    store.close()
+    reopened = EventStore(tmp_path / "log.sqlite3")
+    assert reopened.head_seq == 2
+    assert reopened.append_batch([Event(3, "c2", "received", "t", "paper", "{}")]) == [3]
+    assert reopened.verify() is None
+    assert reopened.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+
+
+def test_tampering_is_found_at_its_seq(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "log.sqlite3")
+    store.append_batch([Event(i, f"c{i}", "received", "t", "paper", "{}") for i in range(5)])
+    rows = store.rows()
+    forged = list(rows[2])
+    forged[6] = '{"forged":true}'
+    assert verify_rows([*rows[:2], tuple(forged), *rows[3:]]) == 3
+    assert verify_rows([rows[0], rows[2]]) == 3  # a missing event breaks the order
+
+
+def test_log_is_append_only(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "log.sqlite3")
+    store.append_batch([E1])
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("UPDATE events SET body = '{}'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("DELETE FROM events")
+
+
+def test_one_terminal_and_one_dispatch_per_command(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "log.sqlite3")
+    store.append_batch([E1, Event(2, "c1", "executed", "t", "paper", "{}")])
+    with pytest.raises(sqlite3.IntegrityError):
+        store.append_batch([Event(3, "c1", "failed", "t", "paper", "{}")])
+    assert store.head_seq == 2 and store.verify() is None  # nothing of the failed batch was written
+    store.append_batch([Event(4, "c9", "dispatched", "t", "paper", "{}")])
+    with pytest.raises(sqlite3.IntegrityError):
+        store.append_batch([Event(5, "c9", "dispatched", "t", "paper", "{}")])
+
+
+def test_commands_view(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "log.sqlite3")
+    store.append_batch([E1, Event(E1.ts + 2500, "c1", "executed", "get_ticker_price", "paper", "{}")])
+    row = store.conn.execute("SELECT command_id, tool, outcome, latency_ms FROM commands").fetchone()
+    assert row == ("c1", "get_ticker_price", "executed", 2.5)
