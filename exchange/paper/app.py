@@ -164,6 +164,9 @@ class PaperExchange:
         self.exchange_doc = doc
         self.rules = {m["info"]["symbol"]: SymbolRules.from_exchange_info(m["info"]) for m in doc["markets"]}
         self._start_prices = {m["info"]["symbol"]: Decimal(m["startPrice"]) for m in doc["markets"]}
+        self.stp_defaults = {
+            m["info"]["symbol"]: str(m["info"].get("defaultSelfTradePreventionMode", "NONE")) for m in doc["markets"]
+        }
         self._markets: dict[str, SymbolMarket] = {}
         self.started_at = self.now()
         self._genesis = self.started_at - self.started_at % 60_000 - self.market_config.history_ms
@@ -220,10 +223,7 @@ class PaperExchange:
         raw_query = request.raw_path.partition("?")[2]
         raw_body = (await request.read()).decode("utf-8", "replace") if request.can_read_body else ""
         ip = request.remote or "?"
-        try:
-            query, body = parse_query(raw_query), parse_query(raw_body)
-        except UnicodeDecodeError:
-            query, body = [], []
+        query, body = parse_query(raw_query), parse_query(raw_body)
         verdict = self.weights.charge(ip, ep.weight(dict(body + query)), now)
         headers = {"X-MBX-USED-WEIGHT-1M": str(verdict.used)}
         if verdict.status == 418:
@@ -575,16 +575,9 @@ def _new_order(ex: PaperExchange, p: Params) -> tuple[NewOrder, str | None]:
         stop_price=stop,
         iceberg_qty=iceberg,
         new_client_order_id=client_id,
-        stp_mode=stp or rules_stp_default(ex, symbol),
+        stp_mode=stp or ex.stp_defaults[symbol],
     )
     return req, resp_type
-
-
-def rules_stp_default(ex: PaperExchange, symbol: str) -> str:
-    for m in ex.exchange_doc["markets"]:
-        if m["info"]["symbol"] == symbol:
-            return str(m["info"].get("defaultSelfTradePreventionMode", "NONE"))
-    return "NONE"
 
 
 def _order_counts(ex: PaperExchange, ctx: Ctx) -> None:
