@@ -32,6 +32,7 @@ test: lint types unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/paper_ticker.py
+	$(BIN)/python bench/journal.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

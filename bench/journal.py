@@ -1,0 +1,90 @@
+"""Benchmark (a): event-log appends per second through the journal actor, against raw sqlite3
+`executemany` of the same rows with the same pragmas (WAL, synchronous=FULL), measured in the
+same run. The journal is driven by `--batch` concurrent callers that each wait for durability;
+the raw baseline commits `--batch` rows per transaction. The journal adds hashing, JSON bodies,
+the actor mailbox and the writer thread.
+
+    .venv/bin/python bench/journal.py [--events N] [--batch B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from actors.base import Supervisor
+from actors.journal import Journal
+from events.store import EventStore
+
+BODY = {"args": {"symbol": "BTCUSDT", "limit": 100}, "client": "bench", "size": 32}
+
+
+async def journal_rate(path: Path, n: int, batch: int) -> float:
+    journal = Journal(EventStore(path), "paper", mailbox_size=batch * 2)
+
+    async def crash(_: object) -> None:
+        raise AssertionError("the journal crashed")
+
+    supervisor = Supervisor(crash)
+    supervisor.start(journal)
+    remaining = iter(range(n))
+
+    async def caller() -> None:
+        # Each caller waits for its event to be durable before the next, as a tool call does;
+        # `batch` callers in flight let the journal commit their events together.
+        for i in remaining:
+            await journal.record(f"{i:032x}", "received", "get_ticker_price", BODY)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(batch)))
+    elapsed = time.perf_counter() - started
+    await supervisor.stop()
+    await journal.close()
+    return n / elapsed
+
+
+def raw_rate(path: Path, n: int, batch: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, ts INTEGER, command_id TEXT, kind TEXT, tool TEXT, "
+        "venue TEXT, body TEXT, hash TEXT)"
+    )
+    body = '{"args":{"limit":100,"symbol":"BTCUSDT"},"client":"bench","size":32}'
+    rows = [(i + 1, i, f"{i:032x}", "received", "get_ticker_price", "paper", body, "0" * 64) for i in range(n)]
+    started = time.perf_counter()
+    for wave in range(0, n, batch):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows[wave : wave + batch])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = raw_rate(Path(tmp) / "raw.sqlite3", args.events, args.batch)
+        ours = asyncio.run(journal_rate(Path(tmp) / "journal.sqlite3", args.events, args.batch))
+    print(f"raw sqlite3 executemany   {raw:10.0f} events/s")
+    print(f"journal (hash chain, JSON) {ours:9.0f} events/s")
+    print(f"ratio journal / raw: {ours / raw:.2f}   (aim >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
