@@ -45,9 +45,7 @@ UNKNOWN_OUTCOME = "unknown_outcome"
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True, tag_field="outcome"):
-    @property
-    def ok(self) -> bool:
-        return isinstance(self, Executed)
+    """Base of the terminal outcomes; the tag is the event-log kind."""
 
 
 class Rejected(Outcome, frozen=True, tag="rejected"):

@@ -332,13 +332,12 @@ class PaperExchange:
         bids, asks = market.book()
         own_bids: dict[Decimal, Decimal] = {}
         own_asks: dict[Decimal, Decimal] = {}
-        for account in self.engine.accounts.values():
-            for o in account.open_orders(symbol):
-                if o.is_working and o.price:
-                    side = own_bids if o.side == "BUY" else own_asks
-                    side[o.price] = side.get(o.price, Decimal(0)) + (
-                        min(o.iceberg_qty, o.remaining) if o.iceberg_qty else o.remaining
-                    )
+        for _, o in self.engine.resting(symbol):
+            if o.is_working and o.price:
+                side = own_bids if o.side == "BUY" else own_asks
+                side[o.price] = side.get(o.price, Decimal(0)) + (
+                    min(o.iceberg_qty, o.remaining) if o.iceberg_qty else o.remaining
+                )
         qp, bp = market.rules.quote_precision, market.rules.base_precision
 
         def merged(
@@ -351,9 +350,6 @@ class PaperExchange:
 
         update_id = len(market.trades) * 1000 + self.engine.next_order_id()
         return merged(bids, own_bids, True), merged(asks, own_asks, False), update_id
-
-    async def wait_closing(self) -> None:
-        await self._closing.wait()
 
 
 def _without_signature(raw: str) -> str:

@@ -195,13 +195,14 @@ class Engine:
             self._on_trade(market, trade.price, trade.qty, trade.time)
         return market
 
-    def _resting(self, symbol: str) -> list[tuple[Account, Order]]:
+    def resting(self, symbol: str) -> list[tuple[Account, Order]]:
+        """Every account's open orders on `symbol`, from the index kept as orders are placed."""
         live = [(a, o) for a, o in self._book_orders.get(symbol, ()) if o.is_open]
         self._book_orders[symbol] = live
         return list(live)
 
     def _on_trade(self, market: SymbolMarket, price: Decimal, qty: Decimal, now: int) -> None:
-        for account, order in self._resting(market.symbol):
+        for account, order in self.resting(market.symbol):
             if not order.is_working:
                 above = (order.type, order.side) in _TRIGGERS_ABOVE
                 if (price >= order.stop_price) if above else (price <= order.stop_price):
@@ -269,7 +270,7 @@ class Engine:
     def place(self, account: Account, req: NewOrder, now: int) -> Order:
         market = self.sync(req.symbol, now)
         rules = self.validate(account, req, market, now)
-        client_id = req.new_client_order_id or self._client_id()
+        client_id = req.new_client_order_id or self.new_client_id()
         if any(o.client_order_id == client_id for o in account.open_orders()):
             raise BinanceError.rejected(Msg.DUPLICATE_ORDER)
         last = market.last_price
@@ -461,12 +462,9 @@ class Engine:
         account.update_time = now
         return order
 
-    def _client_id(self) -> str:
+    def new_client_id(self) -> str:
         alphabet = string.ascii_letters + string.digits
         return "".join(self._ids.choice(alphabet) for _ in range(22))
-
-    def new_client_id(self) -> str:
-        return self._client_id()
 
     def next_order_id(self) -> int:
         return self._next_order_id
