@@ -14,7 +14,6 @@ import json
 import logging
 import sys
 import time
-import uuid
 from typing import Any
 
 from actors.base import Crash, Supervisor
@@ -23,6 +22,7 @@ from actors.journal import AuditUnavailable, Journal
 from actors.limiter import Limiter
 from actors.messages import Admitted, Envelope, Finish, Record, Validated, WeightSeen
 from actors.validator import SymbolDirectory, Validator
+from events.ids import new_command_id
 from events.outcomes import AUDIT_UNAVAILABLE, INTERNAL_ERROR, RATE_LIMITED, Failed, Outcome, Rejected, Throttled
 from events.store import EventStore
 from exchange.client import BinanceClient
@@ -34,7 +34,7 @@ log = logging.getLogger("binance_mcp.system")
 
 def new_envelope(tool: str, args: dict[str, Any], raw_size: int, client: str = "") -> Envelope:
     return Envelope(
-        command_id=uuid.uuid4().hex,
+        command_id=new_command_id(),
         tool=tool,
         args=args,
         raw_size=raw_size,
@@ -69,6 +69,9 @@ class System:
         self.validator = Validator(self.directory, self.limiter, self.journal, exchange_rules=exchange_rules)
         self.supervisor = Supervisor(self._on_crash, max_restarts=max_restarts, window_s=restart_window_s)
         client.on_weight = self._weight_seen
+        self.stopping = False
+        self._active = 0
+        self._idle = asyncio.Event()
 
     async def _exchange_info(self) -> Any:
         return (await self.client.request("GET", "/api/v3/exchangeInfo")).data
@@ -88,7 +91,15 @@ class System:
         except Exception as exc:  # the validator retries in the background on first use
             log.warning("could not load exchangeInfo at start: %s", exc)
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Refuse new calls, let the calls in flight finish (up to `grace_s`), stop the actors,
+        then let the journal write what is left and close the log. A second call does nothing."""
+        if self.stopping:
+            return
+        self.stopping = True
+        if self._active:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace_s)
         await self.supervisor.stop()
         await self.journal.close()
         await self.client.close()
@@ -96,6 +107,18 @@ class System:
     async def ask(self, envelope: Envelope) -> Outcome:
         if self.supervisor.fatal.is_set():
             return Failed(kind=INTERNAL_ERROR, message=f"the server is stopping: {self.supervisor.fatal_error}")
+        if self.stopping:
+            return Failed(kind=INTERNAL_ERROR, message="the server is stopping; the call was not started")
+        self._active += 1
+        self._idle.clear()
+        try:
+            return await self._ask(envelope)
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    async def _ask(self, envelope: Envelope) -> Outcome:
         received = {"args": envelope.args, "client": envelope.client, "size": envelope.raw_size}
         try:
             await self.journal.record(envelope.command_id, "received", envelope.tool, received)
@@ -129,7 +152,10 @@ class System:
         )
         for message, reply in crash.pairs:
             envelope = message if isinstance(message, Envelope) else getattr(message, "envelope", None)
-            if crash.actor is self.journal or envelope is None:
+            if crash.actor is self.journal:  # not recorded: a Record's caller must not go on
+                Journal.answer_unavailable(message, reply, crash.cause)
+                continue
+            if envelope is None:
                 if reply is not None and not reply.done():
                     reply.set_result(failed)
                 continue

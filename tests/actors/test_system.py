@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from actors.executor import Executor
+from actors.messages import Envelope
 from actors.system import System
 from events.commands import Command
 from events.outcomes import Executed, Failed, Outcome, Rejected, Throttled
@@ -148,3 +149,34 @@ async def test_exchange_info_tools_are_served_from_the_cache(harness: Harness, t
         assert {s["quoteAsset"] for s in outcome.data} == {"BTC"}
     else:
         assert outcome.data["symbol"] == "1INCHUSDT" and outcome.data["filters"]
+
+
+def when_started(system: System, n: int) -> asyncio.Event:
+    """An event set once `n` calls have entered the pipeline."""
+    started, event, inner = 0, asyncio.Event(), system._ask
+
+    async def counted(envelope: Envelope) -> Outcome:
+        nonlocal started
+        started += 1
+        if started == n:
+            event.set()
+        return await inner(envelope)
+
+    system._ask = counted  # type: ignore[method-assign]
+    return event
+
+
+async def test_stop_lets_calls_in_flight_finish_and_refuses_new_ones(tmp_path: Path) -> None:
+    async for h in build(tmp_path, log_security=True):
+        all_started = when_started(h.system, 20)
+        calls = [asyncio.create_task(h.call("get_ticker_price", symbol="BTCUSDT")) for _ in range(20)]
+        await all_started.wait()  # all twenty are in flight when stop begins
+        await h.system.stop()
+        assert all(isinstance(c.result(), Executed) for c in calls)
+        late = await h.call("get_ticker_price", symbol="BTCUSDT")
+        assert isinstance(late, Failed) and "stopping" in late.message
+        rows = log_rows(h.log)
+        assert verify_rows(rows) is None
+        kinds = Counter(r[3] for r in rows)
+        # nothing lost: every call's outcome and every security event told without waiting
+        assert kinds["received"] == 20 and kinds["executed"] == 20 and kinds["security"] == 20

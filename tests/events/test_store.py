@@ -64,3 +64,20 @@ def test_commands_view(tmp_path: Path) -> None:
     store.append_batch([E1, Event(E1.ts + 2500, "c1", "executed", "get_ticker_price", "paper", "{}")])
     row = store.conn.execute("SELECT command_id, tool, outcome, latency_ms FROM commands").fetchone()
     assert row == ("c1", "get_ticker_price", "executed", 2.5)
+
+
+def test_bodies_survive_the_batch_insert_exactly(tmp_path: Path) -> None:
+    # The batch travels to SQLite as one JSON array; every body must come back byte for byte,
+    # or the chain would not verify.
+    bodies = [
+        '{"q":"say \\"hi\\"","path":"C:\\\\x"}',
+        '{"name":"币安人生","emoji":"🚀","nul":"\\u0000"}',
+        "\t line\nbreaks\r and \x7f controls",
+        '{"big":123456789012345678901234567890,"price":"0.00000001"}',
+    ]
+    store = EventStore(tmp_path / "log.sqlite3")
+    store.append_batch([Event(1 << 60, f"c{i}", "received", "t", "paper", b) for i, b in enumerate(bodies)])
+    rows = store.rows()
+    assert [r[6] for r in rows] == bodies
+    assert [type(r[1]) for r in rows] == [int] * len(bodies) and rows[0][1] == 1 << 60
+    assert store.verify() is None

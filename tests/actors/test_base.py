@@ -1,0 +1,87 @@
+"""Actor and Supervisor on their own."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from actors.base import Actor, Crash, Reply, Supervisor
+
+
+class Echo(Actor):
+    def __init__(self) -> None:
+        super().__init__("echo", mailbox_size=2)
+        self.state = 0
+        self.step_fails = False
+
+    async def step(self) -> None:
+        if self.step_fails:
+            self.step_fails = False
+            raise OSError("outside any message")
+        await super().step()
+
+    async def handle(self, message: Any, reply: Reply) -> None:
+        if message == "boom":
+            raise ValueError("boom")
+        self.state += 1
+        assert reply is not None
+        reply.set_result((message, self.state))
+
+    def reset(self) -> None:
+        self.state = 0
+
+
+async def test_a_crash_is_reported_once_the_actor_restarts_fresh_and_goes_on() -> None:
+    crashes: list[Crash] = []
+
+    async def on_crash(crash: Crash) -> None:
+        crashes.append(crash)
+        for _, reply in crash.pairs:
+            assert reply is not None
+            reply.set_result("failed")
+
+    echo, supervisor = Echo(), Supervisor(on_crash)
+    supervisor.start(echo)
+    assert await echo.ask("a") == ("a", 1)
+    assert await echo.ask("boom") == "failed"
+    assert await echo.ask("b") == ("b", 1)  # fresh state after the restart
+    echo.step_fails = True  # seen at the start of the step after the one already waiting
+    assert await echo.ask("c") == ("c", 2)
+    assert await echo.ask("d") == ("d", 1)  # a failure outside a message restarts it too
+    assert [type(c.cause) for c in crashes] == [ValueError, OSError]
+    assert crashes[1].pairs == []
+    await supervisor.stop()
+
+
+async def test_escalation_past_max_restarts_in_the_window() -> None:
+    now = [0.0]
+
+    async def on_crash(crash: Crash) -> None:
+        for _, reply in crash.pairs:
+            assert reply is not None
+            reply.set_result("failed")
+
+    echo = Echo()
+    supervisor = Supervisor(on_crash, max_restarts=2, window_s=10, clock=lambda: now[0])
+    supervisor.start(echo)
+    await echo.ask("boom")
+    now[0] = 20.0  # the first crash has left the window
+    await echo.ask("boom")
+    await echo.ask("boom")
+    assert not supervisor.fatal.is_set()
+    await echo.ask("boom")
+    await asyncio.wait_for(supervisor.fatal.wait(), 5)
+    assert supervisor.fatal_error == "echo crashed more than 2 times in 10 s"
+    await supervisor.stop()
+
+
+async def test_tell_waits_for_room_in_a_full_mailbox() -> None:
+    echo = Echo()  # not started: nothing drains the mailbox yet
+    await echo.tell("x", None)
+    await echo.tell("y", None)
+    third = asyncio.create_task(echo.tell("z", None))
+    await asyncio.wait([third], timeout=0)
+    assert not third.done() and echo.depth == 2
+    echo.mailbox.get_nowait()
+    await asyncio.wait_for(third, 5)
+    assert echo.depth == 2
