@@ -1,9 +1,13 @@
 """The journal: the single writer of the event log.
 
-It owns one writer thread (the only thread that touches the SQLite connection) and commits
-whatever is pending in its mailbox as one transaction (group commit). A `Record` is acknowledged
-only after its commit is durable; a `Finish` answers the caller only after its terminal outcome
-is durable. If the log cannot be written, every caller in the batch gets
+The journal actor takes messages from its mailbox and encodes them into events on the event
+loop; a writer thread of its own (the only thread that touches the SQLite connection) takes
+everything that has been handed to it since its last commit and writes it as one transaction
+(group commit). So transactions grow to fill the time a commit takes, encoding on the loop
+overlaps the commit, and the writer goes from one commit to the next without waiting for the
+loop. Each commit is reported back to the loop, which answers its callers: a `Record` is
+acknowledged only once durable; a `Finish` answers its caller with the outcome only once the
+outcome is durable. If the log cannot be written, every caller in the transaction gets
 `Failed(audit_unavailable)` (a `Record` reply gets `AuditUnavailable`), so nothing reaches the
 exchange unrecorded, and the journal goes on answering.
 """
@@ -11,10 +15,11 @@ exchange unrecorded, and the journal goes on answering.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 import logging
+import queue
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -29,9 +34,12 @@ __all__ = ["MAX_BODY", "AuditUnavailable", "Journal"]
 
 log = logging.getLogger("binance_mcp.journal")
 MAX_BODY = 64 * 1024  # larger results are stored as a digest and a truncated flag
-MAX_BATCH = 256
-PIPELINE = 2  # batches handed to the writer thread and not yet durable
+MAX_BATCH = 1024  # messages taken from the mailbox at once
+MAX_QUEUED = 4096  # events handed to the writer and not yet durable; past it the journal waits
+WRITE_BATCH = 256  # events per transaction at most: under a burst, one batch's callers wake
+# up and come back while the next batch commits
 _encoder = msgspec.json.Encoder(order="sorted", decimal_format="string")
+Batch = tuple[list[tuple[Any, Reply]], list[Event]]
 
 
 class AuditUnavailable(Exception):
@@ -68,10 +76,10 @@ class Journal(Actor):
         super().__init__("journal", mailbox_size)
         self.store = store
         self.venue = venue
-        self.writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log-writer")
-        self._slots = asyncio.Semaphore(PIPELINE)
-        self._in_flight: set[asyncio.Future[list[Exception | None]]] = set()
-        self._held: list[tuple[Any, Reply]] = []
+        self._to_writer: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._queued = 0  # events handed to the writer and not yet answered
+        self._room = asyncio.Event()
         self.batches = 0
         self.appended = 0
 
@@ -80,6 +88,27 @@ class Journal(Actor):
         reply: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self.tell(Record(command_id=command_id, kind=kind, tool=tool, body=body), reply)
         await reply
+
+    async def step(self) -> None:
+        while self._queued >= MAX_QUEUED:  # the writer is behind: let the mailbox push back
+            self._room.clear()
+            await self._room.wait()
+        pairs = [await self.mailbox.get()]
+        while len(pairs) < MAX_BATCH and not self.mailbox.empty():
+            pairs.append(self.mailbox.get_nowait())
+        self._hand_over(pairs)
+
+    def _hand_over(self, pairs: list[tuple[Any, Reply]]) -> None:
+        pairs, events = self._encode(pairs)
+        if not events:
+            return
+        if self._writer is None:
+            loop = asyncio.get_running_loop()
+            self._writer = threading.Thread(target=self._writer_loop, args=(loop,), name="event-log-writer")
+            self._writer.start()
+        self._queued += len(events)
+        for i in range(0, len(events), WRITE_BATCH):
+            self._to_writer.put((pairs[i : i + WRITE_BATCH], events[i : i + WRITE_BATCH]))
 
     def _event(self, message: Any, now: int) -> Event:
         if isinstance(message, Finish):
@@ -90,27 +119,10 @@ class Journal(Actor):
         assert isinstance(message, Record)
         return Event(now, message.command_id, message.kind, message.tool, self.venue, bounded_body(message.body))
 
-    async def step(self) -> None:
-        pairs = [await self.mailbox.get()]
-        while len(pairs) < MAX_BATCH and not self.mailbox.empty():
-            pairs.append(self.mailbox.get_nowait())
-        pairs, events = self._encode(pairs)
-        if not events:
-            return
-        # Pipelining: while the writer thread commits one batch, this loop gathers and encodes the
-        # next, and the callers of the batch before wake up. The single writer thread keeps the
-        # batches in order; the slots bound how much waits for it.
-        try:
-            await self._slots.acquire()
-        except asyncio.CancelledError:
-            self._held.extend(pairs)  # stopping: close() writes them
-            raise
-        self._submit(pairs, events)
-
     def _encode(self, pairs: list[tuple[Any, Reply]]) -> tuple[list[tuple[Any, Reply]], list[Event]]:
         """The events for `pairs`; a message that cannot be encoded is answered as unwritable
         and left out, so one bad body never costs its batch neighbours their record."""
-        now = time.time_ns() // 1000  # one stamp per batch: when it was handed to the writer
+        now = time.time_ns() // 1000  # one stamp per batch: when the journal took it
         try:
             return pairs, [self._event(m, now) for m, _ in pairs]
         except Exception:
@@ -123,12 +135,6 @@ class Journal(Actor):
                     log.error("event not encodable for the log: %s", exc)
                     self.answer_unavailable(message, reply, exc)
             return kept, events
-
-    def _submit(self, pairs: list[tuple[Any, Reply]], events: list[Event]) -> asyncio.Future[list[Exception | None]]:
-        write = asyncio.get_running_loop().run_in_executor(self.writer, self._write, events)
-        self._in_flight.add(write)
-        write.add_done_callback(lambda done: self._written(done, pairs))
-        return write
 
     def _write(self, events: list[Event]) -> list[Exception | None]:
         """In the writer thread: one transaction; if a constraint refuses one event (a second
@@ -148,11 +154,38 @@ class Journal(Actor):
                 results.append(exc)
         return results
 
-    def _written(self, done: asyncio.Future[list[Exception | None]], pairs: list[tuple[Any, Reply]]) -> None:
-        self._in_flight.discard(done)
-        self._slots.release()
-        exc = done.exception() if not done.cancelled() else asyncio.CancelledError()
-        results = done.result() if exc is None else [exc] * len(pairs)
+    def _writer_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The writer thread: take what is queued (up to WRITE_BATCH), commit it, report back."""
+        stopping = False
+        while not stopping:
+            first = self._to_writer.get()
+            if first is None:
+                return
+            pairs, events = list(first[0]), list(first[1])
+            while len(events) < WRITE_BATCH:
+                try:
+                    more = self._to_writer.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                pairs += more[0]
+                events += more[1]
+            results: list[BaseException | None]
+            try:
+                results = list(self._write(events))
+            except Exception as exc:
+                results = [exc] * len(events)
+            try:
+                loop.call_soon_threadsafe(self._written, pairs, results)
+            except RuntimeError:  # the loop is closed: nobody is left to answer
+                return
+
+    def _written(self, pairs: list[tuple[Any, Reply]], results: list[BaseException | None]) -> None:
+        """On the loop: answer the callers of one transaction."""
+        self._queued -= len(pairs)
+        self._room.set()
         self.batches += 1
         for (message, reply), error in zip(pairs, results, strict=True):
             if error is not None:
@@ -177,16 +210,17 @@ class Journal(Actor):
             reply.set_exception(AuditUnavailable(f"the event log cannot be written ({type(exc).__name__})"))
 
     async def close(self) -> None:
-        """After the actor loop has stopped: write what it held and what is still in the
-        mailbox (security events told without waiting, terminals of calls in flight), then close."""
-        pending, self._held = self._held, []
+        """After the actor loop has stopped: write what is still in the mailbox (security events
+        told without waiting, terminals of calls in flight), wait until all of it is answered,
+        then stop the writer and close the log."""
+        left = []
         while not self.mailbox.empty():
-            pending.append(self.mailbox.get_nowait())
-        pending, events = self._encode(pending)
-        if events:
-            await self._slots.acquire()
-            self._submit(pending, events)
-        await asyncio.gather(*self._in_flight, return_exceptions=True)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.writer, self.store.close)
-        self.writer.shutdown(wait=True)
+            left.append(self.mailbox.get_nowait())
+        self._hand_over(left)
+        while self._queued:
+            self._room.clear()
+            await self._room.wait()
+        if self._writer is not None:
+            self._to_writer.put(None)
+            await asyncio.to_thread(self._writer.join)
+        self.store.close()

@@ -108,9 +108,11 @@ CREATE VIEW IF NOT EXISTS commands AS
 """
 
 
-# The whole batch goes to SQLite as one JSON array and is inserted by one statement: SQLite
-# walks it in C with the GIL released, where `executemany` takes the GIL back for every row
-# (and so fights the event loop for it). json_each keeps the array order.
+# The whole batch goes to SQLite as one JSON array and is inserted by one statement, which is
+# its own transaction: SQLite walks the array and commits in C with the GIL released once.
+# `executemany` inside BEGIN/COMMIT takes the GIL back for every row and every statement, and
+# each time the writer thread may wait a whole switch interval (5 ms) for a busy event loop
+# to let go of it. json_each keeps the array order.
 _INSERT_BATCH = (
     "INSERT INTO events (seq, ts, command_id, kind, tool, venue, body, hash) "
     "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7 "
@@ -145,14 +147,8 @@ class EventStore:
             seq += 1
             prev = chain_digest(prev, seq, event)
             rows.append((seq, *event, prev.hex()))
-        batch = _rows_encoder.encode(rows)
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            self.conn.execute(_INSERT_BATCH, (batch,))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+        # One statement is one transaction (autocommit): all rows or none, durable on return.
+        self.conn.execute(_INSERT_BATCH, (_rows_encoder.encode(rows),))
         self.head_seq, self.head_hash = seq, prev.hex()
         return [r[0] for r in rows]
 
