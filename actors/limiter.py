@@ -1,7 +1,8 @@
 """The limiter: our MCP call budget, Binance's request weight, and the exchange's back-off.
 
 Each admitted command costs 1 MCP call (`MCP_MAX_REQUESTS_PER_MINUTE`, when
-`MCP_RATE_LIMIT_ENABLED`) and its endpoint's request weight (6000 per minute by default), from
+`MCP_RATE_LIMIT_ENABLED`) and its endpoint's request weight (the REQUEST_WEIGHT limit that
+exchangeInfo states; 6000 per minute until it is known), from
 aiolimiter buckets. The weight bucket is kept in step with the X-MBX-USED-WEIGHT-1M that the
 exchange reports. After a 429 or 418 nothing is sent until its Retry-After has passed. A
 command that cannot go now is answered `Throttled(retry_after_ms)` at once: the limiter never
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from aiolimiter import AsyncLimiter
 
 from actors.base import Actor, Reply
-from actors.messages import Admitted, Backoff, Finish, Validated, WeightSeen
+from actors.messages import Admitted, Backoff, Finish, Validated, WeightBudget, WeightSeen
 from events.outcomes import RATE_LIMITED, Throttled
 
 __all__ = ["Limiter"]
@@ -71,7 +72,21 @@ class Limiter(Actor):
     def back_off(self, seconds: float) -> None:
         self.backoff_until = max(self.backoff_until, self.clock() + seconds)
 
-    async def handle(self, message: Validated | Backoff | WeightSeen, reply: Reply) -> None:
+    async def set_weight_budget(self, per_minute: int) -> None:
+        """Take the exchange's own limit (exchangeInfo rateLimits); Binance has changed it before.
+        The new bucket starts with what this minute has already used."""
+        if per_minute > 0 and per_minute != self.weight_per_minute:
+            self.weight_per_minute = per_minute
+            self.weight = AsyncLimiter(per_minute, 60)
+            self._charge_window(0)
+            used = min(self.charged, per_minute)
+            if used:
+                await self.weight.acquire(used)  # at once: a fresh bucket has the capacity
+
+    async def handle(self, message: Validated | Backoff | WeightSeen | WeightBudget, reply: Reply) -> None:
+        if isinstance(message, WeightBudget):
+            await self.set_weight_budget(message.per_minute)
+            return
         if isinstance(message, Backoff):
             self.back_off(message.seconds)
             return

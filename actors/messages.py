@@ -9,7 +9,7 @@ import msgspec
 from events.commands import Command
 from events.outcomes import Outcome
 
-__all__ = ["Admitted", "Backoff", "Envelope", "Finish", "Record", "Validated", "WeightSeen"]
+__all__ = ["Admitted", "Backoff", "Envelope", "Finish", "Record", "Validated", "WeightBudget", "WeightSeen"]
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,3 +59,9 @@ class WeightSeen(msgspec.Struct, frozen=True, kw_only=True):
     """The exchange reported this much request weight used in its current minute."""
 
     used: int
+
+
+class WeightBudget(msgspec.Struct, frozen=True, kw_only=True):
+    """The exchange's REQUEST_WEIGHT limit per minute, as its exchangeInfo states it."""
+
+    per_minute: int

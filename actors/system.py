@@ -20,7 +20,7 @@ from actors.base import Crash, Supervisor
 from actors.executor import Executor
 from actors.journal import AuditUnavailable, Journal
 from actors.limiter import Limiter
-from actors.messages import Admitted, Envelope, Finish, Record, Validated, WeightSeen
+from actors.messages import Admitted, Envelope, Finish, Record, Validated, WeightBudget, WeightSeen
 from actors.validator import SymbolDirectory, Validator
 from events.ids import new_command_id
 from events.outcomes import AUDIT_UNAVAILABLE, INTERNAL_ERROR, RATE_LIMITED, Failed, Outcome, Rejected, Throttled
@@ -62,7 +62,7 @@ class System:
         self.log_security = log_security
         self.workers = workers
         self.journal = Journal(store, venue)
-        self.directory = SymbolDirectory(lambda: self._exchange_info())
+        self.directory = SymbolDirectory(lambda: self._exchange_info(), on_weight_limit=self._weight_limit)
         self.limiter = Limiter(None, self.journal, calls_per_minute=calls_per_minute)
         self.executor = Executor(client, self.directory, self.limiter, self.journal)
         self.limiter.next_stage = self.executor  # the two refer to each other: wired after both exist
@@ -75,6 +75,10 @@ class System:
 
     async def _exchange_info(self) -> Any:
         return (await self.client.request("GET", "/api/v3/exchangeInfo")).data
+
+    def _weight_limit(self, per_minute: int) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # the next hourly refresh states it again
+            self.limiter.mailbox.put_nowait((WeightBudget(per_minute=per_minute), None))
 
     def _weight_seen(self, used: int) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # advisory: the next answer reports it again

@@ -23,19 +23,35 @@ from events.commands import COMMANDS, decode
 from events.outcomes import REQUEST_TOO_LARGE, UNKNOWN_SYMBOL, VALIDATION_ERROR, Rejected
 from exchange.rules import SymbolRules, normalize_symbol, symbol_problem
 
-__all__ = ["MAX_ARGS_BYTES", "SymbolDirectory", "Validator"]
+__all__ = ["MAX_ARGS_BYTES", "SymbolDirectory", "Validator", "weight_limit_per_minute"]
 
 log = logging.getLogger("binance_mcp.validator")
 MAX_ARGS_BYTES = 16 * 1024
 REFRESH_S = 3600.0
 
 
+def weight_limit_per_minute(info: Any) -> int | None:
+    """exchangeInfo's REQUEST_WEIGHT limit, per minute, if it states one."""
+    for limit in info.get("rateLimits", ()):
+        if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
+            count = int(limit.get("intervalNum", 1))
+            if count >= 1:
+                return int(limit["limit"]) // count
+    return None
+
+
 class SymbolDirectory:
     """exchangeInfo's symbols, cached. `refresh` is I/O; lookups are not."""
 
-    def __init__(self, fetch: Callable[[], Awaitable[Any]], clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Any]],
+        clock: Callable[[], float] = time.monotonic,
+        on_weight_limit: Callable[[int], None] | None = None,
+    ):
         self._fetch = fetch
         self.clock = clock
+        self.on_weight_limit = on_weight_limit
         self.symbols: dict[str, dict[str, Any]] = {}
         self.rules: dict[str, SymbolRules] = {}
         self.loaded_at: float | None = None
@@ -46,6 +62,9 @@ class SymbolDirectory:
         self.symbols = {s["symbol"]: s for s in info["symbols"]}
         self.rules = {name: SymbolRules.from_exchange_info(s) for name, s in self.symbols.items()}
         self.loaded_at = self.clock()
+        limit = weight_limit_per_minute(info)
+        if limit is not None and self.on_weight_limit is not None:
+            self.on_weight_limit(limit)
 
     def refresh_if_stale(self) -> None:
         """Start a background refresh when the cache is over an hour old; never waits for it."""

@@ -118,13 +118,25 @@ async def test_mcp_call_budget_throttles_at_once(tmp_path: Path) -> None:
         assert log_rows(h.log)[-1][3] == "throttled"
 
 
+async def test_the_weight_budget_is_the_one_exchange_info_states(tmp_path: Path) -> None:
+    async for h in build(tmp_path, limits=LimitConfig(weight_per_minute=60)):
+        outcomes = [await h.call("get_ticker_price", symbol="BTCUSDT") for _ in range(40)]
+        assert h.system.limiter.weight_per_minute == 60
+        # exchangeInfo at start cost 20; each ticker/price costs 2: we stop ourselves at the limit
+        assert sum(isinstance(o, Executed) for o in outcomes) == 20
+        assert all(isinstance(o, Throttled) for o in outcomes[20:])
+        assert h.exchange.weights._ips["127.0.0.1"].refusals == 0  # the exchange never had to refuse
+
+
 async def test_after_a_429_nothing_is_sent_until_retry_after(tmp_path: Path) -> None:
-    async for h in build(tmp_path, limits=LimitConfig(weight_per_minute=30)):
+    async for h in build(tmp_path, limits=LimitConfig(weight_per_minute=100)):
+        # another client on the same IP spends the rest of the minute behind our back
+        now = h.exchange.now()
+        h.exchange.weights.charge("127.0.0.1", 100 - h.exchange.weights.used("127.0.0.1", now), now)
         outcomes = [await h.call("get_ticker_price", symbol="BTCUSDT") for _ in range(12)]
-        failed = [o for o in outcomes if isinstance(o, Failed)]
-        assert failed and failed[0].kind == "rate_limit_exceeded" and failed[0].code == -1003
-        after = outcomes[outcomes.index(failed[0]) + 1 :]
-        assert after and all(isinstance(o, Throttled) for o in after)
+        failed = outcomes[0]
+        assert isinstance(failed, Failed) and failed.kind == "rate_limit_exceeded" and failed.code == -1003
+        assert all(isinstance(o, Throttled) and o.retry_after_ms > 0 for o in outcomes[1:])
         # The exchange saw exactly one over-limit request: the limiter held back the rest.
         assert h.exchange.weights._ips["127.0.0.1"].refusals == 1
 
