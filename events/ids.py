@@ -12,6 +12,7 @@ cost of an insert (31 µs against 16 µs per event at 500 events per commit).
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,10 @@ class CommandIds:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._counter = 0
+        # Uniqueness comes from the clock and the counter; the random bits keep ids of separate
+        # processes apart. A PRNG seeded from os.urandom is enough for that, without a syscall
+        # per id.
+        self._random = random.Random(os.urandom(16))
 
     def __call__(self) -> str:
         with self._lock:
@@ -40,7 +45,7 @@ class CommandIds:
             else:  # 4096 ids in one millisecond: borrow the next one
                 self._last_ms, self._counter = self._last_ms + 1, 0
             ms, counter = self._last_ms, self._counter
-        rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+        rand = self._random.getrandbits(62)
         value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand
         return f"{value:032x}"
 
