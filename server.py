@@ -131,22 +131,23 @@ def tool_result(outcome: Any, command_id: str) -> Any:
     )
 
 
-async def _serve_async(settings: Any) -> int:
+async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> int:
     from mcp import MCPError
     from mcp.server import Server, ServerRequestContext
-    from mcp.server.stdio import stdio_server
     from mcp.types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, ListToolsResult
 
     from actors.system import System, new_envelope
     from events.commands import COMMANDS
     from events.store import EventStore
     from exchange.client import BinanceClient, Credentials
-    from exchange.paper import start_paper_exchange
+    from exchange.paper import LimitConfig, start_paper_exchange
+    from face.stdio import stdio_transport
 
     paper = None
     credentials, base_url = settings.credentials, settings.base_url
-    if settings.venue == "paper":
-        paper = await start_paper_exchange()
+    if settings.venue == "paper" and settings.base_url is None:  # else: a `binance-mcp paper` running elsewhere
+        limits = LimitConfig(weight_per_minute=paper_weight_limit) if paper_weight_limit else None
+        paper = await start_paper_exchange(limits=limits)
         credentials, base_url = Credentials(paper.api_key, paper.api_secret), paper.url
     client = BinanceClient(base_url, credentials=credentials, futures_base_url=settings.futures_base_url)
     store = EventStore(settings.event_log, server_version=VERSION)
@@ -189,7 +190,7 @@ async def _serve_async(settings: Any) -> int:
 
     server = Server("binance-mcp", version=VERSION, on_list_tools=list_tools, on_call_tool=call_tool)
     try:
-        async with stdio_server() as (read, write):
+        async with stdio_transport() as (read, write):
             serving = asyncio.create_task(server.run(read, write, server.create_initialization_options()))
             fatal = asyncio.create_task(system.supervisor.fatal.wait())
             done, _ = await asyncio.wait({serving, fatal}, return_when=asyncio.FIRST_COMPLETED)
@@ -208,6 +209,11 @@ async def _serve_async(settings: Any) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from actors.config import ConfigError, Settings, load_dotenv
 
+    # The event-log writer thread needs the GIL back after each commit; with the default 5 ms
+    # switch interval a busy event loop keeps it waiting that long, and every tool call waits
+    # for two commits. Measured with bench/stdio_calls.py: 1 ms took calls/s from ~580 to ~820.
+    sys.setswitchinterval(0.001)
+
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = dict(os.environ)
     load_dotenv(Path.cwd() / ".env", env)
@@ -225,7 +231,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"binance-mcp: configuration error: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve_async(settings))
+    return asyncio.run(_serve_async(settings, args.paper_weight_limit))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -236,6 +242,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--base-url", help="overrides BINANCE_BASE_URL")
     serve.add_argument("--event-log", help="overrides MCP_EVENT_LOG")
     serve.add_argument("--max-requests-per-minute", type=int, help="overrides MCP_MAX_REQUESTS_PER_MINUTE")
+    serve.add_argument(
+        "--paper-weight-limit",
+        type=int,
+        metavar="N",
+        help="paper venue only: the embedded exchange's REQUEST_WEIGHT per minute (default 6000), for load tests",
+    )
     serve.set_defaults(run=_serve)
     paper = sub.add_parser("paper", help="run the paper exchange (a local Binance Spot REST API)")
     paper.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")

@@ -1,0 +1,178 @@
+"""MCP over stdio on non-blocking asyncio pipes.
+
+The SDK's `stdio_server()` wraps stdin and stdout with `anyio.wrap_file`, so each line read,
+each write and each flush is a hop to a worker thread, and every message crosses two memory
+streams and two extra tasks. `Server.run` needs only a read stream of `SessionMessage | Exception`
+and a write stream of `SessionMessage`; here they are two small classes over the event loop's
+own pipe transports. The protocol handling stays the SDK's: messages are parsed with its
+`jsonrpc_message_adapter` and written with `model_dump_json`, exactly as `stdio_server()` does.
+
+Safety kept from `stdio_server()`: while serving, fd 1 points at stderr and fd 0 at /dev/null,
+so a stray print or a child process cannot corrupt the protocol; the wire is served from private
+duplicates, and both descriptors (and their blocking mode) are restored on exit.
+
+`stdio_transport()` falls back to the SDK's `stdio_server()` where the event loop cannot watch
+the descriptors (stdin redirected from a regular file, say).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, BinaryIO, Self
+
+import anyio
+import mcp_types
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+
+__all__ = ["MAX_LINE", "PipeReadStream", "PipeWriteStream", "stdio_transport"]
+
+log = logging.getLogger("binance_mcp.stdio")
+MAX_LINE = 4 * 1024 * 1024  # one JSON-RPC message; longer lines are dropped with an error
+
+
+class _TransportOwned:
+    """Async context manager whose close is left to `pipe_streams`, which owns the pipe."""
+
+    async def aclose(self) -> None:
+        """Closed (and flushed) when `pipe_streams` exits."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class PipeReadStream(_TransportOwned):
+    """Newline-delimited JSON-RPC messages from an asyncio StreamReader."""
+
+    def __init__(self, reader: asyncio.StreamReader, max_line: int = MAX_LINE):
+        self.reader = reader
+        self.max_line = max_line
+
+    async def receive(self) -> SessionMessage | Exception:
+        while True:
+            try:
+                line = await self.reader.readuntil(b"\n")
+            except asyncio.IncompleteReadError as eof:
+                if not eof.partial.strip():
+                    raise anyio.EndOfStream from None
+                line = eof.partial  # a last message without its newline
+            except asyncio.LimitOverrunError:
+                await self._skip_line()
+                return ValueError(f"a message longer than {self.max_line} bytes was dropped")
+            if not line.strip():
+                continue
+            try:
+                return SessionMessage(mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+            except Exception as exc:  # the SDK answers or logs a malformed message
+                return exc
+
+    async def _skip_line(self) -> None:
+        """Discard the rest of an over-long line, up to and including its newline."""
+        while True:
+            try:
+                await self.reader.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as over:
+                await self.reader.readexactly(over.consumed)
+            except asyncio.IncompleteReadError:
+                return
+
+    def __aiter__(self) -> PipeReadStream:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+
+class PipeWriteStream(_TransportOwned):
+    """One JSON line per message on an asyncio StreamWriter, written by the sender's task."""
+
+    def __init__(self, writer: asyncio.StreamWriter):
+        self.writer = writer
+
+    async def send(self, item: SessionMessage, /) -> None:
+        line = item.message.model_dump_json(by_alias=True, exclude_unset=True)
+        self.writer.write(line.encode() + b"\n")  # one write per message: lines never interleave
+        await self.writer.drain()
+
+
+class _Claim:
+    """Serve `fd` from a private duplicate and point `fd` itself elsewhere until released."""
+
+    def __init__(self, fd: int, diversion: int):
+        self.fd = fd
+        try:
+            self.private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+            self.blocking = os.get_blocking(fd)
+            os.dup2(diversion, fd)
+        finally:
+            os.close(diversion)
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            os.set_blocking(self.private, self.blocking)  # the pipe's other users share this flag
+        with contextlib.suppress(OSError):
+            os.dup2(self.private, self.fd)
+
+
+@contextlib.asynccontextmanager
+async def pipe_streams(stdin_fd: int = 0, stdout_fd: int = 1) -> AsyncIterator[tuple[PipeReadStream, PipeWriteStream]]:
+    """The read and write streams for `Server.run`, over non-blocking pipes on the two fds."""
+    sys.stdout.flush()
+    loop = asyncio.get_running_loop()
+    claims: list[_Claim] = []
+    writer: asyncio.StreamWriter | None = None
+    read_transport: asyncio.BaseTransport | None = None
+    try:
+        claims.append(_Claim(stdin_fd, os.open(os.devnull, os.O_RDONLY)))
+        claims.append(_Claim(stdout_fd, os.dup(2)))
+        read_file: BinaryIO = os.fdopen(claims[0].private, "rb", buffering=0, closefd=False)
+        write_file: BinaryIO = os.fdopen(claims[1].private, "wb", buffering=0, closefd=False)
+        reader = asyncio.StreamReader(limit=MAX_LINE)
+        read_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), read_file)
+        write_transport, protocol = await loop.connect_write_pipe(
+            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), write_file
+        )
+        writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
+        yield PipeReadStream(reader), PipeWriteStream(writer)
+    finally:
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                await writer.drain()
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+        if read_transport is not None:
+            read_transport.close()
+        for claim in claims:
+            claim.release()
+            with contextlib.suppress(OSError):
+                os.close(claim.private)
+
+
+@contextlib.asynccontextmanager
+async def stdio_transport() -> AsyncIterator[tuple[Any, Any]]:
+    """Fast pipes when the event loop can watch stdin and stdout, else the SDK's own transport
+    (stdin redirected from a regular file, for one)."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            streams: tuple[Any, Any] = await stack.enter_async_context(pipe_streams())
+        except (OSError, ValueError) as exc:
+            log.info("stdio cannot be watched by the event loop (%s): using the SDK's threaded transport", exc)
+            streams = await stack.enter_async_context(stdio_server())
+        yield streams
