@@ -45,7 +45,8 @@ class Limiter(Actor):
     def reset(self) -> None:
         self.calls = AsyncLimiter(self.calls_per_minute, 60) if self.calls_per_minute else None
         self.weight = AsyncLimiter(self.weight_per_minute, 60)
-        self.backoff_until = 0.0
+        self.backoff_until = 0.0  # the exchange said 429/418: nothing goes out before this
+        self.spent_until = 0.0  # its headers say this minute's weight is spent (our inference)
         self.window = -1  # the exchange's fixed one-minute window, as wall-clock minute number
         self.charged = 0  # weight we charged in that window
 
@@ -58,7 +59,7 @@ class Limiter(Actor):
     async def observe_weight(self, used: int) -> None:
         """The exchange's count of weight used this minute (X-MBX-USED-WEIGHT-1M): when it is
         above ours (another client on the same IP, a restart), charge the difference; when that
-        does not fit, wait for the exchange's window to roll over."""
+        does not fit, hold calls until the exchange's window rolls over."""
         self._charge_window(0)
         extra = used - self.charged
         if extra <= 0:
@@ -67,7 +68,7 @@ class Limiter(Actor):
             await self.weight.acquire(extra)  # returns at once: the capacity is there
             self.charged += extra
         else:
-            self.back_off(60 - time.time() % 60)
+            self.spent_until = max(self.spent_until, self.clock() + 60 - time.time() % 60)
 
     def back_off(self, seconds: float) -> None:
         self.backoff_until = max(self.backoff_until, self.clock() + seconds)
@@ -78,6 +79,7 @@ class Limiter(Actor):
         if per_minute > 0 and per_minute != self.weight_per_minute:
             self.weight_per_minute = per_minute
             self.weight = AsyncLimiter(per_minute, 60)
+            self.spent_until = 0.0  # judged against the old budget: the next header judges again
             self._charge_window(0)
             used = min(self.charged, per_minute)
             if used:
@@ -106,6 +108,13 @@ class Limiter(Actor):
         if now < self.backoff_until:
             wait = int((self.backoff_until - now) * 1000) + 1
             return Throttled(kind=RATE_LIMITED, message="the exchange asked us to back off", retry_after_ms=wait)
+        if now < self.spent_until:
+            wait = int((self.spent_until - now) * 1000) + 1
+            return Throttled(
+                kind=RATE_LIMITED,
+                message=f"the exchange reports this minute's {self.weight_per_minute} request weight as used",
+                retry_after_ms=wait,
+            )
         if self.calls is not None and not self.calls.has_capacity(1):
             wait = int(60_000 / self.calls.max_rate) + 1
             return Throttled(

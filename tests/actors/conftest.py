@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,20 @@ class Harness:
         return await self.system.ask(new_envelope(tool, args, len(str(args))))
 
 
+@asynccontextmanager
 async def build(
-    tmp_path: Path, *, limits: LimitConfig | None = None, system_cls: type[System] = System, **options: Any
+    tmp_path: Path,
+    *,
+    limits: LimitConfig | None = None,
+    system_cls: type[System] = System,
+    prepare: Callable[[PaperExchange], None] | None = None,
+    **options: Any,
 ) -> AsyncIterator[Harness]:
     exchange = PaperExchange(
         accounts={KEY: SECRET}, market_config=MarketConfig(seed=1, history_ms=3_600_000), limits=limits
     )
+    if prepare is not None:  # the exchange as the system will find it at start
+        prepare(exchange)
     server = TestServer(exchange.app())
     await server.start_server()
     client = BinanceClient(str(server.make_url("")), credentials=Credentials(KEY, SECRET))
@@ -51,5 +60,5 @@ async def build(
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    async for h in build(tmp_path):
+    async with build(tmp_path) as h:
         yield h

@@ -16,7 +16,7 @@ from actors.system import System
 from events.commands import Command
 from events.outcomes import Executed, Failed, Outcome, Rejected, Throttled
 from events.store import TERMINAL_KINDS, verify_rows
-from exchange.paper import LimitConfig
+from exchange.paper import LimitConfig, PaperExchange
 
 from .conftest import Harness, build
 
@@ -86,7 +86,7 @@ class CrashingSystem(System):
 
 
 async def test_crash_mid_stream_every_caller_still_gets_an_answer(tmp_path: Path) -> None:
-    async for h in build(tmp_path, system_cls=CrashingSystem, max_restarts=100):
+    async with build(tmp_path, system_cls=CrashingSystem, max_restarts=100) as h:
         symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT"] * 20
         outcomes = await asyncio.gather(*(h.call("get_ticker_price", symbol=s) for s in symbols))
         for symbol, outcome in zip(symbols, outcomes, strict=True):
@@ -100,7 +100,7 @@ async def test_crash_mid_stream_every_caller_still_gets_an_answer(tmp_path: Path
 
 
 async def test_too_many_crashes_stop_the_server_with_a_clear_error(tmp_path: Path) -> None:
-    async for h in build(tmp_path, system_cls=CrashingSystem, max_restarts=2):
+    async with build(tmp_path, system_cls=CrashingSystem, max_restarts=2) as h:
         for _ in range(3):
             assert isinstance(await h.call("get_ticker_price", symbol="ETHUSDT"), Failed)
         await asyncio.wait_for(h.system.supervisor.fatal.wait(), 5)
@@ -110,7 +110,7 @@ async def test_too_many_crashes_stop_the_server_with_a_clear_error(tmp_path: Pat
 
 
 async def test_mcp_call_budget_throttles_at_once(tmp_path: Path) -> None:
-    async for h in build(tmp_path, calls_per_minute=2):
+    async with build(tmp_path, calls_per_minute=2) as h:
         assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
         assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
         third = await h.call("get_ticker_price", symbol="BTCUSDT")
@@ -119,7 +119,7 @@ async def test_mcp_call_budget_throttles_at_once(tmp_path: Path) -> None:
 
 
 async def test_the_weight_budget_is_the_one_exchange_info_states(tmp_path: Path) -> None:
-    async for h in build(tmp_path, limits=LimitConfig(weight_per_minute=60)):
+    async with build(tmp_path, limits=LimitConfig(weight_per_minute=60)) as h:
         outcomes = [await h.call("get_ticker_price", symbol="BTCUSDT") for _ in range(40)]
         assert h.system.limiter.weight_per_minute == 60
         # exchangeInfo at start cost 20; each ticker/price costs 2: we stop ourselves at the limit
@@ -128,8 +128,18 @@ async def test_the_weight_budget_is_the_one_exchange_info_states(tmp_path: Path)
         assert h.exchange.weights._ips["127.0.0.1"].refusals == 0  # the exchange never had to refuse
 
 
+async def test_weight_others_used_is_judged_against_the_exchanges_own_limit(tmp_path: Path) -> None:
+    def busy_minute(exchange: PaperExchange) -> None:  # another client spent more than 6000 already
+        exchange.weights.charge("127.0.0.1", 7000, exchange.now())
+
+    async with build(tmp_path, limits=LimitConfig(weight_per_minute=100_000), prepare=busy_minute) as h:
+        outcome = await h.call("get_ticker_price", symbol="BTCUSDT")
+        assert isinstance(outcome, Executed), outcome
+        assert h.system.limiter.weight_per_minute == 100_000
+
+
 async def test_after_a_429_nothing_is_sent_until_retry_after(tmp_path: Path) -> None:
-    async for h in build(tmp_path, limits=LimitConfig(weight_per_minute=100)):
+    async with build(tmp_path, limits=LimitConfig(weight_per_minute=100)) as h:
         # another client on the same IP spends the rest of the minute behind our back
         now = h.exchange.now()
         h.exchange.weights.charge("127.0.0.1", 100 - h.exchange.weights.used("127.0.0.1", now), now)
@@ -179,7 +189,7 @@ def when_started(system: System, n: int) -> asyncio.Event:
 
 
 async def test_stop_lets_calls_in_flight_finish_and_refuses_new_ones(tmp_path: Path) -> None:
-    async for h in build(tmp_path, log_security=True):
+    async with build(tmp_path, log_security=True) as h:
         all_started = when_started(h.system, 20)
         calls = [asyncio.create_task(h.call("get_ticker_price", symbol="BTCUSDT")) for _ in range(20)]
         await all_started.wait()  # all twenty are in flight when stop begins
