@@ -209,11 +209,6 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
 def _serve(args: argparse.Namespace) -> int:
     from actors.config import ConfigError, Settings, load_dotenv
 
-    # The event-log writer thread needs the GIL back after each commit; with the default 5 ms
-    # switch interval a busy event loop keeps it waiting that long, and every tool call waits
-    # for two commits. Measured with bench/stdio_calls.py: 1 ms took calls/s from ~580 to ~820.
-    sys.setswitchinterval(0.001)
-
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = dict(os.environ)
     load_dotenv(Path.cwd() / ".env", env)

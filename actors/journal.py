@@ -103,8 +103,12 @@ class Journal(Actor):
         if not events:
             return
         if self._writer is None:
+            # A daemon, so that a server stopping on a fatal error can always exit; each
+            # transaction is atomic, so an abrupt exit loses only what was never acknowledged.
             loop = asyncio.get_running_loop()
-            self._writer = threading.Thread(target=self._writer_loop, args=(loop,), name="event-log-writer")
+            self._writer = threading.Thread(
+                target=self._writer_loop, args=(loop,), name="event-log-writer", daemon=True
+            )
             self._writer.start()
         self._queued += len(events)
         for i in range(0, len(events), WRITE_BATCH):

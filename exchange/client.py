@@ -78,7 +78,10 @@ class BinanceClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+            # Binance sets no cookies we need; a dummy jar spares the cookie bookkeeping per request.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64), cookie_jar=aiohttp.DummyCookieJar()
+            )
         return self._session
 
     async def close(self) -> None:

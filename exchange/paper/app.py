@@ -15,6 +15,7 @@ import json
 import secrets
 import string
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -175,6 +176,7 @@ class PaperExchange:
         for key, secret in (accounts or {}).items():
             self.add_account(key, secret)
         self.weights = WeightLimiter(limits or LimitConfig())
+        self.served: Counter[str] = Counter()  # requests received per endpoint path
         self.orders = OrderLimiter(limits or LimitConfig())
         self.faults = Faults(faults)
         self.fixtures = _load("fixtures.json")
@@ -220,6 +222,7 @@ class PaperExchange:
 
     async def _serve(self, ep: Endpoint, request: web.Request) -> web.StreamResponse:
         now = self.now()
+        self.served[ep.path] += 1
         raw_query = request.raw_path.partition("?")[2]
         raw_body = (await request.read()).decode("utf-8", "replace") if request.can_read_body else ""
         ip = request.remote or "?"

@@ -121,6 +121,28 @@ async def test_real_credentials_never_reach_the_log(tmp_path: Path) -> None:
     assert secret.encode() not in raw and key.encode() not in raw
 
 
+async def test_the_paper_venue_can_use_a_paper_exchange_running_elsewhere(tmp_path: Path) -> None:
+    key, secret = "Elsewhere" + "k" * 55, "Elsewhere" + "s" * 55
+    running = await start_paper_exchange(api_key=key, api_secret=secret)
+    log = tmp_path / "events.sqlite3"
+    try:
+        env = {
+            "BINANCE_VENUE": "paper",
+            "BINANCE_BASE_URL": running.url,
+            "BINANCE_API_KEY": key,
+            "BINANCE_API_SECRET": secret,
+            "MCP_EVENT_LOG": str(log),
+        }
+        async with session(env) as s:
+            assert (await s.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})).is_error is False
+        # exchangeInfo at start and the ticker went to this exchange, not to an embedded one
+        assert running.exchange.served["/api/v3/ticker/price"] == 1
+        assert running.exchange.served["/api/v3/exchangeInfo"] >= 1
+    finally:
+        await running.stop()
+    assert {r[5] for r in rows(log)} == {"paper"}
+
+
 async def test_bad_configuration_exits_2_naming_the_variable() -> None:
     import asyncio
 
