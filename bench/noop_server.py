@@ -1,0 +1,47 @@
+"""A do-nothing MCP server on the same SDK: one tool that returns a constant at once.
+
+The baseline for bench/stdio_calls.py. `--transport sdk` serves with the SDK's own
+`stdio_server()`; `--transport pipes` with the asyncio-pipe transport binance-mcp uses.
+
+    python bench/noop_server.py [--transport sdk|pipes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mcp.server import Server, ServerRequestContext
+from mcp.server.stdio import stdio_server
+from mcp.types import CallToolRequestParams, CallToolResult, ListToolsResult, TextContent, Tool
+
+from face.stdio import pipe_streams
+
+CONSTANT = {"symbol": "BTCUSDT", "price": "0.00000000"}
+TOOL = Tool(name="get_ticker_price", description="constant", input_schema={"type": "object"})
+
+
+async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> ListToolsResult:
+    return ListToolsResult(tools=[TOOL])
+
+
+async def call_tool(ctx: ServerRequestContext[Any], params: CallToolRequestParams) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text='{"price":"0"}')], structured_content=CONSTANT)
+
+
+async def main(transport: str) -> None:
+    server = Server("noop", version="0", on_list_tools=list_tools, on_call_tool=call_tool)
+    streams = stdio_server() if transport == "sdk" else pipe_streams()
+    async with streams as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--transport", choices=("sdk", "pipes"), default="sdk")
+    asyncio.run(main(parser.parse_args().transport))

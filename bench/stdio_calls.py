@@ -1,0 +1,160 @@
+"""Benchmark (b): `get_ticker_price` calls per second through `binance-mcp serve` over stdio,
+16 calls in flight, driven by the SDK's own client; in the same run, the same measurement of
+a do-nothing server on the same SDK (bench/noop_server.py, over the SDK's `stdio_server()` and
+over our pipe transport), and direct aiohttp GETs to the same paper endpoint.
+
+The server runs on the embedded paper exchange with the MCP call budget off and a paper weight
+limit high enough not to throttle: what is measured is the pipeline, the journal (every call is
+two durable events) and the transport.
+
+    .venv/bin/python bench/stdio_calls.py [--calls N] [--in-flight K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = {"symbol": "BTCUSDT"}
+
+
+class Run:
+    def __init__(self, name: str, rate: float, latencies: list[float]):
+        self.name, self.rate = name, rate
+        ordered = sorted(latencies)
+        self.p50 = statistics.median(ordered) * 1000
+        self.p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
+
+    def line(self, baseline: float | None = None) -> str:
+        ratio = f"   ratio {self.rate / baseline:.2f}" if baseline else ""
+        return f"{self.name:42s} {self.rate:8.0f} calls/s   p50 {self.p50:6.2f} ms   p99 {self.p99:6.2f} ms{ratio}"
+
+
+async def drive(call: object, n: int, in_flight: int) -> tuple[float, list[float]]:
+    """`n` calls with `in_flight` at a time; returns (calls per second, latencies)."""
+    assert callable(call)
+    latencies: list[float] = []
+    remaining = iter(range(n))
+
+    async def worker() -> None:
+        for _ in remaining:
+            started = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return n / (time.perf_counter() - started), latencies
+
+
+async def mcp_run(name: str, args: list[str], env: dict[str, str], n: int, k: int, errlog: Path) -> Run:
+    params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(ROOT))
+    with errlog.open("w") as err:
+        async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+
+            async def call() -> None:
+                result = await session.call_tool("get_ticker_price", ARGS)
+                if result.is_error:
+                    raise RuntimeError(f"{name}: {result.structured_content}")
+
+            await drive(call, max(200, n // 10), k)  # warm-up: caches, connections, first symbol history
+            rate, latencies = await drive(call, n, k)
+    return Run(name, rate, latencies)
+
+
+async def http_run(base_url: str, n: int, k: int) -> Run:
+    async with aiohttp.ClientSession() as http:
+        url = f"{base_url}/api/v3/ticker/price"
+
+        async def call() -> None:
+            async with http.get(url, params=ARGS) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}")
+
+        await drive(call, max(200, n // 10), k)
+        rate, latencies = await drive(call, n, k)
+    return Run("direct aiohttp GET (no MCP, no log)", rate, latencies)
+
+
+@contextlib.asynccontextmanager
+async def start_paper(base_env: dict[str, str]) -> AsyncIterator[tuple[str, str, str]]:
+    """`binance-mcp paper` in a process of its own: yields (url, api key, api secret)."""
+    key, secret = "B" * 64, "S" * 64
+    paper = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "server.py"), "paper", "--weight-limit", "1000000000",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=str(ROOT),
+        env={**base_env, "BINANCE_API_KEY": key, "BINANCE_API_SECRET": secret},
+    )  # fmt: skip
+    try:
+        assert paper.stdout is not None
+        first = (await paper.stdout.readline()).decode()
+        match = re.search(r"https?://\S+", first)
+        assert match, first
+        yield match.group(0).rstrip("/"), key, secret
+    finally:
+        paper.terminate()
+        await paper.wait()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--in-flight", type=int, default=16)
+    args = parser.parse_args()
+    n, k = args.calls, args.in_flight
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"{n} calls, {k} in flight, SDK client over stdio")
+    base_env = {key: v for key, v in os.environ.items() if not key.startswith(("BINANCE_", "MCP_"))}
+    with tempfile.TemporaryDirectory() as tmp:
+        noop = str(ROOT / "bench" / "noop_server.py")
+        noop_sdk = await mcp_run(
+            "do-nothing server, SDK stdio_server()", [noop, "--transport", "sdk"], base_env, n, k, Path(tmp) / "a"
+        )
+        noop_pipes = await mcp_run(
+            "do-nothing server, asyncio pipes", [noop, "--transport", "pipes"], base_env, n, k, Path(tmp) / "b"
+        )
+        env = {**base_env, "MCP_RATE_LIMIT_ENABLED": "false"}
+        serve = [str(ROOT / "server.py"), "serve", "--paper-weight-limit", "1000000000"]
+        log = {"MCP_EVENT_LOG": str(Path(tmp) / "embedded.sqlite3")}
+        embedded = await mcp_run("binance-mcp, paper in its process", serve, {**env, **log}, n, k, Path(tmp) / "c")
+        # A paper exchange in a process of its own, as a real exchange is elsewhere: both
+        # binance-mcp and the direct GETs go to it.
+        async with start_paper(base_env) as (url, key, secret):
+            remote = {
+                "BINANCE_VENUE": "paper",
+                "BINANCE_BASE_URL": url,
+                "BINANCE_API_KEY": key,
+                "BINANCE_API_SECRET": secret,
+                "MCP_EVENT_LOG": str(Path(tmp) / "remote.sqlite3"),
+            }
+            ours = await mcp_run(
+                "binance-mcp, paper in another process", serve[:2], {**env, **remote}, n, k, Path(tmp) / "d"
+            )
+            direct = await http_run(url, n, k)
+    for run in (noop_sdk, noop_pipes, embedded, ours, direct):
+        print(run.line())
+    for run in (embedded, ours):
+        print(f"{run.name}:")
+        print(f"  ratio to do-nothing (asyncio pipes):    {run.rate / noop_pipes.rate:.2f}   (aim >= 0.5)")
+        print(f"  ratio to do-nothing (SDK stdio_server): {run.rate / noop_sdk.rate:.2f}")
+        print(f"  ratio to direct aiohttp GETs:           {run.rate / direct.rate:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
