@@ -113,6 +113,12 @@ class System:
             return Failed(kind=INTERNAL_ERROR, message=f"the server is stopping: {self.supervisor.fatal_error}")
         if self.stopping:
             return Failed(kind=INTERNAL_ERROR, message="the server is stopping; the call was not started")
+        # Shielded: a caller that goes away (MCP cancellation, the client closing stdin) does not
+        # stop a call half way; it runs on to its terminal event, so the log never holds a
+        # `received` without an outcome.
+        return await asyncio.shield(asyncio.ensure_future(self._tracked(envelope)))
+
+    async def _tracked(self, envelope: Envelope) -> Outcome:
         self._active += 1
         self._idle.clear()
         try:

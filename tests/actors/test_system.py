@@ -202,3 +202,16 @@ async def test_stop_lets_calls_in_flight_finish_and_refuses_new_ones(tmp_path: P
         kinds = Counter(r[3] for r in rows)
         # nothing lost: every call's outcome and every security event told without waiting
         assert kinds["received"] == 20 and kinds["executed"] == 20 and kinds["security"] == 20
+
+
+async def test_a_cancelled_caller_does_not_leave_a_call_without_its_outcome(tmp_path: Path) -> None:
+    async with build(tmp_path) as h:
+        started = when_started(h.system, 1)
+        call = asyncio.create_task(h.call("get_ticker_price", symbol="BTCUSDT"))
+        await started.wait()
+        call.cancel()  # as when the MCP client cancels the request or closes stdin
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await h.system.stop()  # waits for the call, which goes on to its outcome
+        kinds = [r[3] for r in log_rows(h.log)]
+        assert kinds == ["received", "executed"]
