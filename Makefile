@@ -33,6 +33,8 @@ test: lint types unit
 bench: $(STAMP)
 	$(BIN)/python bench/paper_ticker.py
 	$(BIN)/python bench/journal.py
+	$(BIN)/python bench/stdio_calls.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
