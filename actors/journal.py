@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from actors.base import Actor, Reply
+from actors.base import Actor, Crash, Reply
 from actors.messages import Finish, Record
 from events.outcomes import AUDIT_UNAVAILABLE, Executed, Failed, Outcome, kind_of
 from events.store import Event, EventStore
@@ -96,7 +96,10 @@ class Journal(Actor):
         pairs = [await self.mailbox.get()]
         while len(pairs) < MAX_BATCH and not self.mailbox.empty():
             pairs.append(self.mailbox.get_nowait())
-        self._hand_over(pairs)
+        try:
+            self._hand_over(pairs)
+        except Exception as exc:  # the writer thread could not start, say: answer them all
+            raise Crash(self, pairs, exc) from exc
 
     def _hand_over(self, pairs: list[tuple[Any, Reply]]) -> None:
         pairs, events = self._encode(pairs)
@@ -106,10 +109,9 @@ class Journal(Actor):
             # A daemon, so that a server stopping on a fatal error can always exit; each
             # transaction is atomic, so an abrupt exit loses only what was never acknowledged.
             loop = asyncio.get_running_loop()
-            self._writer = threading.Thread(
-                target=self._writer_loop, args=(loop,), name="event-log-writer", daemon=True
-            )
-            self._writer.start()
+            writer = threading.Thread(target=self._writer_loop, args=(loop,), name="event-log-writer", daemon=True)
+            writer.start()
+            self._writer = writer
         self._queued += len(events)
         for i in range(0, len(events), WRITE_BATCH):
             self._to_writer.put((pairs[i : i + WRITE_BATCH], events[i : i + WRITE_BATCH]))
@@ -191,9 +193,11 @@ class Journal(Actor):
         self._queued -= len(pairs)
         self._room.set()
         self.batches += 1
+        failed = [e for e in results if e is not None]
+        if failed:
+            log.error("event log write failed for %d of %d events: %s", len(failed), len(results), failed[0])
         for (message, reply), error in zip(pairs, results, strict=True):
             if error is not None:
-                log.error("event log write failed: %s", error)
                 self.answer_unavailable(message, reply, error)
                 continue
             self.appended += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,20 @@ async def test_a_cancelled_caller_does_not_leave_a_call_without_its_outcome(tmp_
         await h.system.stop()  # waits for the call, which goes on to its outcome
         kinds = [r[3] for r in log_rows(h.log)]
         assert kinds == ["received", "executed"]
+
+
+async def test_a_writer_thread_that_cannot_start_fails_calls_cleanly_until_it_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with build(tmp_path, max_restarts=100) as h:
+        real_start = threading.Thread.start
+
+        def no_threads(self: threading.Thread) -> None:
+            raise RuntimeError("can't start new thread")
+
+        monkeypatch.setattr(threading.Thread, "start", no_threads)
+        outcome = await h.call("get_ticker_price", symbol="BTCUSDT")
+        assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
+        assert h.exchange.served["/api/v3/ticker/price"] == 0  # nothing went out unrecorded
+        monkeypatch.setattr(threading.Thread, "start", real_start)
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
