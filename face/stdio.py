@@ -12,7 +12,7 @@ so a stray print or a child process cannot corrupt the protocol; the wire is ser
 duplicates, and both descriptors (and their blocking mode) are restored on exit.
 
 `stdio_transport()` falls back to the SDK's `stdio_server()` where the event loop cannot watch
-the descriptors (stdin redirected from a regular file, say).
+the descriptors (stdin redirected from a regular file or from /dev/null, say).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import selectors
 import sys
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -130,6 +131,14 @@ class _Claim:
             os.dup2(self.private, self.fd)
 
 
+def _check_pollable(fd: int, events: int) -> None:
+    """Raise OSError unless the event loop's selector can watch `fd`. The pipe transports accept
+    any character device, but /dev/null cannot be polled: the failure would surface later, in a
+    callback, and leave the server waiting for a line that never comes."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, events)
+
+
 @contextlib.asynccontextmanager
 async def pipe_streams(stdin_fd: int = 0, stdout_fd: int = 1) -> AsyncIterator[tuple[PipeReadStream, PipeWriteStream]]:
     """The read and write streams for `Server.run`, over non-blocking pipes on the two fds."""
@@ -139,6 +148,8 @@ async def pipe_streams(stdin_fd: int = 0, stdout_fd: int = 1) -> AsyncIterator[t
     writer: asyncio.StreamWriter | None = None
     read_transport: asyncio.BaseTransport | None = None
     try:
+        for fd, events in ((stdin_fd, selectors.EVENT_READ), (stdout_fd, selectors.EVENT_WRITE)):
+            _check_pollable(fd, events)
         claims.append(_Claim(stdin_fd, os.open(os.devnull, os.O_RDONLY)))
         claims.append(_Claim(stdout_fd, os.dup(2)))
         read_file: BinaryIO = os.fdopen(claims[0].private, "rb", buffering=0, closefd=False)
@@ -168,7 +179,7 @@ async def pipe_streams(stdin_fd: int = 0, stdout_fd: int = 1) -> AsyncIterator[t
 @contextlib.asynccontextmanager
 async def stdio_transport() -> AsyncIterator[tuple[Any, Any]]:
     """Fast pipes when the event loop can watch stdin and stdout, else the SDK's own transport
-    (stdin redirected from a regular file, for one)."""
+    (stdin redirected from a regular file or /dev/null, for one)."""
     async with contextlib.AsyncExitStack() as stack:
         try:
             streams: tuple[Any, Any] = await stack.enter_async_context(pipe_streams())

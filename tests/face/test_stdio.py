@@ -97,3 +97,23 @@ def test_stdin_from_a_regular_file_falls_back_to_the_sdk_transport(tmp_path: Pat
     answer = json.loads(done.stdout.decode().splitlines()[0])
     assert answer["id"] == 1 and answer["result"]["serverInfo"]["name"] == "binance-mcp"
     assert b"threaded transport" in done.stderr
+
+
+def test_stdin_from_dev_null_falls_back_and_exits_at_once(tmp_path: Path) -> None:
+    # /dev/null passes the pipe transport's own check but cannot be polled: without the
+    # fallback the server would wait for input forever instead of seeing end of file.
+    env = {**os.environ, "MCP_EVENT_LOG": str(tmp_path / "events.sqlite3"), "BINANCE_VENUE": "paper"}
+    env.pop("BINANCE_API_KEY", None)
+    env.pop("BINANCE_API_SECRET", None)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "serve"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == b""
+    assert b"threaded transport" in done.stderr
