@@ -42,10 +42,7 @@ class Actor:
         self.mailbox: asyncio.Queue[tuple[Any, Reply]] = asyncio.Queue(mailbox_size)
 
     async def tell(self, message: Any, reply: Reply = None) -> None:
-        try:  # the common case without a coroutine; Queue.put would not yield here either
-            self.mailbox.put_nowait((message, reply))
-        except asyncio.QueueFull:
-            await self.mailbox.put((message, reply))
+        await self.mailbox.put((message, reply))
 
     async def ask(self, message: Any) -> Any:
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -96,13 +93,10 @@ class Supervisor:
     async def _loop(self, actor: Actor) -> None:
         while not self.fatal.is_set():
             try:
-                try:
-                    await actor.step()
-                except Crash:
-                    raise
-                except Exception as exc:  # outside any message: nobody to answer, but still a crash
-                    raise Crash(actor, [], exc) from exc
-            except Crash as crash:
+                await actor.step()
+            except Exception as exc:
+                # A failure outside any message is a crash too, with nobody to answer.
+                crash = exc if isinstance(exc, Crash) else Crash(actor, [], exc)
                 log.error("%s", crash, exc_info=crash.cause)
                 await self.on_crash(crash)
                 if not self._may_restart():

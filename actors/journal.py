@@ -85,9 +85,7 @@ class Journal(Actor):
 
     async def record(self, command_id: str, kind: str, tool: str, body: Any) -> None:
         """Append one event and wait until it is durable; AuditUnavailable if it cannot be."""
-        reply: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self.tell(Record(command_id=command_id, kind=kind, tool=tool, body=body), reply)
-        await reply
+        await self.ask(Record(command_id=command_id, kind=kind, tool=tool, body=body))
 
     async def step(self) -> None:
         while self._queued >= MAX_QUEUED:  # the writer is behind: let the mailbox push back
