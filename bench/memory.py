@@ -15,11 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mcp import ClientSession, StdioServerParameters, stdio_client
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stdio_calls import ARGS, ROOT, drive, start_paper
+from stdio_calls import ROOT, drive, start_paper, ticker_caller
 
 
 def rss_kib(marker: str) -> int:
@@ -48,35 +46,15 @@ async def main() -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
     with tempfile.TemporaryDirectory() as tmp:
         log = str(Path(tmp) / "events.sqlite3")
-        async with start_paper(base_env) as (url, key, secret):
-            env = {
-                **base_env,
-                "BINANCE_VENUE": "paper",
-                "BINANCE_BASE_URL": url,
-                "BINANCE_API_KEY": key,
-                "BINANCE_API_SECRET": secret,
-                "MCP_RATE_LIMIT_ENABLED": "false",
-            }
-            params = StdioServerParameters(
-                command=sys.executable,
-                args=[str(ROOT / "server.py"), "serve", "--event-log", log],
-                env=env,
-                cwd=str(ROOT),
-            )
-            with (Path(tmp) / "server.err").open("w") as err:
-                async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
-                    await session.initialize()
-
-                    async def call() -> None:
-                        result = await session.call_tool("get_ticker_price", ARGS)
-                        if result.is_error:
-                            raise RuntimeError(str(result.structured_content))
-
-                    start = rss_kib(log)
-                    await drive(call, args.first, args.in_flight)
-                    first = rss_kib(log)
-                    await drive(call, args.second - args.first, args.in_flight)
-                    second = rss_kib(log)
+        async with start_paper(base_env) as (_, remote):
+            env = {**base_env, **remote, "MCP_RATE_LIMIT_ENABLED": "false"}
+            serve = [str(ROOT / "server.py"), "serve", "--event-log", log]
+            async with ticker_caller("binance-mcp", serve, env, Path(tmp) / "server.err") as call:
+                start = rss_kib(log)
+                await drive(call, args.first, args.in_flight)
+                first = rss_kib(log)
+                await drive(call, args.second - args.first, args.in_flight)
+                second = rss_kib(log)
     print(f"RSS after start-up:            {start / 1024:7.1f} MiB")
     print(f"RSS after {args.first:6d} calls:        {first / 1024:7.1f} MiB")
     print(f"RSS after {args.second:6d} calls:        {second / 1024:7.1f} MiB")

@@ -22,7 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -61,7 +61,12 @@ async def drive(call: object, n: int, in_flight: int) -> tuple[float, list[float
     return n / (time.perf_counter() - started), latencies
 
 
-async def mcp_run(name: str, args: list[str], env: dict[str, str], n: int, k: int, errlog: Path) -> Run:
+@contextlib.asynccontextmanager
+async def ticker_caller(
+    name: str, args: list[str], env: dict[str, str], errlog: Path
+) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """An MCP server started over stdio with the SDK's client: yields one get_ticker_price call,
+    which raises on an error result (a benchmark of throttled answers measures nothing)."""
     params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(ROOT))
     with errlog.open("w") as err:
         async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
@@ -72,8 +77,13 @@ async def mcp_run(name: str, args: list[str], env: dict[str, str], n: int, k: in
                 if result.is_error:
                     raise RuntimeError(f"{name}: {result.structured_content}")
 
-            await drive(call, max(200, n // 10), k)  # warm-up: caches, connections, first symbol history
-            rate, latencies = await drive(call, n, k)
+            yield call
+
+
+async def mcp_run(name: str, args: list[str], env: dict[str, str], n: int, k: int, errlog: Path) -> Run:
+    async with ticker_caller(name, args, env, errlog) as call:
+        await drive(call, max(200, n // 10), k)  # warm-up: caches, connections, first symbol history
+        rate, latencies = await drive(call, n, k)
     return Run(name, rate, latencies)
 
 
@@ -93,8 +103,9 @@ async def http_run(base_url: str, n: int, k: int) -> Run:
 
 
 @contextlib.asynccontextmanager
-async def start_paper(base_env: dict[str, str]) -> AsyncIterator[tuple[str, str, str]]:
-    """`binance-mcp paper` in a process of its own: yields (url, api key, api secret)."""
+async def start_paper(base_env: dict[str, str]) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """`binance-mcp paper` in a process of its own: yields its URL and the environment that
+    points `serve` at it (paper venue, its base URL and key pair)."""
     key, secret = "B" * 64, "S" * 64
     paper = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "server.py"), "paper", "--weight-limit", "1000000000",
@@ -106,7 +117,16 @@ async def start_paper(base_env: dict[str, str]) -> AsyncIterator[tuple[str, str,
         first = (await paper.stdout.readline()).decode()
         match = re.search(r"https?://\S+", first)
         assert match, first
-        yield match.group(0).rstrip("/"), key, secret
+        url = match.group(0).rstrip("/")
+        yield (
+            url,
+            {
+                "BINANCE_VENUE": "paper",
+                "BINANCE_BASE_URL": url,
+                "BINANCE_API_KEY": key,
+                "BINANCE_API_SECRET": secret,
+            },
+        )
     finally:
         paper.terminate()
         await paper.wait()
@@ -135,16 +155,10 @@ async def main() -> None:
         embedded = await mcp_run("binance-mcp, paper in its process", serve, {**env, **log}, n, k, Path(tmp) / "c")
         # A paper exchange in a process of its own, as a real exchange is elsewhere: both
         # binance-mcp and the direct GETs go to it.
-        async with start_paper(base_env) as (url, key, secret):
-            remote = {
-                "BINANCE_VENUE": "paper",
-                "BINANCE_BASE_URL": url,
-                "BINANCE_API_KEY": key,
-                "BINANCE_API_SECRET": secret,
-                "MCP_EVENT_LOG": str(Path(tmp) / "remote.sqlite3"),
-            }
+        async with start_paper(base_env) as (url, remote):
+            log = {"MCP_EVENT_LOG": str(Path(tmp) / "remote.sqlite3")}
             ours = await mcp_run(
-                "binance-mcp, paper in another process", serve[:2], {**env, **remote}, n, k, Path(tmp) / "d"
+                "binance-mcp, paper in another process", serve[:2], {**env, **remote, **log}, n, k, Path(tmp) / "d"
             )
             direct = await http_run(url, n, k)
     for run in (noop_sdk, noop_pipes, embedded, ours, direct):
