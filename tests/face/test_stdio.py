@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import anyio
 import mcp_types
@@ -70,6 +71,15 @@ async def test_pipe_streams_carry_messages_and_keep_stray_writes_off_the_wire() 
             os.close(fd)
 
 
+def serve(tmp_path: Path, stdin: IO[bytes] | int) -> subprocess.CompletedProcess[bytes]:
+    """`server.py serve` on the embedded paper exchange, stdin as given, until it exits."""
+    env = {**os.environ, "MCP_EVENT_LOG": str(tmp_path / "events.sqlite3"), "BINANCE_VENUE": "paper"}
+    env.pop("BINANCE_API_KEY", None)
+    env.pop("BINANCE_API_SECRET", None)
+    command = [sys.executable, str(ROOT / "server.py"), "serve"]
+    return subprocess.run(command, stdin=stdin, capture_output=True, env=env, cwd=tmp_path, timeout=60, check=False)
+
+
 def test_stdin_from_a_regular_file_falls_back_to_the_sdk_transport(tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
     initialize = {
@@ -80,19 +90,8 @@ def test_stdin_from_a_regular_file_falls_back_to_the_sdk_transport(tmp_path: Pat
     }
     lines = [initialize, {"jsonrpc": "2.0", "method": "notifications/initialized"}]
     requests.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    env = {**os.environ, "MCP_EVENT_LOG": str(tmp_path / "events.sqlite3"), "BINANCE_VENUE": "paper"}
-    env.pop("BINANCE_API_KEY", None)
-    env.pop("BINANCE_API_SECRET", None)
     with requests.open("rb") as stdin:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "server.py"), "serve"],
-            stdin=stdin,
-            capture_output=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=60,
-            check=False,
-        )
+        done = serve(tmp_path, stdin)
     assert done.returncode == 0, done.stderr.decode()
     answer = json.loads(done.stdout.decode().splitlines()[0])
     assert answer["id"] == 1 and answer["result"]["serverInfo"]["name"] == "binance-mcp"
@@ -102,18 +101,7 @@ def test_stdin_from_a_regular_file_falls_back_to_the_sdk_transport(tmp_path: Pat
 def test_stdin_from_dev_null_falls_back_and_exits_at_once(tmp_path: Path) -> None:
     # /dev/null passes the pipe transport's own check but cannot be polled: without the
     # fallback the server would wait for input forever instead of seeing end of file.
-    env = {**os.environ, "MCP_EVENT_LOG": str(tmp_path / "events.sqlite3"), "BINANCE_VENUE": "paper"}
-    env.pop("BINANCE_API_KEY", None)
-    env.pop("BINANCE_API_SECRET", None)
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "serve"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    done = serve(tmp_path, subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == b""
     assert b"threaded transport" in done.stderr
