@@ -137,6 +137,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     from mcp.types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, ListToolsResult
 
     from actors.system import System, new_envelope
+    from actors.validator import MAX_ARGS_BYTES
     from events.commands import COMMANDS
     from events.store import EventStore
     from exchange.client import BinanceClient, Credentials
@@ -181,8 +182,8 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
         args = params.arguments or {}
         size = len(msgspec.json.encode(args))
-        if size > 16 * 1024:
-            args = {"_omitted": "arguments over 16 KiB are not stored"}
+        if size > MAX_ARGS_BYTES:  # the validator rejects it; the log keeps the size, not the bytes
+            args = {"_omitted": f"arguments over {MAX_ARGS_BYTES // 1024} KiB are not stored"}
         envelope = new_envelope(params.name, dict(args), size)
         outcome = await system.ask(envelope)
         result: CallToolResult = tool_result(outcome, envelope.command_id)
