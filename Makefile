@@ -22,7 +22,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy finds a package by the name of its directory; the rooms live at the top level, so give it
+# build/typecheck/binance_mcp: symbolic links to what the wheel installs as binance_mcp.
+TYPED := __init__.py __main__.py server.py py.typed actors events exchange face
+
 types: $(STAMP)
+	rm -rf build/typecheck && mkdir -p build/typecheck/binance_mcp
+	for name in $(TYPED); do ln -s ../../../$$name build/typecheck/binance_mcp/$$name; done
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -37,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/memory.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

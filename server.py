@@ -23,13 +23,13 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["main"]
+from binance_mcp import __version__
 
-VERSION = "0.1.0"
+__all__ = ["main"]
 
 
 def _paper(args: argparse.Namespace) -> int:
-    from exchange.paper import LimitConfig, MarketConfig, parse_fault, run_standalone
+    from binance_mcp.exchange.paper import LimitConfig, MarketConfig, parse_fault, run_standalone
 
     faults = {}
     for spec in args.fault:
@@ -86,7 +86,7 @@ TOOL_DOCS: dict[str, str] = {
 def _tools() -> list[Any]:
     from mcp.types import Tool, ToolAnnotations
 
-    from events.commands import COMMANDS, input_schema
+    from binance_mcp.events.commands import COMMANDS, input_schema
 
     return [
         Tool(
@@ -108,7 +108,7 @@ def tool_result(outcome: Any, command_id: str) -> Any:
     """An outcome as the MCP result: structured content plus the same JSON as text."""
     from mcp.types import CallToolResult, TextContent
 
-    from events.outcomes import Executed
+    from binance_mcp.events.outcomes import Executed
 
     now = time.time_ns() // 1_000_000
     if isinstance(outcome, Executed):
@@ -136,13 +136,13 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     from mcp.server import Server, ServerRequestContext
     from mcp.types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, ListToolsResult
 
-    from actors.system import System, new_envelope
-    from actors.validator import MAX_ARGS_BYTES
-    from events.commands import COMMANDS
-    from events.store import EventStore
-    from exchange.client import BinanceClient, Credentials
-    from exchange.paper import LimitConfig, start_paper_exchange
-    from face.stdio import stdio_transport
+    from binance_mcp.actors.system import System, new_envelope
+    from binance_mcp.actors.validator import MAX_ARGS_BYTES
+    from binance_mcp.events.commands import COMMANDS
+    from binance_mcp.events.store import EventStore
+    from binance_mcp.exchange.client import BinanceClient, Credentials
+    from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
+    from binance_mcp.face.stdio import stdio_transport
 
     paper = None
     credentials, base_url = settings.credentials, settings.base_url
@@ -151,7 +151,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
         paper = await start_paper_exchange(limits=limits)
         credentials, base_url = Credentials(paper.api_key, paper.api_secret), paper.url
     client = BinanceClient(base_url, credentials=credentials, futures_base_url=settings.futures_base_url)
-    store = EventStore(settings.event_log, server_version=VERSION)
+    store = EventStore(settings.event_log, server_version=__version__)
     system = System(
         client=client,
         store=store,
@@ -164,7 +164,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     with contextlib.suppress(Exception):
         await client.sync_time()
     print(
-        f"binance-mcp {VERSION}: venue={settings.venue} base_url={base_url} event_log={settings.event_log}",
+        f"binance-mcp {__version__}: venue={settings.venue} base_url={base_url} event_log={settings.event_log}",
         file=sys.stderr,
         flush=True,
     )
@@ -189,7 +189,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
         result: CallToolResult = tool_result(outcome, envelope.command_id)
         return result
 
-    server = Server("binance-mcp", version=VERSION, on_list_tools=list_tools, on_call_tool=call_tool)
+    server = Server("binance-mcp", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool)
     try:
         async with stdio_transport() as (read, write):
             serving = asyncio.create_task(server.run(read, write, server.create_initialization_options()))
@@ -208,7 +208,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from actors.config import ConfigError, Settings, load_dotenv
+    from binance_mcp.actors.config import ConfigError, Settings, load_dotenv
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = dict(os.environ)
@@ -232,6 +232,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="binance-mcp", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the MCP server on stdio")
     serve.add_argument("--venue", choices=("paper", "testnet", "live"), help="overrides BINANCE_VENUE")

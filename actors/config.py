@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from exchange.client import Credentials
+from binance_mcp.exchange.client import Credentials
 
-__all__ = ["ConfigError", "Settings", "load_dotenv"]
+__all__ = ["ConfigError", "Settings", "default_event_log", "load_dotenv"]
 
-ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # binance_mcp: the repository root in a checkout
 LIVE_URL = "https://api.binance.com"
 TESTNET_URL = "https://testnet.binance.vision"
 _PLACEHOLDERS = (
@@ -45,6 +45,19 @@ def load_dotenv(path: Path, environ: dict[str, str]) -> None:
             continue
         key, _, value = line.removeprefix("export ").partition("=")
         environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+def default_event_log(env: Mapping[str, str], package_dir: Path = PACKAGE_DIR) -> Path:
+    """Where the event log goes when MCP_EVENT_LOG is not set: `var/events.sqlite3` in a checkout
+    (the package directory is the repository root, with its pyproject.toml and var/); otherwise,
+    installed from a wheel, the user's state directory, never inside site-packages."""
+    if (package_dir / "pyproject.toml").is_file() and (package_dir / "var").is_dir():
+        return package_dir / "var" / "events.sqlite3"
+    state = env.get("XDG_STATE_HOME") or ""
+    if not Path(state).is_absolute():  # the XDG spec: a relative path is invalid and ignored
+        home = env.get("HOME")
+        state = str(Path(home) / ".local" / "state") if home else str(Path.home() / ".local" / "state")
+    return Path(state) / "binance-mcp" / "events.sqlite3"
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -107,7 +120,7 @@ class Settings:
             raise ConfigError("MCP_MAX_REQUESTS_PER_MINUTE must be a whole number") from None
         if rpm < 1:
             raise ConfigError("MCP_MAX_REQUESTS_PER_MINUTE must be at least 1")
-        log_path = Path(env.get("MCP_EVENT_LOG") or ROOT / "var" / "events.sqlite3")
+        log_path = Path(env.get("MCP_EVENT_LOG") or default_event_log(env))
         return cls(
             venue=venue,
             base_url=base,

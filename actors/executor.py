@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.base import Actor, Reply
-from actors.messages import Admitted, Backoff, Finish
-from actors.validator import SymbolDirectory
-from events.commands import Command, GetAvailableAssets, GetSymbolInfo
-from events.outcomes import (
+from binance_mcp.actors.base import Actor, Reply
+from binance_mcp.actors.messages import Admitted, Backoff, Finish
+from binance_mcp.actors.validator import SymbolDirectory
+from binance_mcp.events.commands import Command, GetAvailableAssets, GetSymbolInfo
+from binance_mcp.events.outcomes import (
     EXCHANGE_ERROR,
     RATE_LIMITED,
     TRANSPORT_ERROR,
@@ -20,8 +20,8 @@ from events.outcomes import (
     Outcome,
     Unknown,
 )
-from exchange.client import BinanceClient
-from exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
+from binance_mcp.exchange.client import BinanceClient
+from binance_mcp.exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
 
 __all__ = ["Executor"]
 

@@ -25,10 +25,10 @@ from typing import Any
 
 import msgspec
 
-from actors.base import Actor, Crash, Reply
-from actors.messages import Finish, Record
-from events.outcomes import AUDIT_UNAVAILABLE, Executed, Failed, Outcome, kind_of
-from events.store import Event, EventStore
+from binance_mcp.actors.base import Actor, Crash, Reply
+from binance_mcp.actors.messages import Finish, Record
+from binance_mcp.events.outcomes import AUDIT_UNAVAILABLE, Executed, Failed, Outcome, kind_of
+from binance_mcp.events.store import Event, EventStore
 
 __all__ = ["MAX_BODY", "AuditUnavailable", "Journal"]
 

@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 from aiolimiter import AsyncLimiter
 
-from actors.base import Actor, Reply
-from actors.messages import Admitted, Backoff, Finish, Validated, WeightBudget, WeightSeen
-from events.outcomes import RATE_LIMITED, Throttled
+from binance_mcp.actors.base import Actor, Reply
+from binance_mcp.actors.messages import Admitted, Backoff, Finish, Validated, WeightBudget, WeightSeen
+from binance_mcp.events.outcomes import RATE_LIMITED, Throttled
 
 __all__ = ["Limiter"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import msgspec
 
-from events.commands import Command
-from events.outcomes import Outcome
+from binance_mcp.events.commands import Command
+from binance_mcp.events.outcomes import Outcome
 
 __all__ = ["Admitted", "Backoff", "Envelope", "Finish", "Record", "Validated", "WeightBudget", "WeightSeen"]
 

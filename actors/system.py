@@ -16,16 +16,24 @@ import sys
 import time
 from typing import Any
 
-from actors.base import Crash, Supervisor
-from actors.executor import Executor
-from actors.journal import AuditUnavailable, Journal
-from actors.limiter import Limiter
-from actors.messages import Admitted, Envelope, Finish, Record, Validated, WeightBudget, WeightSeen
-from actors.validator import SymbolDirectory, Validator
-from events.ids import new_command_id
-from events.outcomes import AUDIT_UNAVAILABLE, INTERNAL_ERROR, RATE_LIMITED, Failed, Outcome, Rejected, Throttled
-from events.store import EventStore
-from exchange.client import BinanceClient
+from binance_mcp.actors.base import Crash, Supervisor
+from binance_mcp.actors.executor import Executor
+from binance_mcp.actors.journal import AuditUnavailable, Journal
+from binance_mcp.actors.limiter import Limiter
+from binance_mcp.actors.messages import Admitted, Envelope, Finish, Record, Validated, WeightBudget, WeightSeen
+from binance_mcp.actors.validator import SymbolDirectory, Validator
+from binance_mcp.events.ids import new_command_id
+from binance_mcp.events.outcomes import (
+    AUDIT_UNAVAILABLE,
+    INTERNAL_ERROR,
+    RATE_LIMITED,
+    Failed,
+    Outcome,
+    Rejected,
+    Throttled,
+)
+from binance_mcp.events.store import EventStore
+from binance_mcp.exchange.client import BinanceClient
 
 __all__ = ["System", "new_envelope"]
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import msgspec
 
-from actors.base import Actor, Reply
-from actors.messages import Envelope, Finish, Validated
-from events.commands import COMMANDS, decode
-from events.outcomes import REQUEST_TOO_LARGE, UNKNOWN_SYMBOL, VALIDATION_ERROR, Rejected
-from exchange.rules import SymbolRules, normalize_symbol, symbol_problem
+from binance_mcp.actors.base import Actor, Reply
+from binance_mcp.actors.messages import Envelope, Finish, Validated
+from binance_mcp.events.commands import COMMANDS, decode
+from binance_mcp.events.outcomes import REQUEST_TOO_LARGE, UNKNOWN_SYMBOL, VALIDATION_ERROR, Rejected
+from binance_mcp.exchange.rules import SymbolRules, normalize_symbol, symbol_problem
 
 __all__ = ["MAX_ARGS_BYTES", "SymbolDirectory", "Validator", "weight_limit_per_minute"]
 

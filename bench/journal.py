@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from actors.base import Supervisor
-from actors.journal import Journal, bounded_body
-from events.ids import new_command_id
-from events.store import EventStore
+from binance_mcp.actors.base import Supervisor
+from binance_mcp.actors.journal import Journal, bounded_body
+from binance_mcp.events.ids import new_command_id
+from binance_mcp.events.store import EventStore
 
 BODY = {"args": {"symbol": "BTCUSDT", "limit": 100}, "client": "bench", "size": 32}
 

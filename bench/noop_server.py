@@ -20,7 +20,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
 from mcp.types import CallToolRequestParams, CallToolResult, ListToolsResult, TextContent, Tool
 
-from face.stdio import pipe_streams
+from binance_mcp.face.stdio import pipe_streams
 
 CONSTANT = {"symbol": "BTCUSDT", "price": "0.00000000"}
 TOOL = Tool(name="get_ticker_price", description="constant", input_schema={"type": "object"})

@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
-from exchange.signing import encode_params, sign
+from binance_mcp.exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
+from binance_mcp.exchange.signing import encode_params, sign
 
 __all__ = ["BinanceClient", "Credentials", "Reply"]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.paper.app import DEFAULT_BALANCES, PaperExchange, generate_credentials
-from exchange.paper.faults import Fault, FaultMode, parse_fault
-from exchange.paper.limits import LimitConfig
-from exchange.paper.market import MarketConfig
+from binance_mcp.exchange.paper.app import DEFAULT_BALANCES, PaperExchange, generate_credentials
+from binance_mcp.exchange.paper.faults import Fault, FaultMode, parse_fault
+from binance_mcp.exchange.paper.limits import LimitConfig
+from binance_mcp.exchange.paper.market import MarketConfig
 
 __all__ = [
     "DEFAULT_BALANCES",

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import msgspec
 from aiohttp import web
 
-from exchange.paper.engine import (
+from binance_mcp.exchange.paper.engine import (
     Account,
     Engine,
     NewOrder,
@@ -35,13 +35,13 @@ from exchange.paper.engine import (
     order_fields,
     order_query_fields,
 )
-from exchange.paper.errors import BinanceError, Msg
-from exchange.paper.faults import Fault, FaultMode, Faults
-from exchange.paper.limits import LimitConfig, OrderLimiter, WeightLimiter
-from exchange.paper.market import KLINE_INTERVALS, MarketConfig, SymbolMarket, fmt
-from exchange.paper.params import Params, parse_query
-from exchange.rules import SymbolRules, decimal_places
-from exchange.signing import signature_matches
+from binance_mcp.exchange.paper.errors import BinanceError, Msg
+from binance_mcp.exchange.paper.faults import Fault, FaultMode, Faults
+from binance_mcp.exchange.paper.limits import LimitConfig, OrderLimiter, WeightLimiter
+from binance_mcp.exchange.paper.market import KLINE_INTERVALS, MarketConfig, SymbolMarket, fmt
+from binance_mcp.exchange.paper.params import Params, parse_query
+from binance_mcp.exchange.rules import SymbolRules, decimal_places
+from binance_mcp.exchange.signing import signature_matches
 
 __all__ = ["DEFAULT_BALANCES", "PaperExchange", "generate_credentials"]
 
@@ -75,7 +75,7 @@ def generate_credentials() -> tuple[str, str]:
 
 
 def _load(name: str) -> Any:
-    return json.loads(resources.files("exchange.paper").joinpath("data", name).read_text(encoding="utf-8"))
+    return json.loads(resources.files("binance_mcp.exchange.paper").joinpath("data", name).read_text(encoding="utf-8"))
 
 
 @dataclass

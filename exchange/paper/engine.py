@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_UP, Decimal
 
-from exchange.paper.errors import BinanceError, Msg
-from exchange.paper.market import SymbolMarket, fmt
-from exchange.rules import ALGO_TYPES, OpenOrderCounts, OrderCheck, SymbolRules, check_order, floor_to_step
+from binance_mcp.exchange.paper.errors import BinanceError, Msg
+from binance_mcp.exchange.paper.market import SymbolMarket, fmt
+from binance_mcp.exchange.rules import ALGO_TYPES, OpenOrderCounts, OrderCheck, SymbolRules, check_order, floor_to_step
 
 __all__ = ["OPEN_STATUSES", "Account", "Engine", "Fill", "NewOrder", "Order"]
 

@@ -23,7 +23,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
 
-from exchange.rules import SymbolRules
+from binance_mcp.exchange.rules import SymbolRules
 
 __all__ = ["KLINE_INTERVALS", "MarketConfig", "SymbolMarket", "Trade", "fmt"]
 

@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from urllib.parse import unquote_plus
 
-from exchange.paper.errors import BinanceError, Msg
+from binance_mcp.exchange.paper.errors import BinanceError, Msg
 
 __all__ = ["Params", "parse_query"]
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from actors.system import System, new_envelope
-from events.outcomes import Outcome
-from exchange.client import BinanceClient, Credentials
-from exchange.paper import LimitConfig, MarketConfig, PaperExchange
+from binance_mcp.actors.system import System, new_envelope
+from binance_mcp.events.outcomes import Outcome
+from binance_mcp.exchange.client import BinanceClient, Credentials
+from binance_mcp.exchange.paper import LimitConfig, MarketConfig, PaperExchange
 
 KEY, SECRET = "K" * 64, "S" * 64
 
@@ -45,7 +45,7 @@ async def build(
     server = TestServer(exchange.app())
     await server.start_server()
     client = BinanceClient(str(server.make_url("")), credentials=Credentials(KEY, SECRET))
-    from events.store import EventStore
+    from binance_mcp.events.store import EventStore
 
     log = tmp_path / "events.sqlite3"
     options.setdefault("calls_per_minute", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from actors.base import Actor, Crash, Reply, Supervisor
+from binance_mcp.actors.base import Actor, Crash, Reply, Supervisor
 
 
 class Echo(Actor):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.config import LIVE_URL, TESTNET_URL, ConfigError, Settings, load_dotenv
+from binance_mcp.actors.config import LIVE_URL, TESTNET_URL, ConfigError, Settings, default_event_log, load_dotenv
 
 KEY, SECRET = "A1" * 32, "B2" * 32
 
@@ -53,3 +53,21 @@ def test_dotenv_never_overrides_the_environment(tmp_path: Path) -> None:
     env = {"MCP_LOG_SECURITY": "false"}
     load_dotenv(tmp_path / ".env", env)
     assert env == {"MCP_LOG_SECURITY": "false", "MCP_EVENT_LOG": "/tmp/x.sqlite3"}
+
+
+def test_default_event_log_in_a_checkout_is_var_under_the_repository() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert Settings.from_env({}).event_log == root / "var" / "events.sqlite3"
+    assert Settings.from_env({"MCP_EVENT_LOG": "/tmp/x.sqlite3"}).event_log == Path("/tmp/x.sqlite3")
+
+
+def test_default_event_log_outside_a_checkout_is_the_state_directory(tmp_path: Path) -> None:
+    installed = tmp_path / "site-packages" / "binance_mcp"  # no pyproject.toml, no var/ beside it
+    installed.mkdir(parents=True)
+    home = tmp_path / "home"
+    assert default_event_log({"HOME": str(home)}, installed) == home / ".local/state/binance-mcp/events.sqlite3"
+    state = tmp_path / "state"
+    xdg = {"HOME": str(home), "XDG_STATE_HOME": str(state)}
+    assert default_event_log(xdg, installed) == state / "binance-mcp" / "events.sqlite3"
+    relative = {"HOME": str(home), "XDG_STATE_HOME": "relative/state"}  # invalid per the XDG spec: ignored
+    assert default_event_log(relative, installed) == home / ".local/state/binance-mcp/events.sqlite3"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from actors.base import Crash, Supervisor
-from actors.journal import AuditUnavailable, Journal
-from actors.messages import Envelope, Finish
-from events.outcomes import Executed, Failed
-from events.store import EventStore
+from binance_mcp.actors.base import Crash, Supervisor
+from binance_mcp.actors.journal import AuditUnavailable, Journal
+from binance_mcp.actors.messages import Envelope, Finish
+from binance_mcp.events.outcomes import Executed, Failed
+from binance_mcp.events.store import EventStore
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from actors.executor import Executor
-from actors.messages import Envelope
-from actors.system import System
-from events.commands import Command
-from events.outcomes import Executed, Failed, Outcome, Rejected, Throttled
-from events.store import TERMINAL_KINDS, verify_rows
-from exchange.paper import LimitConfig, PaperExchange
+from binance_mcp.actors.executor import Executor
+from binance_mcp.actors.messages import Envelope
+from binance_mcp.actors.system import System
+from binance_mcp.events.commands import Command
+from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled
+from binance_mcp.events.store import TERMINAL_KINDS, verify_rows
+from binance_mcp.exchange.paper import LimitConfig, PaperExchange
 
 from .conftest import Harness, build
 

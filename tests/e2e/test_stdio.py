@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 
-from events.store import TERMINAL_KINDS, verify_rows
-from exchange.paper import start_paper_exchange
+from binance_mcp.events.store import TERMINAL_KINDS, verify_rows
+from binance_mcp.exchange.paper import start_paper_exchange
 
 ROOT = Path(__file__).parents[2]
 CALLS: list[tuple[str, dict[str, Any]]] = [

@@ -3,8 +3,8 @@
 import msgspec
 import pytest
 
-from events.commands import COMMANDS, GetKlines, GetOrderBook, decode, input_schema
-from events.outcomes import Executed, Rejected, kind_of
+from binance_mcp.events.commands import COMMANDS, GetKlines, GetOrderBook, decode, input_schema
+from binance_mcp.events.outcomes import Executed, Rejected, kind_of
 
 
 def test_every_tool_has_an_object_schema_without_the_tag() -> None:

@@ -1,6 +1,6 @@
 import uuid
 
-from events.ids import CommandIds
+from binance_mcp.events.ids import CommandIds
 
 
 def test_ids_are_valid_uuid_v7_carrying_the_clock_ms() -> None:

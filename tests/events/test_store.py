@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from events.store import GENESIS, Event, EventStore, chain_hash, verify_rows
+from binance_mcp.events.store import GENESIS, Event, EventStore, chain_hash, verify_rows
 
 E1 = Event(1_700_000_000_000_000, "c1", "received", "get_ticker_price", "paper", '{"args":{"symbol":"BTCUSDT"}}')
 

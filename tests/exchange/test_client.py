@@ -8,9 +8,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from exchange.client import BinanceClient, Credentials
-from exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
-from exchange.paper import Fault, FaultMode, LimitConfig, MarketConfig, PaperExchange
+from binance_mcp.exchange.client import BinanceClient, Credentials
+from binance_mcp.exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
+from binance_mcp.exchange.paper import Fault, FaultMode, LimitConfig, MarketConfig, PaperExchange
 
 KEY, SECRET = "K" * 64, "S" * 64
 DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from exchange.rules import OpenOrderCounts, OrderCheck, SymbolRules, check_order, decimal_places, floor_to_step
+from binance_mcp.exchange.rules import (
+    OpenOrderCounts,
+    OrderCheck,
+    SymbolRules,
+    check_order,
+    decimal_places,
+    floor_to_step,
+)
 
 MARKETS = json.loads((Path(__file__).parents[2] / "exchange/paper/data/markets.json").read_text())
 BTC = SymbolRules.from_exchange_info(next(m["info"] for m in MARKETS["markets"] if m["info"]["symbol"] == "BTCUSDT"))

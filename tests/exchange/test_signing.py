@@ -1,6 +1,6 @@
 """The official HMAC-SHA256 vectors from Binance's docs (BINANCE.md §2)."""
 
-from exchange.signing import encode_params, sign, signature_matches
+from binance_mcp.exchange.signing import encode_params, sign, signature_matches
 
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 REST = [

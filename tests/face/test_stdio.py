@@ -15,7 +15,7 @@ import mcp_types
 import pytest
 from mcp.shared.message import SessionMessage
 
-from face.stdio import PipeReadStream, pipe_streams
+from binance_mcp.face.stdio import PipeReadStream, pipe_streams
 
 ROOT = Path(__file__).resolve().parents[2]
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'

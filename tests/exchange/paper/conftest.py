@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from exchange.paper import LimitConfig, MarketConfig, PaperExchange
-from exchange.signing import encode_params, sign
+from binance_mcp.exchange.paper import LimitConfig, MarketConfig, PaperExchange
+from binance_mcp.exchange.signing import encode_params, sign
 
 KEY = "PaperTestKey0000000000000000000000000000000000000000000000000001"
 SECRET = "PaperTestSecret000000000000000000000000000000000000000000000001"

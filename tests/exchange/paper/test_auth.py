@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exchange.signing import encode_params, sign
+from binance_mcp.exchange.signing import encode_params, sign
 
 from .conftest import KEY, SECRET, ManualClock, PaperClient
 

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from exchange.paper import Fault, FaultMode, parse_fault
+from binance_mcp.exchange.paper import Fault, FaultMode, parse_fault
 
 from .conftest import ManualClock, PaperClient, make_exchange
 

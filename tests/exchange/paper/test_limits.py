@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from exchange.paper import LimitConfig
-from exchange.paper.limits import WeightLimiter
+from binance_mcp.exchange.paper import LimitConfig
+from binance_mcp.exchange.paper.limits import WeightLimiter
 
 from .conftest import ManualClock, PaperClient, make_exchange
 

@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from exchange.paper import MarketConfig, PaperExchange
-from exchange.paper.market import DAY_MS
+from binance_mcp.exchange.paper import MarketConfig, PaperExchange
+from binance_mcp.exchange.paper.market import DAY_MS
 
 from .conftest import KEY, SECRET, ManualClock, PaperClient, make_exchange
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from exchange.paper import MarketConfig
-from exchange.paper.app import _load
+from binance_mcp.exchange.paper import MarketConfig
+from binance_mcp.exchange.paper.app import _load
 
 from .conftest import Answer, ManualClock, PaperClient, make_exchange
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from exchange.paper import start_paper_exchange
-from exchange.signing import encode_params, sign
+from binance_mcp.exchange.paper import start_paper_exchange
+from binance_mcp.exchange.signing import encode_params, sign
 
 ROOT = Path(__file__).parents[3]
 
