@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -63,26 +64,6 @@ def _paper(args: argparse.Namespace) -> int:
     )
 
 
-TOOL_DOCS: dict[str, str] = {
-    "get_ticker_price": "Latest traded price of one Binance Spot symbol (e.g. BTCUSDT). Cheapest way to know "
-    "what something trades at now.",
-    "get_ticker": "24-hour rolling statistics of one symbol: open, high, low, last price, change and percent, "
-    "volume and quote volume, best bid/ask, trade count.",
-    "get_order_book": "Order book depth of one symbol: bids and asks as [price, quantity]. `limit` is levels per "
-    "side (5, 10, 20, 50, 100, 500, 1000, 5000); larger costs more request weight.",
-    "get_recent_trades": "The most recent public trades of one symbol (price, quantity, time, which side took).",
-    "get_klines": "Candlesticks of one symbol: rows of [open time, open, high, low, close, volume, close time, "
-    "quote volume, trades, taker buy base, taker buy quote, ignore]. Times are ms since the epoch (UTC).",
-    "get_avg_price": "Binance's average price of one symbol over its 5-minute window (the reference price its "
-    "PERCENT_PRICE and NOTIONAL filters use).",
-    "get_book_ticker": "Best bid and best ask of one symbol with their quantities: the current spread.",
-    "get_available_assets": "Every symbol on the venue with its base asset, quote asset and status (TRADING, "
-    "BREAK, ...). Filter with `quote_asset`, e.g. USDT.",
-    "get_symbol_info": "Trading rules of one symbol: status, order types, precisions and filters (tick size, "
-    "step size, minimum notional). Read this before sizing an order.",
-}
-
-
 def _tools() -> list[Any]:
     from mcp.types import Tool, ToolAnnotations
 
@@ -91,14 +72,9 @@ def _tools() -> list[Any]:
     return [
         Tool(
             name=name,
-            description=TOOL_DOCS[name],
+            description=cls.description(),
             input_schema=input_schema(cls),
-            annotations=ToolAnnotations(
-                read_only_hint=not cls.changes_state,
-                destructive_hint=cls.changes_state,
-                idempotent_hint=not cls.changes_state,
-                open_world_hint=True,
-            ),
+            annotations=ToolAnnotations.model_validate(cls.hints()),
         )
         for name, cls in COMMANDS.items()
     ]
@@ -123,6 +99,8 @@ def tool_result(outcome: Any, command_id: str) -> Any:
             error["suggestions"] = list(outcome.suggestions)
         if getattr(outcome, "retry_after_ms", None) is not None:
             error["retry_after_ms"] = outcome.retry_after_ms
+        if getattr(outcome, "hint", None):
+            error["hint"] = outcome.hint
         error.update(timestamp=now, command_id=command_id)
         payload = {"success": False, "error": error}
     text = msgspec.json.encode(payload).decode()
@@ -134,14 +112,17 @@ def tool_result(outcome: Any, command_id: str) -> Any:
 async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> int:
     from mcp import MCPError
     from mcp.server import Server, ServerRequestContext
-    from mcp.types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, ListToolsResult
+    from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
+    from mcp.types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, InputRequiredResult, ListToolsResult
 
+    from binance_mcp.actors.messages import NeedsConfirmation
     from binance_mcp.actors.system import System, new_envelope
     from binance_mcp.actors.validator import MAX_ARGS_BYTES
     from binance_mcp.events.commands import COMMANDS
     from binance_mcp.events.store import EventStore
     from binance_mcp.exchange.client import BinanceClient, Credentials
     from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
+    from binance_mcp.face import confirm
     from binance_mcp.face.stdio import stdio_transport
 
     paper = None
@@ -150,7 +131,12 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
         limits = LimitConfig(weight_per_minute=paper_weight_limit) if paper_weight_limit else None
         paper = await start_paper_exchange(limits=limits)
         credentials, base_url = Credentials(paper.api_key, paper.api_secret), paper.url
-    client = BinanceClient(base_url, credentials=credentials, futures_base_url=settings.futures_base_url)
+    client = BinanceClient(
+        base_url,
+        credentials=credentials,
+        futures_base_url=settings.futures_base_url,
+        recv_window_ms=settings.recv_window_ms,
+    )
     store = EventStore(settings.event_log, server_version=__version__)
     system = System(
         client=client,
@@ -159,6 +145,8 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
         calls_per_minute=settings.max_requests_per_minute if settings.rate_limit_enabled else None,
         exchange_rules=settings.input_validation,
         log_security=settings.log_security,
+        guard=settings.guard,
+        confirm_timeout_s=settings.confirm_timeout_s,
     )
     await system.start()
     with contextlib.suppress(Exception):
@@ -168,6 +156,8 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
         file=sys.stderr,
         flush=True,
     )
+    guard = settings.guard.record()
+    print(f"binance-mcp: trading guard {json.dumps(guard)}", file=sys.stderr, flush=True)
     if not settings.input_validation:
         logging.getLogger("binance_mcp").warning("MCP_INPUT_VALIDATION=false: exchange-rule pre-checks are off")
     if settings.log_security:
@@ -177,19 +167,47 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> ListToolsResult:
         return ListToolsResult(tools=tools)
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: CallToolRequestParams) -> CallToolResult:
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
         if params.name not in COMMANDS:
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
+        if params.request_state is not None:  # modern era: the person's answer to our question
+            accepted, why = confirm.answer_of((params.input_responses or {}).get(confirm.INPUT_KEY))
+            outcome = await system.confirm(params.request_state, accepted, why)
+            return tool_result(outcome, params.request_state)  # type: ignore[no-any-return]
         args = params.arguments or {}
         size = len(msgspec.json.encode(args))
         if size > MAX_ARGS_BYTES:  # the validator rejects it; the log keeps the size, not the bytes
             args = {"_omitted": f"arguments over {MAX_ARGS_BYTES // 1024} KiB are not stored"}
-        envelope = new_envelope(params.name, dict(args), size)
-        outcome = await system.ask(envelope)
-        result: CallToolResult = tool_result(outcome, envelope.command_id)
-        return result
+        envelope = new_envelope(params.name, dict(args), size, can_confirm=confirm.can_elicit(ctx))
+        answer = await system.ask(envelope)
+        if isinstance(answer, NeedsConfirmation):
+            if confirm.is_modern(ctx):
+                return confirm.input_required(answer.command_id, answer.summary)
+            answer = await _confirm_in_call(ctx, answer)
+        return tool_result(answer, envelope.command_id)  # type: ignore[no-any-return]
 
+    async def _confirm_in_call(ctx: ServerRequestContext[Any], needs: NeedsConfirmation) -> Any:
+        answered = False
+        try:
+            try:
+                accepted, why = await confirm.ask_in_call(ctx, needs.summary)
+            except Exception as exc:  # the client could not show it: a no, never a yes
+                accepted, why = False, f"the question could not be asked ({type(exc).__name__})"
+            answered = True
+            return await system.confirm(needs.command_id, accepted, why)
+        finally:
+            if not answered:  # the call was cancelled while the person was asked: end it as declined
+                pending.add(asyncio.ensure_future(system.confirm(needs.command_id, False, "the call was cancelled")))
+
+    pending: set[asyncio.Future[Any]] = set()
     server = Server("binance-mcp", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool)
+    server.middleware.append(
+        RequestStateBoundary(
+            RequestStateSecurity.ephemeral(ttl=settings.confirm_timeout_s), default_audience="binance-mcp"
+        )
+    )
     try:
         async with stdio_transport() as (read, write):
             serving = asyncio.create_task(server.run(read, write, server.create_initialization_options()))
@@ -218,6 +236,11 @@ def _serve(args: argparse.Namespace) -> int:
         ("base_url", "BINANCE_BASE_URL"),
         ("event_log", "MCP_EVENT_LOG"),
         ("max_requests_per_minute", "MCP_MAX_REQUESTS_PER_MINUTE"),
+        ("trading_enabled", "MCP_TRADING_ENABLED"),
+        ("max_order_notional", "MCP_MAX_ORDER_NOTIONAL"),
+        ("max_daily_notional", "MCP_MAX_DAILY_NOTIONAL"),
+        ("symbol_allowlist", "MCP_SYMBOL_ALLOWLIST"),
+        ("confirm_orders", "MCP_CONFIRM_ORDERS"),
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -239,6 +262,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--base-url", help="overrides BINANCE_BASE_URL")
     serve.add_argument("--event-log", help="overrides MCP_EVENT_LOG")
     serve.add_argument("--max-requests-per-minute", type=int, help="overrides MCP_MAX_REQUESTS_PER_MINUTE")
+    guard = serve.add_argument_group("trading guard (each overrides its variable)")
+    guard.add_argument(
+        "--trading-enabled", choices=("true", "false"), help="MCP_TRADING_ENABLED (default: false on live)"
+    )
+    guard.add_argument("--max-order-notional", metavar="CAP", help="MCP_MAX_ORDER_NOTIONAL: 1000 or USDT=1000,BTC=0.02")
+    guard.add_argument("--max-daily-notional", metavar="CAP", help="MCP_MAX_DAILY_NOTIONAL, per rolling 24 h")
+    guard.add_argument("--symbol-allowlist", metavar="SYMBOLS", help="MCP_SYMBOL_ALLOWLIST: BTCUSDT,ETHUSDT")
+    guard.add_argument("--confirm-orders", choices=("true", "false"), help="MCP_CONFIRM_ORDERS")
     serve.add_argument(
         "--paper-weight-limit",
         type=int,
@@ -254,8 +285,9 @@ def _parser() -> argparse.ArgumentParser:
         "--fault",
         action="append",
         default=[],
-        metavar="PATH=MODE[:MS][@TIMES]",
-        help="inject a fault on an endpoint (latency:MS, unavailable, timeout, hang, drop, malformed)",
+        metavar="[METHOD ]PATH=MODE[:MS][@TIMES]",
+        help="inject a fault on an endpoint, of one method or any (latency:MS, unavailable, timeout, hang, drop, "
+        "malformed)",
     )
     paper.add_argument("--clock-skew-ms", type=int, default=0, help="skew the server clock by N ms")
     paper.add_argument("--weight-limit", type=int, default=6000, help="REQUEST_WEIGHT per minute per IP")

@@ -1,7 +1,8 @@
 """Settings from the environment (and a `.env` file that never overrides it), checked at start.
 
 Credentials: both or neither; no placeholders, no whitespace, a sane length. A failure names
-the variable and never echoes its value.
+the variable and never echoes its value. The trading guard's settings are read here too
+(actors/guard.py says what each does); trading is off by default on the live venue.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from binance_mcp.actors.guard import Guard, parse_caps
 from binance_mcp.exchange.client import Credentials
+from binance_mcp.exchange.rules import normalize_symbol, symbol_problem
 
 __all__ = ["ConfigError", "Settings", "default_event_log", "load_dotenv"]
 
@@ -71,6 +74,38 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false")
 
 
+def _whole(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    try:
+        value = int(env.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be from {lo} to {hi}")
+    return value
+
+
+def _guard(env: Mapping[str, str], venue: str) -> Guard:
+    try:
+        order_caps = parse_caps(env.get("MCP_MAX_ORDER_NOTIONAL"), "MCP_MAX_ORDER_NOTIONAL")
+        daily_caps = parse_caps(env.get("MCP_MAX_DAILY_NOTIONAL"), "MCP_MAX_DAILY_NOTIONAL")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    allow_text = env.get("MCP_SYMBOL_ALLOWLIST")
+    allowlist = None
+    if allow_text is not None and allow_text.strip():
+        allowlist = frozenset(normalize_symbol(s) for s in allow_text.split(",") if s.strip())
+        bad = sorted(s for s in allowlist if symbol_problem(s))
+        if bad:
+            raise ConfigError(f"MCP_SYMBOL_ALLOWLIST: {', '.join(bad)} cannot be a symbol")
+    return Guard(
+        trading_enabled=_flag(env, "MCP_TRADING_ENABLED", venue != "live"),
+        max_order_notional=order_caps,
+        max_daily_notional=daily_caps,
+        symbol_allowlist=allowlist,
+        confirm_orders=_flag(env, "MCP_CONFIRM_ORDERS", False),
+    )
+
+
 def _credential(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
     if value is None or value == "":
@@ -97,6 +132,9 @@ class Settings:
     input_validation: bool
     log_security: bool
     event_log: Path
+    guard: Guard
+    recv_window_ms: int
+    confirm_timeout_s: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -114,12 +152,7 @@ class Settings:
         base = env.get("BINANCE_BASE_URL") or None
         if venue != "paper":
             base = base or (TESTNET_URL if venue == "testnet" else LIVE_URL)
-        try:
-            rpm = int(env.get("MCP_MAX_REQUESTS_PER_MINUTE") or 60)
-        except ValueError:
-            raise ConfigError("MCP_MAX_REQUESTS_PER_MINUTE must be a whole number") from None
-        if rpm < 1:
-            raise ConfigError("MCP_MAX_REQUESTS_PER_MINUTE must be at least 1")
+        rpm = _whole(env, "MCP_MAX_REQUESTS_PER_MINUTE", 60, 1, 10**9)
         log_path = Path(env.get("MCP_EVENT_LOG") or default_event_log(env))
         return cls(
             venue=venue,
@@ -131,4 +164,7 @@ class Settings:
             input_validation=_flag(env, "MCP_INPUT_VALIDATION", True),
             log_security=_flag(env, "MCP_LOG_SECURITY", False),
             event_log=log_path,
+            guard=_guard(env, venue),
+            recv_window_ms=_whole(env, "BINANCE_RECV_WINDOW_MS", 5000, 1, 60000),
+            confirm_timeout_s=_whole(env, "MCP_CONFIRM_TIMEOUT_S", 300, 5, 3600),
         )

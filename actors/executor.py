@@ -1,17 +1,27 @@
 """The executor: a pool of workers on one mailbox that send admitted commands to the exchange
-and map the answer to an outcome. A timeout, dropped connection or 5XX is `Unknown` for a
-command that changes state (never retried) and `Failed(transport_error)` for a read."""
+and map the answer to an outcome.
+
+A command that changes state (an order, a cancel) is first journaled as `dispatched`: the exact
+request minus its signature, with the order's client order id (derived from the command id), its
+value and the guard settings in force. Only once that event is durable does the request leave;
+if it cannot be made durable, nothing is sent. It is never retried: a timeout, a dropped
+connection, a 5XX or -1007 is `Unknown` (`unknown_outcome`), and the reconciler takes it over. A
+read that meets the same is `Failed(transport_error)`.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from binance_mcp.actors.base import Actor, Reply
-from binance_mcp.actors.messages import Admitted, Backoff, Finish
+from binance_mcp.actors.guard import Guard
+from binance_mcp.actors.journal import AuditUnavailable, Journal
+from binance_mcp.actors.messages import Admitted, Backoff, Finish, Track
 from binance_mcp.actors.validator import SymbolDirectory
-from binance_mcp.events.commands import Command, GetAvailableAssets, GetSymbolInfo
+from binance_mcp.events.commands import Command, GetAvailableAssets, GetSymbolInfo, client_order_id
 from binance_mcp.events.outcomes import (
-    EXCHANGE_ERROR,
+    AUDIT_UNAVAILABLE,
     RATE_LIMITED,
     TRANSPORT_ERROR,
     UNKNOWN_OUTCOME,
@@ -19,9 +29,10 @@ from binance_mcp.events.outcomes import (
     Failed,
     Outcome,
     Unknown,
+    failure_of,
 )
 from binance_mcp.exchange.client import BinanceClient
-from binance_mcp.exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
+from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected, RateLimited, TransportError, UnknownOutcome
 
 __all__ = ["Executor"]
 
@@ -43,16 +54,93 @@ _INFO_KEYS = (
 
 
 class Executor(Actor):
-    def __init__(self, client: BinanceClient, directory: SymbolDirectory, limiter: Actor, journal: Actor):
+    def __init__(
+        self,
+        client: BinanceClient,
+        directory: SymbolDirectory,
+        limiter: Actor,
+        journal: Journal,
+        *,
+        reconciler: Actor | None = None,
+        guard: Guard | None = None,
+    ):
         super().__init__("executor")
         self.client = client
         self.directory = directory
         self.limiter = limiter
         self.journal = journal
+        self.reconciler = reconciler
+        self.guard_record = (guard or Guard()).record()
 
     async def handle(self, message: Admitted, reply: Reply) -> None:
-        outcome = await self.execute(message.command)
+        if message.command.changes_state:
+            outcome = await self.dispatch(message)
+        else:
+            outcome = await self.execute(message.command)
         await self.journal.tell(Finish(envelope=message.envelope, outcome=outcome), reply)
+
+    async def dispatch(self, message: Admitted) -> Outcome:
+        """Journal the exact request durably, then send it once."""
+        command, env = message.command, message.envelope
+        params = command.binance_params()
+        client_id = (
+            client_order_id(env.command_id) if command.places_order else getattr(command, "client_order_id", None)
+        )
+        if command.places_order and client_id is not None:
+            params["newClientOrderId"] = client_id
+        try:
+            prepared = self.client.prepare(command.method, command.endpoint, params, signed=command.signed)
+        except TransportError as exc:
+            return Failed(kind=TRANSPORT_ERROR, message=exc.message)
+        facts = message.facts
+        body: dict[str, Any] = {
+            "request": prepared.record(),
+            "symbol": getattr(command, "symbol", None),
+            "client_order_id": client_id,
+            "order_id": getattr(command, "order_id", None),
+            "quote_asset": facts.quote_asset if facts else None,
+            "notional": facts.notional if facts else None,
+            "ref_price": facts.ref_price if facts else None,
+            "guard": self.guard_record,
+        }
+        try:
+            await self.journal.record(env.command_id, "dispatched", env.tool, body)
+        except AuditUnavailable as exc:
+            return Failed(kind=AUDIT_UNAVAILABLE, message=f"{exc}; nothing was sent")
+        try:
+            reply = await self.client.send(prepared)
+        except UnknownOutcome as exc:
+            await self._track(message, client_id)
+            return Unknown(
+                kind=UNKNOWN_OUTCOME, message=_unknown_message(command, client_id, exc.message), code=exc.code
+            )
+        except ExchangeError as exc:
+            return await self._failed(exc)
+        return Executed(data=command.shape(reply.data))
+
+    async def _track(self, message: Admitted, client_id: str | None) -> None:
+        if self.reconciler is None:
+            return
+        command = message.command
+        track = Track(
+            command_id=message.envelope.command_id,
+            tool=message.envelope.tool,
+            symbol=getattr(command, "symbol", ""),
+            client_order_id=client_id,
+            order_id=getattr(command, "order_id", None),
+            dispatched_ms=time.time_ns() // 1_000_000,
+        )
+        await self.reconciler.tell(track)
+
+    async def _failed(self, exc: ExchangeError) -> Failed:
+        if isinstance(exc, RateLimited):
+            await self.limiter.tell(Backoff(seconds=exc.retry_after_s))
+            return Failed(kind=RATE_LIMITED, message=exc.message, code=exc.code)
+        if isinstance(exc, ExchangeRejected):
+            return failure_of(exc.code, exc.message)
+        if isinstance(exc, UnknownOutcome):
+            return Failed(kind=TRANSPORT_ERROR, message=exc.message, code=exc.code)
+        return Failed(kind=TRANSPORT_ERROR, message=exc.message)
 
     def _local(self, command: Command) -> Any:
         if isinstance(command, GetAvailableAssets):
@@ -74,16 +162,22 @@ class Executor(Actor):
         if isinstance(command, GetAvailableAssets | GetSymbolInfo):
             return Executed(data=self._local(command))
         try:
-            reply = await self.client.request("GET", command.endpoint, command.binance_params())
-        except RateLimited as exc:
-            await self.limiter.tell(Backoff(seconds=exc.retry_after_s))
-            return Failed(kind=RATE_LIMITED, message=exc.message, code=exc.code)
-        except ExchangeRejected as exc:
-            return Failed(kind=EXCHANGE_ERROR, message=exc.message, code=exc.code)
-        except UnknownOutcome as exc:
-            if command.changes_state:
-                return Unknown(kind=UNKNOWN_OUTCOME, message=exc.message, code=exc.code)
-            return Failed(kind=TRANSPORT_ERROR, message=exc.message, code=exc.code)
-        except TransportError as exc:
-            return Failed(kind=TRANSPORT_ERROR, message=exc.message)
-        return Executed(data=reply.data)
+            reply = await self.client.request(
+                command.method, command.endpoint, command.binance_params(), signed=command.signed
+            )
+        except ExchangeError as exc:
+            return await self._failed(exc)
+        return Executed(data=command.shape(reply.data))
+
+
+def _unknown_message(command: Command, client_id: str | None, why: str) -> str:
+    symbol = getattr(command, "symbol", "")
+    if command.places_order:
+        return (
+            f"{why}. The order may exist: do NOT send it again. This server is looking it up; to see it yourself, "
+            f"call get_order with symbol {symbol} and client_order_id {client_id}."
+        )
+    return (
+        f"{why}. The cancel may have happened: this server is looking the order up; check it with get_order or "
+        f"get_open_orders on {symbol} before acting again."
+    )

@@ -4,20 +4,27 @@ Each admitted command costs 1 MCP call (`MCP_MAX_REQUESTS_PER_MINUTE`, when
 `MCP_RATE_LIMIT_ENABLED`) and its endpoint's request weight (the REQUEST_WEIGHT limit that
 exchangeInfo states; 6000 per minute until it is known), from
 aiolimiter buckets. The weight bucket is kept in step with the X-MBX-USED-WEIGHT-1M that the
-exchange reports. After a 429 or 418 nothing is sent until its Retry-After has passed. A
-command that cannot go now is answered `Throttled(retry_after_ms)` at once: the limiter never
+exchange reports. After a 429 or 418 nothing is sent until its Retry-After has passed.
+
+A new order also counts against Binance's ORDERS limits (50 per 10 s and 160,000 per day until
+exchangeInfo states them), kept as sliding windows of the times orders left: stricter than the
+exchange's fixed windows, rebuilt from the event log at start so a restart cannot be used to
+exceed them, and raised to the exchange's own count when X-MBX-ORDER-COUNT-10S / -1D report more.
+
+A command that cannot go now is answered `Throttled(retry_after_ms)` at once: the limiter never
 waits, so its mailbox never stalls.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 
 from aiolimiter import AsyncLimiter
 
 from binance_mcp.actors.base import Actor, Reply
-from binance_mcp.actors.messages import Admitted, Backoff, Finish, Validated, WeightBudget, WeightSeen
+from binance_mcp.actors.messages import Admitted, Backoff, Finish, OrderCountSeen, RateBudget, Validated, WeightSeen
 from binance_mcp.events.outcomes import RATE_LIMITED, Throttled
 
 __all__ = ["Limiter"]
@@ -31,7 +38,11 @@ class Limiter(Actor):
         *,
         calls_per_minute: int | None = 60,
         weight_per_minute: int = 6000,
+        orders_per_10s: int = 50,
+        orders_per_day: int = 160_000,
+        order_times_ms: Iterable[int] = (),
         clock: Callable[[], float] = time.monotonic,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ):
         super().__init__("limiter")
         self.next_stage = next_stage
@@ -39,6 +50,13 @@ class Limiter(Actor):
         self.calls_per_minute = calls_per_minute
         self.weight_per_minute = weight_per_minute
         self.clock = clock
+        self.clock_ms = clock_ms
+        self.orders_per_10s = orders_per_10s
+        self.orders_per_day = orders_per_day
+        # Survives a restart of the actor: it is what the exchange has counted, not our state.
+        self.order_times: deque[int] = deque(sorted(order_times_ms))
+        self.seen_10s = (0, 0)  # (count, when) as the exchange last reported them
+        self.seen_day = (0, 0)
         self.throttled = 0
         self.reset()
 
@@ -85,9 +103,47 @@ class Limiter(Actor):
             if used:
                 await self.weight.acquire(used)  # at once: a fresh bucket has the capacity
 
-    async def handle(self, message: Validated | Backoff | WeightSeen | WeightBudget, reply: Reply) -> None:
-        if isinstance(message, WeightBudget):
-            await self.set_weight_budget(message.per_minute)
+    def observe_orders(self, ten_seconds: int | None, day: int | None) -> None:
+        now = self.clock_ms()
+        if ten_seconds is not None:
+            self.seen_10s = (ten_seconds, now)
+        if day is not None:
+            self.seen_day = (day, now)
+
+    def _orders_within(self, span_ms: int, now: int) -> int:
+        while self.order_times and self.order_times[0] <= now - 86_400_000:
+            self.order_times.popleft()
+        return sum(1 for t in self.order_times if t > now - span_ms)
+
+    def _order_verdict(self) -> Throttled | None:
+        now = self.clock_ms()
+        for span_ms, limit, seen, label in (
+            (10_000, self.orders_per_10s, self.seen_10s, "10 seconds"),
+            (86_400_000, self.orders_per_day, self.seen_day, "24 hours"),
+        ):
+            ours = self._orders_within(span_ms, now)
+            theirs = seen[0] if now - seen[1] < span_ms else 0
+            if max(ours, theirs) + 1 > limit:
+                oldest = next((t for t in self.order_times if t > now - span_ms), now)
+                wait = max(oldest + span_ms - now, 1)
+                return Throttled(
+                    kind=RATE_LIMITED,
+                    message=f"Binance allows {limit} new orders per {label} (ORDERS); the order was not sent",
+                    retry_after_ms=wait,
+                )
+        return None
+
+    async def handle(
+        self, message: Validated | Backoff | WeightSeen | RateBudget | OrderCountSeen, reply: Reply
+    ) -> None:
+        if isinstance(message, RateBudget):
+            if message.per_minute is not None:
+                await self.set_weight_budget(message.per_minute)
+            self.orders_per_10s = message.orders_per_10s or self.orders_per_10s
+            self.orders_per_day = message.orders_per_day or self.orders_per_day
+            return
+        if isinstance(message, OrderCountSeen):
+            self.observe_orders(message.ten_seconds, message.day)
             return
         if isinstance(message, Backoff):
             self.back_off(message.seconds)
@@ -95,13 +151,18 @@ class Limiter(Actor):
         if isinstance(message, WeightSeen):
             await self.observe_weight(message.used)
             return
-        verdict = await self.admit(message.command.weight())
+        places_order = message.command.places_order
+        verdict = self._order_verdict() if places_order else None
+        verdict = verdict or await self.admit(message.command.weight())
         if verdict is not None:
             self.throttled += 1
             await self.journal.tell(Finish(envelope=message.envelope, outcome=verdict), reply)
             return
+        if places_order:
+            self.order_times.append(self.clock_ms())
         assert self.next_stage is not None
-        await self.next_stage.tell(Admitted(envelope=message.envelope, command=message.command), reply)
+        admitted = Admitted(envelope=message.envelope, command=message.command, facts=message.facts)
+        await self.next_stage.tell(admitted, reply)
 
     async def admit(self, weight: int) -> Throttled | None:
         now = self.clock()

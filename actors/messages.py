@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -9,7 +10,23 @@ import msgspec
 from binance_mcp.events.commands import Command
 from binance_mcp.events.outcomes import Outcome
 
-__all__ = ["Admitted", "Backoff", "Envelope", "Finish", "Record", "Validated", "WeightBudget", "WeightSeen"]
+__all__ = [
+    "Admitted",
+    "Backoff",
+    "Confirm",
+    "Envelope",
+    "Finish",
+    "NeedsConfirmation",
+    "OrderCountSeen",
+    "OrderFacts",
+    "Priced",
+    "RateBudget",
+    "Record",
+    "Settle",
+    "Track",
+    "Validated",
+    "WeightSeen",
+]
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,16 +38,71 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     raw_size: int
     received_us: int
     client: str = ""
+    can_confirm: bool = False  # the client can ask its user (MCP elicitation)
+
+
+class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """What the validator learned about an order: its quote asset, its value in that asset and the
+    reference price it was valued at (both `None` for a cancel)."""
+
+    quote_asset: str
+    notional: Decimal | None = None
+    ref_price: Decimal | None = None
+
+
+class Priced(msgspec.Struct, frozen=True, kw_only=True):
+    """The validator's own message: the market facts an order's checks need have arrived."""
+
+    envelope: Envelope
+    command: Command
+    ref_price: Decimal
+    open_orders: int
+    open_algo_orders: int
 
 
 class Validated(msgspec.Struct, frozen=True, kw_only=True):
     envelope: Envelope
     command: Command
+    facts: OrderFacts | None = None
 
 
 class Admitted(msgspec.Struct, frozen=True, kw_only=True):
     envelope: Envelope
     command: Command
+    facts: OrderFacts | None = None
+
+
+class NeedsConfirmation(msgspec.Struct, frozen=True, kw_only=True):
+    """Not an outcome: the command waits for its person to confirm it (`System.confirm`)."""
+
+    command_id: str
+    summary: str
+
+
+class Confirm(msgspec.Struct, frozen=True, kw_only=True):
+    """The person's answer to a NeedsConfirmation (or its expiry)."""
+
+    command_id: str
+    accepted: bool
+    reason: str = ""
+
+
+class Settle(msgspec.Struct, frozen=True, kw_only=True):
+    """An order's fate is known: `placed` keeps its value in the daily total, else it is freed."""
+
+    command_id: str
+    placed: bool
+
+
+class Track(msgspec.Struct, frozen=True, kw_only=True):
+    """For the reconciler: a state change whose outcome is unknown; find out what happened."""
+
+    command_id: str
+    tool: str
+    symbol: str
+    client_order_id: str | None
+    order_id: int | None
+    dispatched_ms: int
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,7 +133,17 @@ class WeightSeen(msgspec.Struct, frozen=True, kw_only=True):
     used: int
 
 
-class WeightBudget(msgspec.Struct, frozen=True, kw_only=True):
-    """The exchange's REQUEST_WEIGHT limit per minute, as its exchangeInfo states it."""
+class OrderCountSeen(msgspec.Struct, frozen=True, kw_only=True):
+    """The exchange's count of this account's orders (X-MBX-ORDER-COUNT-10S / -1D)."""
 
-    per_minute: int
+    ten_seconds: int | None
+    day: int | None
+
+
+class RateBudget(msgspec.Struct, frozen=True, kw_only=True):
+    """The exchange's limits as its exchangeInfo states them: REQUEST_WEIGHT per minute, and
+    ORDERS per 10 seconds and per day when it states them."""
+
+    per_minute: int | None = None
+    orders_per_10s: int | None = None
+    orders_per_day: int | None = None

@@ -1,9 +1,18 @@
-"""The system: wires journal → limiter → executor → validator under one supervisor.
+"""The system: wires journal → limiter → executor → reconciler → confirmer → validator under one
+supervisor.
 
-`await system.ask(envelope) -> Outcome`: the `received` event is made durable first (so probing
-and junk are on record too, and nothing reaches the exchange unrecorded); then the envelope
-flows validator → limiter → executor as messages, and whichever stage ends it sends the
-terminal outcome to the journal, which answers the caller once that outcome is durable.
+`await system.ask(envelope) -> Outcome | NeedsConfirmation`: the `received` event is made durable
+first (so probing and junk are on record too, and nothing reaches the exchange unrecorded); then
+the envelope flows validator → (confirmer) → limiter → executor as messages, and whichever stage
+ends it sends the terminal outcome to the journal, which answers the caller once that outcome is
+durable. With MCP_CONFIRM_ORDERS a state change stops at the confirmer and the caller gets
+`NeedsConfirmation`; `await system.confirm(envelope, accepted)` carries the person's answer and
+returns the outcome.
+
+At start the event log is folded (events/replay.py) into what must survive a restart: the
+ORDERS windows, the daily notional, and what was left open. A command dispatched and never
+resolved gets `unknown` (if it had no terminal) and goes to the reconciler; a command left
+open before dispatch gets `failed` (`interrupted`): nothing of it was sent.
 """
 
 from __future__ import annotations
@@ -14,33 +23,63 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Awaitable
+from decimal import Decimal
 from typing import Any
 
 from binance_mcp.actors.base import Crash, Supervisor
+from binance_mcp.actors.confirmer import Confirmer
 from binance_mcp.actors.executor import Executor
+from binance_mcp.actors.guard import DailyNotional, Guard
 from binance_mcp.actors.journal import AuditUnavailable, Journal
 from binance_mcp.actors.limiter import Limiter
-from binance_mcp.actors.messages import Admitted, Envelope, Finish, Record, Validated, WeightBudget, WeightSeen
+from binance_mcp.actors.messages import (
+    Admitted,
+    Confirm,
+    Envelope,
+    Finish,
+    NeedsConfirmation,
+    OrderCountSeen,
+    Priced,
+    RateBudget,
+    Record,
+    Settle,
+    Track,
+    Validated,
+    WeightSeen,
+)
+from binance_mcp.actors.reconciler import BACKOFF_S, Reconciler
 from binance_mcp.actors.validator import SymbolDirectory, Validator
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.outcomes import (
     AUDIT_UNAVAILABLE,
+    DECLINED_BY_USER,
     INTERNAL_ERROR,
     RATE_LIMITED,
+    UNKNOWN_OUTCOME,
+    Executed,
     Failed,
     Outcome,
     Rejected,
     Throttled,
+    Unknown,
 )
+from binance_mcp.events.replay import DAY_MS, Fold
 from binance_mcp.events.store import EventStore
 from binance_mcp.exchange.client import BinanceClient
+from binance_mcp.exchange.rules import ALGO_TYPES
 
 __all__ = ["System", "new_envelope"]
 
 log = logging.getLogger("binance_mcp.system")
 
 
-def new_envelope(tool: str, args: dict[str, Any], raw_size: int, client: str = "") -> Envelope:
+INTERRUPTED = "interrupted"
+
+
+def new_envelope(
+    tool: str, args: dict[str, Any], raw_size: int, client: str = "", *, can_confirm: bool = False
+) -> Envelope:
     return Envelope(
         command_id=new_command_id(),
         tool=tool,
@@ -48,6 +87,7 @@ def new_envelope(tool: str, args: dict[str, Any], raw_size: int, client: str = "
         raw_size=raw_size,
         received_us=time.time_ns() // 1000,
         client=client,
+        can_confirm=can_confirm,
     )
 
 
@@ -61,47 +101,123 @@ class System:
         calls_per_minute: int | None = 60,
         exchange_rules: bool = True,
         log_security: bool = False,
+        guard: Guard | None = None,
+        confirm_timeout_s: float = 300.0,
+        reconcile_backoff_s: tuple[float, ...] = BACKOFF_S,
         workers: int = 8,
         max_restarts: int = 5,
         restart_window_s: float = 10.0,
     ):
         self.client = client
+        self.store = store
         self.venue = venue
+        self.guard = guard or Guard()
         self.log_security = log_security
         self.workers = workers
         self.journal = Journal(store, venue)
-        self.directory = SymbolDirectory(lambda: self._exchange_info(), on_weight_limit=self._weight_limit)
+        self.directory = SymbolDirectory(lambda: self._exchange_info(), on_rate_limits=self._rate_limits)
         self.limiter = Limiter(None, self.journal, calls_per_minute=calls_per_minute)
-        self.executor = Executor(client, self.directory, self.limiter, self.journal)
+        self.validator = Validator(
+            self.directory,
+            self.limiter,
+            self.journal,
+            exchange_rules=exchange_rules,
+            guard=self.guard,
+            market_facts=self._market_facts,
+        )
+        self.reconciler = Reconciler(client, self.journal, self.validator, backoff_s=reconcile_backoff_s)
+        self.executor = Executor(
+            client, self.directory, self.limiter, self.journal, reconciler=self.reconciler, guard=self.guard
+        )
         self.limiter.next_stage = self.executor  # the two refer to each other: wired after both exist
-        self.validator = Validator(self.directory, self.limiter, self.journal, exchange_rules=exchange_rules)
+        self.confirmer = Confirmer(self.limiter, self.journal, venue, timeout_s=confirm_timeout_s)
+        self.validator.confirmer = self.confirmer
         self.supervisor = Supervisor(self._on_crash, max_restarts=max_restarts, window_s=restart_window_s)
         client.on_weight = self._weight_seen
+        client.on_order_count = self._order_count_seen
         self.stopping = False
+        self._awaiting: dict[str, Envelope] = {}  # commands waiting for their person's confirmation
         self._active = 0
         self._idle = asyncio.Event()
 
     async def _exchange_info(self) -> Any:
         return (await self.client.request("GET", "/api/v3/exchangeInfo")).data
 
-    def _weight_limit(self, per_minute: int) -> None:
+    def _rate_limits(self, budget: RateBudget) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # the next hourly refresh states it again
-            self.limiter.mailbox.put_nowait((WeightBudget(per_minute=per_minute), None))
+            self.limiter.mailbox.put_nowait((budget, None))
 
     def _weight_seen(self, used: int) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # advisory: the next answer reports it again
             self.limiter.mailbox.put_nowait((WeightSeen(used=used), None))
 
+    def _order_count_seen(self, ten_seconds: int | None, day: int | None) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # advisory, like the weight
+            self.limiter.mailbox.put_nowait((OrderCountSeen(ten_seconds=ten_seconds, day=day), None))
+
+    async def _market_facts(self, symbol: str) -> tuple[Decimal, int, int]:
+        """What an order's checks need: the symbol's average price and its open orders (weight 2 + 6)."""
+        avg, opens = await asyncio.gather(
+            self.client.request("GET", "/api/v3/avgPrice", {"symbol": symbol}),
+            self.client.request("GET", "/api/v3/openOrders", {"symbol": symbol}, signed=True),
+        )
+        algo = sum(1 for o in opens.data if o.get("type") in ALGO_TYPES)
+        return Decimal(str(avg.data["price"])), len(opens.data), algo
+
     async def start(self) -> None:
-        """Journal first, MCP last: each stage is running before anything can send to it."""
+        """The fold of the log first; then journal first, MCP last: each stage is running before
+        anything can send to it; then what the log left open is closed and reconciled."""
+        now_ms = time.time_ns() // 1_000_000
+        fold = Fold()
+        for row in await asyncio.to_thread(self.store.fold_rows, (now_ms - DAY_MS) * 1000):
+            seq, ts, command_id, kind, tool, body = row
+            fold.apply(int(str(seq)), int(str(ts)), str(command_id), str(kind), str(tool), str(body))
+        if fold.anomalies:
+            log.warning(
+                "the event log has %d moves the lifecycle does not allow; first: %s",
+                len(fold.anomalies),
+                fold.anomalies[0],
+            )
+        self.limiter.order_times.extend(fold.order_times(now_ms))
+        self.validator.daily = DailyNotional(fold.notional(now_ms))
         self.supervisor.start(self.journal)
         self.supervisor.start(self.limiter)
         self.supervisor.start(self.executor, loops=self.workers)
+        self.supervisor.start(self.reconciler)
+        self.supervisor.start(self.confirmer)
         self.supervisor.start(self.validator)
         try:
             await self.directory.refresh()
         except Exception as exc:  # the validator retries in the background on first use
             log.warning("could not load exchangeInfo at start: %s", exc)
+        await self._recover(fold)
+
+    async def _recover(self, fold: Fold) -> None:
+        for command_id, tool in fold.interrupted():
+            envelope = Envelope(command_id=command_id, tool=tool, args={}, raw_size=0, received_us=0)
+            failed = Failed(kind=INTERRUPTED, message="the server stopped before this call was sent; nothing was sent")
+            await self.journal.ask(Finish(envelope=envelope, outcome=failed))
+        for pending in fold.unresolved():
+            if not pending.finished:
+                envelope = Envelope(
+                    command_id=pending.command_id, tool=pending.tool, args={}, raw_size=0, received_us=0
+                )
+                unknown = Unknown(
+                    kind=UNKNOWN_OUTCOME,
+                    message="the server stopped after sending this and before the answer; it is being looked up",
+                )
+                await self.journal.ask(Finish(envelope=envelope, outcome=unknown))
+            log.info("reconciling %s (%s) left open by an earlier run", pending.command_id, pending.tool)
+            await self.reconciler.tell(
+                Track(
+                    command_id=pending.command_id,
+                    tool=pending.tool,
+                    symbol=pending.symbol,
+                    client_order_id=pending.client_order_id,
+                    order_id=pending.order_id,
+                    dispatched_ms=pending.dispatched_ms,
+                )
+            )
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Refuse new calls, let the calls in flight finish (up to `grace_s`), stop the actors,
@@ -109,42 +225,74 @@ class System:
         if self.stopping:
             return
         self.stopping = True
+        await self.confirmer.expire_all("the server is stopping")
         if self._active:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), grace_s)
+        for task in self.reconciler.tasks.values():
+            task.cancel()  # what is not reconciled yet stays open in the log: the next start takes it up
+        await asyncio.gather(*self.reconciler.tasks.values(), return_exceptions=True)
         await self.supervisor.stop()
         await self.journal.close()
         await self.client.close()
 
-    async def ask(self, envelope: Envelope) -> Outcome:
+    def _refusal(self) -> Failed | None:
         if self.supervisor.fatal.is_set():
             return Failed(kind=INTERNAL_ERROR, message=f"the server is stopping: {self.supervisor.fatal_error}")
         if self.stopping:
             return Failed(kind=INTERNAL_ERROR, message="the server is stopping; the call was not started")
+        return None
+
+    async def ask(self, envelope: Envelope) -> Outcome | NeedsConfirmation:
+        refused = self._refusal()
+        if refused is not None:
+            return refused
         # Shielded: a caller that goes away (MCP cancellation, the client closing stdin) does not
         # stop a call half way; it runs on to its terminal event, so the log never holds a
         # `received` without an outcome.
-        return await asyncio.shield(asyncio.ensure_future(self._tracked(envelope)))
+        return await asyncio.shield(asyncio.ensure_future(self._tracked(self._ask(envelope))))
 
-    async def _tracked(self, envelope: Envelope) -> Outcome:
+    async def confirm(self, command_id: str, accepted: bool, reason: str = "") -> Outcome:
+        """The person's answer to the NeedsConfirmation of `command_id`; the command's outcome."""
+        envelope = self._awaiting.pop(command_id, None)
+        if envelope is None:
+            return Rejected(kind=DECLINED_BY_USER, message="no order or cancel is waiting for this confirmation")
+        answer = Confirm(command_id=command_id, accepted=accepted, reason=reason)
+        outcome = await asyncio.shield(asyncio.ensure_future(self._tracked(self._pipeline(envelope, answer))))
+        assert not isinstance(outcome, NeedsConfirmation)
+        return outcome
+
+    async def _tracked(self, work: Awaitable[Outcome | NeedsConfirmation]) -> Outcome | NeedsConfirmation:
         self._active += 1
         self._idle.clear()
         try:
-            return await self._ask(envelope)
+            return await work
         finally:
             self._active -= 1
             if not self._active:
                 self._idle.set()
 
-    async def _ask(self, envelope: Envelope) -> Outcome:
+    async def _ask(self, envelope: Envelope) -> Outcome | NeedsConfirmation:
         received = {"args": envelope.args, "client": envelope.client, "size": envelope.raw_size}
         try:
             await self.journal.record(envelope.command_id, "received", envelope.tool, received)
         except AuditUnavailable as exc:
             return Failed(kind=AUDIT_UNAVAILABLE, message=str(exc))
-        reply: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        await self.validator.tell(envelope, reply)
+        return await self._pipeline(envelope, envelope)
+
+    async def _pipeline(self, envelope: Envelope, first: Envelope | Confirm) -> Outcome | NeedsConfirmation:
+        """Send `first` into the pipeline (a new envelope to the validator, an answer to the
+        confirmer) and wait for what comes back."""
+        reply: asyncio.Future[Outcome | NeedsConfirmation] = asyncio.get_running_loop().create_future()
+        stage = self.validator if isinstance(first, Envelope) else self.confirmer
+        await stage.tell(first, reply)
         outcome = await reply
+        if isinstance(outcome, NeedsConfirmation):
+            self._awaiting[envelope.command_id] = envelope
+            return outcome
+        if envelope.tool == "create_order" and not isinstance(outcome, Unknown):
+            # Placed or not is known now (the reconciler settles an unknown one).
+            await self.validator.tell(Settle(command_id=envelope.command_id, placed=isinstance(outcome, Executed)))
         if self.log_security:
             await self._security(envelope, outcome)
         return outcome
@@ -177,5 +325,5 @@ class System:
                 if reply is not None and not reply.done():
                     reply.set_result(failed)
                 continue
-            assert isinstance(message, Envelope | Validated | Admitted | Finish)
+            assert isinstance(message, Envelope | Validated | Admitted | Finish | Priced)
             await self.journal.tell(Finish(envelope=envelope, outcome=failed), reply)

@@ -1,9 +1,15 @@
-"""The validator: raw arguments → a typed command, checked against the exchange's own rules.
+"""The validator: raw arguments → a typed command, checked against the exchange's own rules and
+the trading guard.
 
-Order of checks: size (16 KiB of raw arguments), types and constraints (msgspec, strict),
-symbol syntax, then, unless `MCP_INPUT_VALIDATION=false`, the exchange rules: the symbol must be
-listed in exchangeInfo (cached; refreshed at most hourly, in the background). Any failure is a
-`Rejected` outcome, journaled like every other; nothing here raises into the pipeline.
+Order of checks: size (16 KiB of raw arguments), types and constraints (msgspec, strict), what
+spans fields (`Command.problem`), symbol syntax, then, unless `MCP_INPUT_VALIDATION=false`, the
+exchange rules: the symbol must be listed in exchangeInfo (cached; refreshed at most hourly, in
+the background). Trading tools then meet the guard (trading enabled, allowlist, confirmation
+possible) and, for orders, Binance's rules in Binance's order: symbol status, order type,
+parameters, precision, then every filter of the symbol against the average price and the
+symbol's open orders (fetched in a task), then the guard's caps on the order's value. Any
+failure is a `Rejected` outcome, journaled like every other; nothing here raises into the
+pipeline, and nothing rejected is ever sent.
 """
 
 from __future__ import annotations
@@ -13,31 +19,63 @@ import difflib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from binance_mcp.actors.base import Actor, Reply
-from binance_mcp.actors.messages import Envelope, Finish, Validated
-from binance_mcp.events.commands import COMMANDS, decode
-from binance_mcp.events.outcomes import REQUEST_TOO_LARGE, UNKNOWN_SYMBOL, VALIDATION_ERROR, Rejected
-from binance_mcp.exchange.rules import SymbolRules, normalize_symbol, symbol_problem
+from binance_mcp.actors.guard import DailyNotional, Guard
+from binance_mcp.actors.messages import Envelope, Finish, OrderFacts, Priced, RateBudget, Settle, Validated
+from binance_mcp.events.commands import Command, CreateOrder, GetSymbolInfo, OrderSpec, decode
+from binance_mcp.events.outcomes import (
+    CONFIRMATION_UNAVAILABLE,
+    FILTER_FAILURE,
+    GUARD_LIMIT,
+    ORDER_REJECTED,
+    REQUEST_TOO_LARGE,
+    SYMBOL_NOT_ALLOWED,
+    TRADING_DISABLED,
+    TRANSPORT_ERROR,
+    UNKNOWN_SYMBOL,
+    VALIDATION_ERROR,
+    Failed,
+    Rejected,
+)
+from binance_mcp.exchange.errors import ExchangeError
+from binance_mcp.exchange.rules import (
+    OpenOrderCounts,
+    OrderCheck,
+    SymbolRules,
+    check_order,
+    decimal_places,
+    explain_failure,
+    normalize_symbol,
+    order_param_problem,
+    plain,
+    symbol_problem,
+)
 
-__all__ = ["MAX_ARGS_BYTES", "SymbolDirectory", "Validator", "weight_limit_per_minute"]
+__all__ = ["MAX_ARGS_BYTES", "MarketFacts", "SymbolDirectory", "Validator", "order_value", "rate_limits"]
 
 log = logging.getLogger("binance_mcp.validator")
 MAX_ARGS_BYTES = 16 * 1024
 REFRESH_S = 3600.0
 
 
-def weight_limit_per_minute(info: Any) -> int | None:
-    """exchangeInfo's REQUEST_WEIGHT limit, per minute, if it states one."""
+def rate_limits(info: Any) -> RateBudget:
+    """exchangeInfo's REQUEST_WEIGHT limit per minute and ORDERS limits per 10 s and per day,
+    those it states."""
+    weight = ten_s = day = None
     for limit in info.get("rateLimits", ()):
-        if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
-            count = int(limit.get("intervalNum", 1))
-            if count >= 1:
-                return int(limit["limit"]) // count
-    return None
+        kind, interval, count = limit.get("rateLimitType"), limit.get("interval"), int(limit.get("intervalNum", 1))
+        if kind == "REQUEST_WEIGHT" and interval == "MINUTE" and count >= 1:
+            weight = int(limit["limit"]) // count
+        elif kind == "ORDERS" and interval == "SECOND" and count == 10:
+            ten_s = int(limit["limit"])
+        elif kind == "ORDERS" and interval == "DAY" and count == 1:
+            day = int(limit["limit"])
+    return RateBudget(per_minute=weight, orders_per_10s=ten_s, orders_per_day=day)
 
 
 class SymbolDirectory:
@@ -47,11 +85,11 @@ class SymbolDirectory:
         self,
         fetch: Callable[[], Awaitable[Any]],
         clock: Callable[[], float] = time.monotonic,
-        on_weight_limit: Callable[[int], None] | None = None,
+        on_rate_limits: Callable[[RateBudget], None] | None = None,
     ):
         self._fetch = fetch
         self.clock = clock
-        self.on_weight_limit = on_weight_limit
+        self.on_rate_limits = on_rate_limits
         self.symbols: dict[str, dict[str, Any]] = {}
         self.rules: dict[str, SymbolRules] = {}
         self.loaded_at: float | None = None
@@ -62,9 +100,8 @@ class SymbolDirectory:
         self.symbols = {s["symbol"]: s for s in info["symbols"]}
         self.rules = {name: SymbolRules.from_exchange_info(s) for name, s in self.symbols.items()}
         self.loaded_at = self.clock()
-        limit = weight_limit_per_minute(info)
-        if limit is not None and self.on_weight_limit is not None:
-            self.on_weight_limit(limit)
+        if self.on_rate_limits is not None:
+            self.on_rate_limits(rate_limits(info))
 
     def refresh_if_stale(self) -> None:
         """Start a background refresh when the cache is over an hour old; never waits for it."""
@@ -82,22 +119,84 @@ class SymbolDirectory:
         return tuple(difflib.get_close_matches(symbol, self.symbols, n=n, cutoff=0.5))
 
 
+MarketFacts = Callable[[str], Awaitable[tuple[Decimal, int, int]]]  # symbol → (avg price, open, open algo)
+
+
 class Validator(Actor):
-    def __init__(self, directory: SymbolDirectory, next_stage: Actor, journal: Actor, *, exchange_rules: bool = True):
+    """Checks each command; an order's price-dependent checks wait for its market facts (the
+    average price and the symbol's open orders), fetched in a task of their own so the mailbox
+    never waits on the exchange."""
+
+    def __init__(
+        self,
+        directory: SymbolDirectory,
+        next_stage: Actor,
+        journal: Actor,
+        *,
+        exchange_rules: bool = True,
+        guard: Guard | None = None,
+        daily: DailyNotional | None = None,
+        market_facts: MarketFacts | None = None,
+        confirmer: Actor | None = None,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ):
         super().__init__("validator")
         self.directory = directory
         self.next_stage = next_stage
         self.journal = journal
         self.exchange_rules = exchange_rules
+        self.guard = guard or Guard()
+        self.daily = daily or DailyNotional()
+        self.market_facts = market_facts
+        self.confirmer = confirmer
+        self.clock_ms = clock_ms
+        self._lookups: set[asyncio.Task[None]] = set()
 
-    async def handle(self, message: Envelope, reply: Reply) -> None:
-        result = self.check(message)
+    async def handle(self, message: Envelope | Priced | Settle, reply: Reply) -> None:
+        if isinstance(message, Settle):
+            self.daily.settle(message.command_id, message.placed)
+            return
+        result = self.check_priced(message) if isinstance(message, Priced) else self.check(message)
         if isinstance(result, Rejected):
-            await self.journal.tell(Finish(envelope=message, outcome=result), reply)
+            env = message.envelope if isinstance(message, Priced) else message
+            await self.journal.tell(Finish(envelope=env, outcome=result), reply)
+        elif isinstance(result, Priced):  # its facts are being fetched; it comes back as Priced
+            self._look_up(result, reply)
         else:
-            await self.next_stage.tell(result, reply)
+            await self._admit(result, reply)
 
-    def check(self, env: Envelope) -> Validated | Rejected:
+    async def _admit(self, validated: Validated, reply: Reply) -> None:
+        command = validated.command
+        if isinstance(command, CreateOrder) and validated.facts is not None and validated.facts.notional is not None:
+            facts = validated.facts
+            assert facts.notional is not None
+            self.daily.reserve(validated.envelope.command_id, facts.quote_asset, facts.notional, self.clock_ms())
+        if command.changes_state and self.guard.confirm_orders and self.confirmer is not None:
+            await self.confirmer.tell(validated, reply)
+        else:
+            await self.next_stage.tell(validated, reply)
+
+    def _look_up(self, pending: Priced, reply: Reply) -> None:
+        async def look_up() -> None:
+            assert self.market_facts is not None
+            symbol = getattr(pending.command, "symbol", "")
+            try:
+                price, open_orders, open_algo = await self.market_facts(symbol)
+            except ExchangeError as exc:
+                message = f"could not read {symbol}'s average price and open orders to check the order: {exc.message}"
+                failed = Failed(kind=TRANSPORT_ERROR, message=message, code=exc.code)
+                await self.journal.tell(Finish(envelope=pending.envelope, outcome=failed), reply)
+                return
+            priced = msgspec.structs.replace(
+                pending, ref_price=price, open_orders=open_orders, open_algo_orders=open_algo
+            )
+            await self.tell(priced, reply)
+
+        task = asyncio.create_task(look_up())
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
+    def check(self, env: Envelope) -> Validated | Rejected | Priced:
         if env.raw_size > MAX_ARGS_BYTES:
             return Rejected(
                 kind=REQUEST_TOO_LARGE, message=f"arguments are {env.raw_size} bytes; the limit is {MAX_ARGS_BYTES}"
@@ -110,13 +209,18 @@ class Validator(Actor):
             if field is None and "unknown field" in text:
                 field = text.split("`")[1] if "`" in text else None
             return Rejected(kind=VALIDATION_ERROR, message=f"invalid arguments for {env.tool}: {text}", field=field)
+        problem = command.problem()
+        if problem is not None:
+            return Rejected(kind=VALIDATION_ERROR, message=problem[1], field=problem[0])
+        trading = command.signed and command.method != "GET"  # orders, order tests and cancels
         symbol = getattr(command, "symbol", None)
         if symbol is not None:
             normalized = normalize_symbol(symbol)
-            problem = symbol_problem(normalized)
-            if problem:
-                return Rejected(kind=VALIDATION_ERROR, message=f"symbol {symbol!r} {problem}", field="symbol")
-            if self.exchange_rules or COMMANDS[env.tool].__name__ == "GetSymbolInfo":
+            problem_text = symbol_problem(normalized)
+            if problem_text:
+                return Rejected(kind=VALIDATION_ERROR, message=f"symbol {symbol!r} {problem_text}", field="symbol")
+            # The guard needs the symbol's quote asset, so a trading tool always checks the listing.
+            if self.exchange_rules or trading or isinstance(command, GetSymbolInfo):
                 self.directory.refresh_if_stale()
                 if normalized not in self.directory.symbols:
                     suggestions = self.directory.closest(normalized)
@@ -128,7 +232,165 @@ class Validator(Actor):
                         suggestions=suggestions,
                     )
             command = msgspec.structs.replace(command, symbol=normalized)
-        quote = getattr(command, "quote_asset", None)
-        if quote is not None:
-            command = msgspec.structs.replace(command, quote_asset=normalize_symbol(quote))
-        return Validated(envelope=env, command=command)
+        for name in ("quote_asset", "asset"):
+            value = getattr(command, name, None)
+            if value is not None:
+                command = msgspec.structs.replace(command, **{name: normalize_symbol(value)})
+        if not trading:
+            return Validated(envelope=env, command=command)
+        return self._check_trading(env, command)
+
+    def _check_trading(self, env: Envelope, command: Command) -> Validated | Rejected | Priced:
+        """The guard's static part, then (orders) the rules that need no price."""
+        symbol: str = getattr(command, "symbol", "")
+        if command.changes_state and not self.guard.trading_enabled:
+            return Rejected(
+                kind=TRADING_DISABLED,
+                message=f"trading is disabled on this server (MCP_TRADING_ENABLED=false); nothing was sent. "
+                f"{env.tool} needs MCP_TRADING_ENABLED=true",
+            )
+        allow = self.guard.symbol_allowlist
+        if allow is not None and symbol not in allow:
+            return Rejected(
+                kind=SYMBOL_NOT_ALLOWED,
+                message=f"{symbol} is not in MCP_SYMBOL_ALLOWLIST ({', '.join(sorted(allow)) or 'empty'}); "
+                "nothing was sent",
+                field="symbol",
+            )
+        if command.changes_state and self.guard.confirm_orders and not env.can_confirm:
+            return Rejected(
+                kind=CONFIRMATION_UNAVAILABLE,
+                message="MCP_CONFIRM_ORDERS=true and this client cannot ask its user to confirm (no MCP "
+                "elicitation); nothing was sent",
+            )
+        rules = self.directory.rules[symbol]
+        if not isinstance(command, OrderSpec):
+            return Validated(envelope=env, command=command, facts=OrderFacts(quote_asset=rules.quote_asset))
+        static = self._order_problem(rules, command) if self.exchange_rules else None
+        if static is not None:
+            return static
+        if self.market_facts is None:  # no way to value it: refuse rather than trade blind
+            return Rejected(kind=VALIDATION_ERROR, message="orders cannot be checked on this server; nothing was sent")
+        return Priced(envelope=env, command=command, ref_price=Decimal(0), open_orders=0, open_algo_orders=0)
+
+    @staticmethod
+    def _order_problem(rules: SymbolRules, order: OrderSpec) -> Rejected | None:
+        """Status, order type and parameters, precision: what Binance refuses before any filter."""
+        if rules.status != "TRADING":
+            return Rejected(
+                kind=ORDER_REJECTED,
+                message=f"{rules.symbol} is not trading (status {rules.status}); Binance would answer "
+                "'Market is closed.'",
+                field="symbol",
+            )
+        if order.type not in rules.order_types:
+            allowed = ", ".join(sorted(rules.order_types))
+            return Rejected(
+                kind=ORDER_REJECTED,
+                message=f"{order.type} orders are not supported for {rules.symbol}; it allows {allowed}",
+                field="type",
+            )
+        wrong = order_param_problem(
+            order.type,
+            quantity=order.quantity,
+            quote_quantity=order.quote_quantity,
+            price=order.price,
+            stop_price=order.stop_price,
+            time_in_force=order.time_in_force,
+        )
+        if wrong is not None:
+            return Rejected(kind=VALIDATION_ERROR, message=wrong[1], field=wrong[0])
+        if order.quote_quantity is not None and not rules.quote_order_qty_market_allowed:
+            return Rejected(
+                kind=ORDER_REJECTED,
+                message=f"{rules.symbol} does not take MARKET orders by quote_quantity; give quantity",
+                field="quote_quantity",
+            )
+        for name, value, places, asset in (
+            ("quantity", order.quantity, rules.base_precision, rules.base_asset),
+            ("quote_quantity", order.quote_quantity, rules.quote_precision, rules.quote_asset),
+            ("price", order.price, rules.quote_precision, rules.quote_asset),
+            ("stop_price", order.stop_price, rules.quote_precision, rules.quote_asset),
+        ):
+            if value is not None and decimal_places(value) > places:
+                return Rejected(
+                    kind=VALIDATION_ERROR,
+                    message=f"{name} {plain(value)} has too many decimal places: {asset} allows {places} "
+                    f"(Binance -1111). Send amounts as strings to keep them exact.",
+                    field=name,
+                )
+        return None
+
+    def check_priced(self, message: Priced) -> Validated | Rejected:
+        """The filters that need the reference price, then the guard's caps."""
+        order = message.command
+        assert isinstance(order, OrderSpec)
+        rules = self.directory.rules[order.symbol]
+        check = OrderCheck(
+            side=order.side,
+            type=order.type,
+            quantity=order.quantity,
+            quote_order_qty=order.quote_quantity,
+            price=order.price,
+            stop_price=order.stop_price,
+            ref_price=message.ref_price,
+        )
+        if self.exchange_rules:
+            counts = OpenOrderCounts(orders=message.open_orders, algo_orders=message.open_algo_orders)
+            failed = check_order(rules, check, counts)
+            if failed is not None:
+                return Rejected(
+                    kind=FILTER_FAILURE,
+                    message=explain_failure(rules, check, failed, counts),
+                    field=_FILTER_FIELDS.get(failed),
+                )
+        notional = order_value(order, message.ref_price)
+        facts = OrderFacts(quote_asset=rules.quote_asset, notional=notional, ref_price=message.ref_price)
+        over = self._over_caps(order, facts)
+        if over is not None:
+            return over
+        return Validated(envelope=message.envelope, command=order, facts=facts)
+
+    def _over_caps(self, order: OrderSpec, facts: OrderFacts) -> Rejected | None:
+        assert facts.notional is not None
+        asset, value = facts.quote_asset, facts.notional
+        cap = self.guard.max_order_notional.of(asset)
+        if cap is not None and value > cap:
+            return Rejected(
+                kind=GUARD_LIMIT,
+                message=f"order value {plain(value)} {asset} is over MCP_MAX_ORDER_NOTIONAL, {plain(cap)} {asset} "
+                f"per order; nothing was sent",
+            )
+        daily = self.guard.max_daily_notional.of(asset)
+        if daily is not None:
+            used = self.daily.used(asset, self.clock_ms())
+            left = max(daily - used, Decimal(0))
+            if value > left:
+                return Rejected(
+                    kind=GUARD_LIMIT,
+                    message=f"order value {plain(value)} {asset} is over what is left of MCP_MAX_DAILY_NOTIONAL: "
+                    f"{plain(left)} of {plain(daily)} {asset} in the last 24 hours ({plain(used)} used); "
+                    "nothing was sent",
+                )
+        return None
+
+
+_FILTER_FIELDS = {
+    "PRICE_FILTER": "price",
+    "PERCENT_PRICE": "price",
+    "PERCENT_PRICE_BY_SIDE": "price",
+    "LOT_SIZE": "quantity",
+    "MARKET_LOT_SIZE": "quantity",
+    "NOTIONAL": "quantity",
+    "MIN_NOTIONAL": "quantity",
+}
+
+
+def order_value(order: OrderSpec, ref_price: Decimal) -> Decimal:
+    """An order's value in its quote asset: quote_quantity as given; else quantity at its price
+    (limit price, stop price for a stop that becomes a market order, the average price for MARKET)."""
+    if order.quote_quantity is not None:
+        return order.quote_quantity
+    assert order.quantity is not None
+    price = order.price or order.stop_price or ref_price
+    return order.quantity * price

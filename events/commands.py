@@ -1,40 +1,65 @@
-"""One frozen msgspec Struct per tool: its MCP input schema, its decoder and its journal record.
+"""One frozen msgspec Struct per tool: everything about the tool in one place.
 
-The Struct's tag is the tool name. `input_schema(cls)` is the JSON schema an MCP client sees
-(root inlined, the tag left out: the tool name already says it); `decode(tool, args)` turns
-raw arguments into the typed command with strict types and the `Meta` constraints, raising
-`msgspec.ValidationError` with a message that names the bad field. Exchange rules (does the
-symbol exist and trade?) are checked later, by the validator; this module does no I/O.
+A command Struct is the tool's MCP input schema (its fields), its description (its docstring),
+its annotations (`changes_state`, `destructive`), its Binance endpoint, method, weight and
+whether it is signed, its decoder and its journal record. Adding a tool is adding a Struct here
+and naming it in `COMMANDS`; nothing else changes.
+
+`input_schema(cls)` is the JSON schema an MCP client sees (root inlined, the tag left out: the
+tool name already says it; decimal amounts accept a string or a number). `decode(tool, args)`
+turns raw arguments into the typed command with strict types and the `Meta` constraints, raising
+`msgspec.ValidationError` with a message that names the bad field; `problem()` then checks what
+spans fields (one of two ids, a time span). Exchange rules (does the symbol exist and trade, do
+the filters pass?) are checked later, by the validator; this module does no I/O.
 
 Arguments are snake_case; `binance_params()` gives the Binance (camelCase) query for each.
+Amounts are `Decimal` from end to end and are sent as plain decimal strings ('0.00001').
 """
 
 from __future__ import annotations
 
+import inspect
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
 
+from binance_mcp.exchange.rules import NEEDS_TIME_IN_FORCE, plain
+
 __all__ = [
     "COMMANDS",
     "KLINE_INTERVALS",
+    "CancelOpenOrders",
+    "CancelOrder",
     "Command",
+    "CreateOrder",
     "GetAvailableAssets",
     "GetAvgPrice",
+    "GetBalance",
     "GetBookTicker",
+    "GetFeeInfo",
     "GetKlines",
+    "GetMyTrades",
+    "GetOpenOrders",
+    "GetOrder",
     "GetOrderBook",
+    "GetOrders",
     "GetRecentTrades",
     "GetSymbolInfo",
     "GetTicker",
     "GetTickerPrice",
+    "OrderSpec",
+    "TestOrder",
+    "client_order_id",
     "decode",
     "input_schema",
 ]
 
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
 BOOK_LIMITS = (5, 10, 20, 50, 100, 500, 1000, 5000)
+DAY_MS = 86_400_000
+_CLIENT_ID_PREFIX = "mcp"  # + 32 hex of the command id: 35 characters, Binance allows 36
 
 Symbol = Annotated[
     str,
@@ -44,15 +69,56 @@ Symbol = Annotated[
         description="Trading pair, e.g. BTCUSDT. Case and separators are forgiven: 'btc/usdt' means BTCUSDT.",
     ),
 ]
+Asset = Annotated[str, Meta(min_length=1, max_length=20, description="An asset, e.g. BTC or USDT.")]
 Millis = Annotated[int, Meta(ge=0, le=10**14, description="Time in milliseconds since the Unix epoch (UTC).")]
+Amount = Annotated[
+    Decimal,
+    Meta(description="A positive decimal amount: a string such as '0.001' (exact) or a number."),
+]
+OrderId = Annotated[int, Meta(ge=0, le=2**63 - 1, description="Binance's numeric order id.")]
+ClientOrderId = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-zA-Z0-9\-_]{1,36}$",
+        description="The client order id (this server gives every order one: 'mcp' and its command id).",
+    ),
+]
+HistoryLimit = Annotated[int, Meta(ge=1, le=1000, description="How many rows, 1 to 1000.")]
+
+
+def client_order_id(command_id: str) -> str:
+    """The `newClientOrderId` of the order a command places: derived, so a command can only ever
+    name one order, and the order can be found again by it when its answer is lost."""
+    return _CLIENT_ID_PREFIX + command_id
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="tool"):
-    """Base of every command. Subclasses set `endpoint` (Binance path) and `changes_state`."""
+    """Base of every command; a subclass's docstring is its tool description."""
 
     endpoint: ClassVar[str] = ""
-    changes_state: ClassVar[bool] = False
-    needs_symbol: ClassVar[bool] = True
+    method: ClassVar[str] = "GET"
+    signed: ClassVar[bool] = False
+    changes_state: ClassVar[bool] = False  # journaled `dispatched` before it leaves; never retried
+    destructive: ClassVar[bool] = False
+    places_order: ClassVar[bool] = False  # a new order: counts against ORDERS, gets a derived client id
+
+    @classmethod
+    def tool_name(cls) -> str:
+        return str(cls.__struct_config__.tag)
+
+    @classmethod
+    def description(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def hints(cls) -> dict[str, bool]:
+        """The MCP tool annotations, from what the command does."""
+        return {
+            "read_only_hint": not cls.changes_state,
+            "destructive_hint": cls.destructive,
+            "idempotent_hint": not cls.changes_state,
+            "open_world_hint": True,
+        }
 
     def binance_params(self) -> dict[str, str]:
         """The Binance query for this command (camelCase names, strings)."""
@@ -63,23 +129,52 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         """Binance REQUEST_WEIGHT of the call this command makes."""
         return 2
 
+    def problem(self) -> tuple[str, str] | None:
+        """(field, why) when the arguments do not fit together; the types are already checked."""
+        return None
 
+    def shape(self, data: Any) -> Any:
+        """The tool's answer from the exchange's."""
+        return data
+
+
+def _time_params(params: dict[str, str], start: int | None, end: int | None) -> dict[str, str]:
+    if start is not None:
+        params["startTime"] = str(start)
+    if end is not None:
+        params["endTime"] = str(end)
+    return params
+
+
+def _span_problem(start: int | None, end: int | None) -> tuple[str, str] | None:
+    if start is not None and end is not None:
+        if end < start:
+            return "end_time", "end_time is before start_time"
+        if end - start > DAY_MS:
+            return "end_time", "Binance allows at most 24 hours between start_time and end_time"
+    return None
+
+
+# -- market data ------------------------------------------------------------------------------
 class GetTickerPrice(Command, frozen=True, tag="get_ticker_price"):
-    """Latest price of one symbol."""
+    """Latest traded price of one Binance Spot symbol (e.g. BTCUSDT). Cheapest way to know what
+    something trades at now."""
 
     endpoint: ClassVar[str] = "/api/v3/ticker/price"
     symbol: Symbol
 
 
 class GetTicker(Command, frozen=True, tag="get_ticker"):
-    """24-hour rolling statistics of one symbol."""
+    """24-hour rolling statistics of one symbol: open, high, low, last price, change and percent,
+    volume and quote volume, best bid/ask, trade count."""
 
     endpoint: ClassVar[str] = "/api/v3/ticker/24hr"
     symbol: Symbol
 
 
 class GetOrderBook(Command, frozen=True, tag="get_order_book"):
-    """Bids and asks of one symbol."""
+    """Order book depth of one symbol: bids and asks as [price, quantity]. `limit` is levels per
+    side (5, 10, 20, 50, 100, 500, 1000, 5000); larger costs more request weight."""
 
     endpoint: ClassVar[str] = "/api/v3/depth"
     symbol: Symbol
@@ -96,7 +191,7 @@ class GetOrderBook(Command, frozen=True, tag="get_order_book"):
 
 
 class GetRecentTrades(Command, frozen=True, tag="get_recent_trades"):
-    """The most recent public trades of one symbol."""
+    """The most recent public trades of one symbol (price, quantity, time, which side took)."""
 
     endpoint: ClassVar[str] = "/api/v3/trades"
     symbol: Symbol
@@ -110,7 +205,8 @@ class GetRecentTrades(Command, frozen=True, tag="get_recent_trades"):
 
 
 class GetKlines(Command, frozen=True, tag="get_klines"):
-    """Candlesticks (OHLCV) of one symbol."""
+    """Candlesticks of one symbol: rows of [open time, open, high, low, close, volume, close time,
+    quote volume, trades, taker buy base, taker buy quote, ignore]. Times are ms since the epoch (UTC)."""
 
     endpoint: ClassVar[str] = "/api/v3/klines"
     symbol: Symbol
@@ -124,31 +220,28 @@ class GetKlines(Command, frozen=True, tag="get_klines"):
 
     def binance_params(self) -> dict[str, str]:
         params = {"symbol": self.symbol, "interval": self.interval, "limit": str(self.limit)}
-        if self.start_time is not None:
-            params["startTime"] = str(self.start_time)
-        if self.end_time is not None:
-            params["endTime"] = str(self.end_time)
-        return params
+        return _time_params(params, self.start_time, self.end_time)
 
 
 class GetAvgPrice(Command, frozen=True, tag="get_avg_price"):
-    """Volume-weighted average price of one symbol over Binance's window (5 minutes)."""
+    """Binance's average price of one symbol over its 5-minute window (the reference price its
+    PERCENT_PRICE and NOTIONAL filters use)."""
 
     endpoint: ClassVar[str] = "/api/v3/avgPrice"
     symbol: Symbol
 
 
 class GetBookTicker(Command, frozen=True, tag="get_book_ticker"):
-    """Best bid and best ask of one symbol, with their quantities."""
+    """Best bid and best ask of one symbol with their quantities: the current spread."""
 
     endpoint: ClassVar[str] = "/api/v3/ticker/bookTicker"
     symbol: Symbol
 
 
 class GetAvailableAssets(Command, frozen=True, tag="get_available_assets"):
-    """Symbols listed on the venue with base and quote asset and status (from exchangeInfo)."""
+    """Every symbol on the venue with its base asset, quote asset and status (TRADING, BREAK, ...).
+    Filter with `quote_asset`, e.g. USDT."""
 
-    needs_symbol: ClassVar[bool] = False
     quote_asset: (
         Annotated[
             str,
@@ -162,7 +255,8 @@ class GetAvailableAssets(Command, frozen=True, tag="get_available_assets"):
 
 
 class GetSymbolInfo(Command, frozen=True, tag="get_symbol_info"):
-    """Trading rules of one symbol: filters, order types, precisions (from exchangeInfo)."""
+    """Trading rules of one symbol: status, order types, precisions and filters (tick size, step
+    size, minimum notional). Read this before sizing an order."""
 
     symbol: Symbol
 
@@ -170,8 +264,262 @@ class GetSymbolInfo(Command, frozen=True, tag="get_symbol_info"):
         return 0  # served from the cached exchangeInfo
 
 
+# -- account (signed reads) -------------------------------------------------------------------
+class GetBalance(Command, frozen=True, tag="get_balance"):
+    """Balances of the account, free and locked, per asset: one `asset`, or all. Zero balances are
+    left out unless `include_zero` is true."""
+
+    endpoint: ClassVar[str] = "/api/v3/account"
+    signed: ClassVar[bool] = True
+    asset: Asset | None = None
+    include_zero: Annotated[bool, Meta(description="Also list assets with nothing free or locked.")] = False
+
+    def binance_params(self) -> dict[str, str]:
+        return {} if self.include_zero or self.asset else {"omitZeroBalances": "true"}
+
+    def weight(self) -> int:
+        return 20
+
+    def shape(self, data: Any) -> Any:
+        balances = [b for b in data.get("balances", ()) if self.asset is None or b["asset"] == self.asset]
+        return {
+            "balances": balances,
+            "canTrade": data.get("canTrade"),
+            "accountType": data.get("accountType"),
+            "updateTime": data.get("updateTime"),
+        }
+
+
+class GetFeeInfo(Command, frozen=True, tag="get_fee_info"):
+    """The account's commission rates for one symbol: standard maker/taker (and buyer/seller),
+    special and tax rates, and any BNB discount."""
+
+    endpoint: ClassVar[str] = "/api/v3/account/commission"
+    signed: ClassVar[bool] = True
+    symbol: Symbol
+
+    def weight(self) -> int:
+        return 20
+
+
+class GetOrders(Command, frozen=True, tag="get_orders"):
+    """All orders of the account on one symbol (open, filled, canceled, expired), oldest first.
+    `start_time`/`end_time` (ms) narrow it, at most 24 hours apart."""
+
+    endpoint: ClassVar[str] = "/api/v3/allOrders"
+    signed: ClassVar[bool] = True
+    symbol: Symbol
+    start_time: Millis | None = None
+    end_time: Millis | None = None
+    limit: HistoryLimit = 500
+
+    def binance_params(self) -> dict[str, str]:
+        return _time_params({"symbol": self.symbol, "limit": str(self.limit)}, self.start_time, self.end_time)
+
+    def weight(self) -> int:
+        return 20
+
+    def problem(self) -> tuple[str, str] | None:
+        return _span_problem(self.start_time, self.end_time)
+
+
+class GetOpenOrders(Command, frozen=True, tag="get_open_orders"):
+    """Open orders of the account: on one `symbol` (weight 6), or on every symbol when none is
+    given (weight 80: prefer a symbol)."""
+
+    endpoint: ClassVar[str] = "/api/v3/openOrders"
+    signed: ClassVar[bool] = True
+    symbol: Symbol | None = None
+
+    def weight(self) -> int:
+        return 6 if self.symbol else 80
+
+
+class GetOrder(Command, frozen=True, tag="get_order"):
+    """One order of the account, by `order_id` or `client_order_id`: its status, executed quantity
+    and quote quantity. Use it to find out what happened to an order whose outcome was unknown."""
+
+    endpoint: ClassVar[str] = "/api/v3/order"
+    signed: ClassVar[bool] = True
+    symbol: Symbol
+    order_id: OrderId | None = None
+    client_order_id: ClientOrderId | None = None
+
+    def binance_params(self) -> dict[str, str]:
+        return _order_ref({"symbol": self.symbol}, self.order_id, self.client_order_id)
+
+    def weight(self) -> int:
+        return 4
+
+    def problem(self) -> tuple[str, str] | None:
+        return _order_ref_problem(self.order_id, self.client_order_id)
+
+
+class GetMyTrades(Command, frozen=True, tag="get_my_trades"):
+    """The account's own trades (fills) on one symbol, with price, quantity, commission and its
+    asset. Narrow by `order_id`, by `from_id` (trade id), or by `start_time`/`end_time` (ms, at
+    most 24 hours apart)."""
+
+    endpoint: ClassVar[str] = "/api/v3/myTrades"
+    signed: ClassVar[bool] = True
+    symbol: Symbol
+    order_id: OrderId | None = None
+    from_id: Annotated[int, Meta(ge=0, description="Trades with this trade id and later.")] | None = None
+    start_time: Millis | None = None
+    end_time: Millis | None = None
+    limit: HistoryLimit = 500
+
+    def binance_params(self) -> dict[str, str]:
+        params = {"symbol": self.symbol, "limit": str(self.limit)}
+        if self.order_id is not None:
+            params["orderId"] = str(self.order_id)
+        if self.from_id is not None:
+            params["fromId"] = str(self.from_id)
+        return _time_params(params, self.start_time, self.end_time)
+
+    def weight(self) -> int:
+        return 5 if self.order_id is not None else 20
+
+    def problem(self) -> tuple[str, str] | None:
+        if self.from_id is not None and (self.start_time is not None or self.end_time is not None):
+            return "from_id", "from_id cannot be combined with start_time or end_time"
+        return _span_problem(self.start_time, self.end_time)
+
+
+def _order_ref(params: dict[str, str], order_id: int | None, client_id: str | None) -> dict[str, str]:
+    if order_id is not None:
+        params["orderId"] = str(order_id)
+    if client_id is not None:
+        params["origClientOrderId"] = client_id
+    return params
+
+
+def _order_ref_problem(order_id: int | None, client_id: str | None) -> tuple[str, str] | None:
+    if order_id is None and client_id is None:
+        return "order_id", "give order_id or client_order_id"
+    return None
+
+
+# -- trading ----------------------------------------------------------------------------------
+class OrderSpec(Command, frozen=True):
+    """A new order's arguments; CreateOrder places it, TestOrder only checks it."""
+
+    endpoint: ClassVar[str] = "/api/v3/order"
+    method: ClassVar[str] = "POST"
+    signed: ClassVar[bool] = True
+    symbol: Symbol
+    side: Annotated[Literal["BUY", "SELL"], Meta(description="BUY or SELL.")]
+    type: Annotated[
+        Literal["LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER"],
+        Meta(
+            description="LIMIT and LIMIT_MAKER need price; MARKET needs quantity or quote_quantity; STOP_LOSS and "
+            "TAKE_PROFIT need stop_price; the _LIMIT kinds need price and stop_price. A symbol allows only "
+            "some types (get_symbol_info: orderTypes)."
+        ),
+    ]
+    quantity: Amount | None = None
+    quote_quantity: (
+        Annotated[
+            Decimal,
+            Meta(description="MARKET only: how much of the quote asset to spend (BUY) or receive (SELL)."),
+        ]
+        | None
+    ) = None
+    price: Amount | None = None
+    stop_price: Amount | None = None
+    time_in_force: (
+        Annotated[
+            Literal["GTC", "IOC", "FOK"],
+            Meta(description="LIMIT, STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT: GTC (default), IOC or FOK."),
+        ]
+        | None
+    ) = None
+
+    def binance_params(self) -> dict[str, str]:
+        params = {"symbol": self.symbol, "side": self.side, "type": self.type}
+        tif = self.time_in_force or ("GTC" if self.type in NEEDS_TIME_IN_FORCE else None)
+        if tif is not None:
+            params["timeInForce"] = tif
+        for name, value in (
+            ("quantity", self.quantity),
+            ("quoteOrderQty", self.quote_quantity),
+            ("price", self.price),
+            ("stopPrice", self.stop_price),
+        ):
+            if value is not None:
+                params[name] = plain(value)
+        params["newOrderRespType"] = "FULL"
+        return params
+
+    def weight(self) -> int:
+        return 1
+
+
+class CreateOrder(OrderSpec, frozen=True, tag="create_order"):
+    """Place an order on Binance Spot. It is checked first as Binance will check it (order type,
+    precision, tick and step size, notional, price band) and against this server's trading guard;
+    an outcome of `unknown_outcome` means the order may exist: do not send it again, look it up with
+    get_order by the client order id in the message."""
+
+    changes_state: ClassVar[bool] = True
+    destructive: ClassVar[bool] = True
+    places_order: ClassVar[bool] = True
+
+
+class TestOrder(OrderSpec, frozen=True, tag="test_order"):
+    """Dry run of create_order: the same arguments and checks, sent to Binance's order test
+    endpoint. Nothing is placed; the answer shows the commission rates the order would pay."""
+
+    endpoint: ClassVar[str] = "/api/v3/order/test"
+
+    def binance_params(self) -> dict[str, str]:
+        params = super().binance_params()
+        del params["newOrderRespType"]
+        params["computeCommissionRates"] = "true"
+        return params
+
+    def weight(self) -> int:
+        return 20
+
+
+class CancelOrder(Command, frozen=True, tag="cancel_order"):
+    """Cancel one open order, by `order_id` or `client_order_id`."""
+
+    endpoint: ClassVar[str] = "/api/v3/order"
+    method: ClassVar[str] = "DELETE"
+    signed: ClassVar[bool] = True
+    changes_state: ClassVar[bool] = True
+    destructive: ClassVar[bool] = True
+    symbol: Symbol
+    order_id: OrderId | None = None
+    client_order_id: ClientOrderId | None = None
+
+    def binance_params(self) -> dict[str, str]:
+        return _order_ref({"symbol": self.symbol}, self.order_id, self.client_order_id)
+
+    def weight(self) -> int:
+        return 1
+
+    def problem(self) -> tuple[str, str] | None:
+        return _order_ref_problem(self.order_id, self.client_order_id)
+
+
+class CancelOpenOrders(Command, frozen=True, tag="cancel_open_orders"):
+    """Cancel every open order of the account on one symbol."""
+
+    endpoint: ClassVar[str] = "/api/v3/openOrders"
+    method: ClassVar[str] = "DELETE"
+    signed: ClassVar[bool] = True
+    changes_state: ClassVar[bool] = True
+    destructive: ClassVar[bool] = True
+    symbol: Symbol
+
+    def weight(self) -> int:
+        return 1
+
+
 COMMANDS: dict[str, type[Command]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
+    cls.tool_name(): cls
     for cls in (
         GetTickerPrice,
         GetTicker,
@@ -182,8 +530,31 @@ COMMANDS: dict[str, type[Command]] = {
         GetBookTicker,
         GetAvailableAssets,
         GetSymbolInfo,
+        GetBalance,
+        GetFeeInfo,
+        GetOrders,
+        GetOpenOrders,
+        GetOrder,
+        GetMyTrades,
+        CreateOrder,
+        TestOrder,
+        CancelOrder,
+        CancelOpenOrders,
     )
 }
+
+
+def _decimal_accepts_numbers(node: Any) -> Any:
+    """msgspec describes a Decimal as a string; ours also take a JSON number."""
+    if isinstance(node, dict):
+        if node.get("format") == "decimal":
+            node = {k: v for k, v in node.items() if k not in ("format", "type")}
+            node["type"] = ["string", "number"]
+            return node
+        return {k: _decimal_accepts_numbers(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_decimal_accepts_numbers(v) for v in node]
+    return node
 
 
 def input_schema(cls: type[Command]) -> dict[str, Any]:
@@ -197,9 +568,11 @@ def input_schema(cls: type[Command]) -> dict[str, Any]:
     if not root["required"]:
         del root["required"]
     root.pop("title", None)
+    root.pop("description", None)  # the docstring is the tool's description, not the schema's
     if defs:
         root["$defs"] = defs
-    return root
+    result: dict[str, Any] = _decimal_accepts_numbers(root)
+    return result
 
 
 def decode(tool: str, args: dict[str, Any]) -> Command:

@@ -6,8 +6,9 @@ sqlite3 connection; it must be used from one thread only (the journal's writer t
 - WAL and `synchronous=FULL`: an append returns only after its transaction is durable.
 - `append_batch` writes many events in one transaction (group commit).
 - `hash_n = SHA-256(DOMAIN ‖ seq ‖ len-prefixed ts, command_id, kind, tool, venue, body ‖ hash_{n-1})`.
-- Append-only: triggers refuse UPDATE and DELETE; partial unique indexes allow one `dispatched`
-  and one terminal event per command, so no code path can dispatch or finish a command twice.
+- Append-only: triggers refuse UPDATE and DELETE; partial unique indexes allow one `dispatched`,
+  one terminal and one `reconciled` event per command, so no code path can dispatch, finish or
+  reconcile a command twice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import NamedTuple
 
 import msgspec
 import sqlite_utils
+
+from binance_mcp.events.lifecycle import TERMINAL_KINDS
 
 __all__ = [
     "DOMAIN",
@@ -36,7 +39,6 @@ __all__ = [
 DOMAIN = b"binance-mcp/event-log/v1"
 GENESIS = "0" * 64
 SCHEMA_VERSION = "1"
-TERMINAL_KINDS = ("rejected", "throttled", "executed", "failed", "unknown")
 _TERMINAL_SQL = ", ".join(f"'{k}'" for k in TERMINAL_KINDS)
 
 
@@ -95,6 +97,7 @@ CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 CREATE UNIQUE INDEX IF NOT EXISTS events_one_dispatch ON events(command_id) WHERE kind = 'dispatched';
 CREATE UNIQUE INDEX IF NOT EXISTS events_one_terminal ON events(command_id) WHERE kind IN ({_TERMINAL_SQL});
+CREATE UNIQUE INDEX IF NOT EXISTS events_one_reconciled ON events(command_id) WHERE kind = 'reconciled';
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
@@ -119,6 +122,17 @@ _INSERT_BATCH = (
     "FROM json_each(?)"
 )
 _rows_encoder = msgspec.json.Encoder()
+_FOLD_ROWS = f"""
+SELECT seq, ts, command_id, kind, tool, body FROM events WHERE command_id IN (
+    SELECT command_id FROM events WHERE ts >= :since
+    UNION
+    SELECT * FROM (
+        SELECT command_id FROM events WHERE kind = 'received'
+        EXCEPT
+        SELECT command_id FROM events WHERE kind IN ({_TERMINAL_SQL}, 'reconciled') AND kind != 'unknown'
+    )
+) ORDER BY seq
+"""
 
 
 class EventStore:
@@ -156,6 +170,12 @@ class EventStore:
         return self.conn.execute(
             "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events ORDER BY seq"
         ).fetchall()
+
+    def fold_rows(self, since_us: int) -> list[tuple[object, ...]]:
+        """What the start-up fold needs, in log order: every event of each command that has an event
+        since `since_us`, and of each command still open however old (no terminal, or `unknown`
+        never reconciled)."""
+        return self.conn.execute(_FOLD_ROWS, {"since": since_us}).fetchall()
 
     def verify(self) -> int | None:
         return verify_rows(self.rows())

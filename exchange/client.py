@@ -1,11 +1,14 @@
 """The Binance REST client: one reused aiohttp session, signing, server-time offset,
 weight headers, and the mapping of every failure to `exchange.errors`.
 
-- SIGNED requests carry `timestamp` (local clock + measured offset), `recvWindow` and an
-  HMAC-SHA256 signature over the exact percent-encoded query that is sent.
+- `prepare` builds the exact request (for a SIGNED one: `timestamp` from the local clock plus the
+  measured offset, and `recvWindow`); `send` signs it (HMAC-SHA256 over the exact
+  percent-encoded query) and sends it. Between the two the caller may journal the request: the
+  query it is given is the one that is sent, minus the signature.
 - The offset to the server's clock is measured at start (`sync_time`) and again after a -1021;
   a read is then retried once. A state change is never retried.
-- Every answer's `X-MBX-USED-WEIGHT-1M` is passed to `on_weight` (the limiter keeps in step).
+- Every answer's `X-MBX-USED-WEIGHT-1M` is passed to `on_weight`, and an order's
+  `X-MBX-ORDER-COUNT-10S` / `-1D` to `on_order_count` (the limiter keeps in step).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import msgspec
 from binance_mcp.exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
 from binance_mcp.exchange.signing import encode_params, sign
 
-__all__ = ["BinanceClient", "Credentials", "Reply"]
+__all__ = ["BinanceClient", "Credentials", "Prepared", "Reply"]
 
 
 class Credentials:
@@ -46,8 +49,21 @@ class Reply:
     used_weight: int | None
 
 
-def _weight(headers: Any) -> int | None:
-    value = headers.get("X-MBX-USED-WEIGHT-1M")
+@dataclass(frozen=True)
+class Prepared:
+    """A request ready to sign and send; `query` is exactly what is sent, minus the signature."""
+
+    method: str
+    path: str
+    query: str
+    signed: bool
+
+    def record(self) -> dict[str, str]:
+        return {"method": self.method, "path": self.path, "query": self.query}
+
+
+def _count(headers: Any, name: str) -> int | None:
+    value = headers.get(name)
     return int(value) if value and value.isdigit() else None
 
 
@@ -63,6 +79,7 @@ class BinanceClient:
         timeout_s: float = 10.0,
         clock: Callable[[], int] | None = None,
         on_weight: Callable[[int], None] | None = None,
+        on_order_count: Callable[[int | None, int | None], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.futures_base_url = (futures_base_url or base_url).rstrip("/")
@@ -74,6 +91,7 @@ class BinanceClient:
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.offset_ms = 0
         self.on_weight = on_weight
+        self.on_order_count = on_order_count
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -105,21 +123,29 @@ class BinanceClient:
         self, method: str, path: str, params: dict[str, str] | None = None, *, signed: bool = False
     ) -> Reply:
         try:
-            return await self._send(method, path, params or {}, signed)
+            return await self.send(self.prepare(method, path, params, signed=signed))
         except ExchangeRejected as exc:
             if exc.code == -1021 and method == "GET" and signed:
                 await self.sync_time()
-                return await self._send(method, path, params or {}, signed)  # reads only: one retry
+                return await self.send(self.prepare(method, path, params, signed=signed))  # reads only: one retry
             raise
 
-    async def _send(self, method: str, path: str, params: dict[str, str], signed: bool) -> Reply:
-        headers = {}
-        query = encode_params(params)
+    def prepare(
+        self, method: str, path: str, params: dict[str, str] | None = None, *, signed: bool = False
+    ) -> Prepared:
+        query = encode_params(params or {})
         if signed:
             if self.credentials is None:
                 raise TransportError("this call needs BINANCE_API_KEY and BINANCE_API_SECRET")
             extra = encode_params({"recvWindow": self.recv_window_ms, "timestamp": self.clock() + self.offset_ms})
             query = f"{query}&{extra}" if query else extra
+        return Prepared(method, path, query, signed)
+
+    async def send(self, prepared: Prepared) -> Reply:
+        method, path, query = prepared.method, prepared.path, prepared.query
+        headers = {}
+        if prepared.signed:
+            assert self.credentials is not None
             query = f"{query}&signature={self.credentials.sign(query)}"
             headers["X-MBX-APIKEY"] = self.credentials.api_key
         url = self._url(path) + (f"?{query}" if query else "")
@@ -135,9 +161,13 @@ class BinanceClient:
             raise TransportError(f"{method} {path}: cannot connect to the exchange") from exc
         except aiohttp.ClientError as exc:
             raise UnknownOutcome(f"{method} {path}: {type(exc).__name__}") from exc
-        used = _weight(resp_headers)
+        used = _count(resp_headers, "X-MBX-USED-WEIGHT-1M")
         if used is not None and self.on_weight is not None:
             self.on_weight(used)
+        if self.on_order_count is not None and "X-MBX-ORDER-COUNT-10S" in resp_headers:
+            self.on_order_count(
+                _count(resp_headers, "X-MBX-ORDER-COUNT-10S"), _count(resp_headers, "X-MBX-ORDER-COUNT-1D")
+            )
         try:
             data = msgspec.json.decode(body) if body else None
         except msgspec.DecodeError as exc:

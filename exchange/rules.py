@@ -17,17 +17,30 @@ from typing import Any
 
 __all__ = [
     "ALGO_TYPES",
+    "NEEDS_PRICE",
+    "NEEDS_STOP_PRICE",
+    "NEEDS_TIME_IN_FORCE",
+    "ORDER_TYPES",
     "OpenOrderCounts",
     "OrderCheck",
     "SymbolRules",
     "check_order",
     "decimal_places",
+    "explain_failure",
     "floor_to_step",
     "is_multiple",
+    "order_param_problem",
+    "plain",
 ]
 
 ZERO = Decimal(0)
+ORDER_TYPES = frozenset(
+    {"LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER"}
+)
 ALGO_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
+NEEDS_TIME_IN_FORCE = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
+NEEDS_PRICE = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER"})
+NEEDS_STOP_PRICE = ALGO_TYPES
 
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:
@@ -40,6 +53,11 @@ def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     if step == 0:
         return value
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def plain(value: Decimal) -> str:
+    """A decimal as Binance takes it: fixed point, no exponent, no trailing zeros ('0.00001', '65000')."""
+    return format(value.normalize(), "f")
 
 
 def decimal_places(value: Decimal) -> int:
@@ -232,6 +250,146 @@ def check_order(rules: SymbolRules, order: OrderCheck, open_orders: OpenOrderCou
         elif open_orders is not None and not _count_filter(name, f, order, open_orders):
             return name
     return None
+
+
+def order_param_problem(
+    order_type: str,
+    *,
+    quantity: Decimal | None,
+    quote_quantity: Decimal | None,
+    price: Decimal | None,
+    stop_price: Decimal | None,
+    time_in_force: str | None,
+) -> tuple[str, str] | None:
+    """(parameter, why) for the first parameter an order of this type lacks or may not carry, as
+    Binance requires them (BINANCE.md, mandatory parameters by type), or None."""
+    if order_type == "MARKET":
+        if quantity is None and quote_quantity is None:
+            return "quantity", "a MARKET order needs quantity (base asset) or quote_quantity (quote asset)"
+        if quantity is not None and quote_quantity is not None:
+            return "quote_quantity", "give quantity or quote_quantity, not both"
+    else:
+        if quantity is None:
+            return "quantity", f"a {order_type} order needs quantity"
+        if quote_quantity is not None:
+            return "quote_quantity", "quote_quantity is for MARKET orders only"
+    if order_type in NEEDS_PRICE and price is None:
+        return "price", f"a {order_type} order needs price"
+    if order_type not in NEEDS_PRICE and price is not None:
+        return "price", f"a {order_type} order takes no price"
+    if order_type in NEEDS_STOP_PRICE and stop_price is None:
+        return "stop_price", f"a {order_type} order needs stop_price"
+    if order_type not in NEEDS_STOP_PRICE and stop_price is not None:
+        return "stop_price", f"a {order_type} order takes no stop_price"
+    if order_type not in NEEDS_TIME_IN_FORCE and time_in_force is not None:
+        return "time_in_force", "time_in_force applies to LIMIT, STOP_LOSS_LIMIT and TAKE_PROFIT_LIMIT orders only"
+    for name, value in (("quantity", quantity), ("quote_quantity", quote_quantity), ("price", price)):
+        if value is not None and (not value.is_finite() or value <= 0):
+            return name, f"{name} must be a positive number"
+    if stop_price is not None and (not stop_price.is_finite() or stop_price <= 0):
+        return "stop_price", "stop_price must be a positive number"
+    return None
+
+
+def _nearest(value: Decimal, step: Decimal, lo: Decimal, hi: Decimal) -> str:
+    below = floor_to_step(value, step)
+    candidates = [c for c in (below, below + step) if (not lo or c >= lo) and (not hi or c <= hi)]
+    return " or ".join(plain(c) for c in candidates) if candidates else "none in range"
+
+
+def _lot_hint(f: Mapping[str, Any], qty: Decimal, filter_name: str, what: str) -> str | None:
+    lo, hi, step = Decimal(f["minQty"]), Decimal(f["maxQty"]), Decimal(f["stepSize"])
+    if lo and qty < lo:
+        return f"{what} {plain(qty)} is below minQty {plain(lo)} ({filter_name})"
+    if hi and qty > hi:
+        return f"{what} {plain(qty)} is above maxQty {plain(hi)} ({filter_name})"
+    if not is_multiple(qty, step):
+        near = _nearest(qty, step, lo, hi)
+        return f"{what} {plain(qty)} is not a multiple of stepSize {plain(step)} ({filter_name}); nearest valid: {near}"
+    return None
+
+
+def _price_hint(f: Mapping[str, Any], order: OrderCheck) -> str | None:
+    lo, hi, tick = Decimal(f["minPrice"]), Decimal(f["maxPrice"]), Decimal(f["tickSize"])
+    for what, price in (("price", order.price), ("stop_price", order.stop_price)):
+        if price is None:
+            continue
+        if lo and price < lo:
+            return f"{what} {plain(price)} is below minPrice {plain(lo)} (PRICE_FILTER)"
+        if hi and price > hi:
+            return f"{what} {plain(price)} is above maxPrice {plain(hi)} (PRICE_FILTER)"
+        if not is_multiple(price, tick):
+            near = _nearest(price, tick, lo, hi)
+            return (
+                f"{what} {plain(price)} is not a multiple of tickSize {plain(tick)} (PRICE_FILTER); "
+                f"nearest valid: {near}"
+            )
+    return None
+
+
+def _band_hint(name: str, up: Decimal, down: Decimal, order: OrderCheck, tick: Decimal) -> str:
+    assert order.price is not None and order.ref_price is not None
+    lo, hi = order.ref_price * down, order.ref_price * up
+    if tick:  # the valid prices: ticks inside the band
+        lo = (lo / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+        hi = floor_to_step(hi, tick)
+    return (
+        f"price {plain(order.price)} for a {order.side} must be from {plain(lo)} to {plain(hi)}: "
+        f"{plain(down)}x to {plain(up)}x the average price {plain(order.ref_price)} ({name})"
+    )
+
+
+def _notional_hint(name: str, minimum: Decimal, cap: Decimal, rules: SymbolRules, order: OrderCheck) -> str:
+    notional = _notional_of(order)
+    assert notional is not None
+    quote = rules.quote_asset
+    if notional < minimum:
+        price = _order_price(order)
+        hint = ""
+        if price and order.quote_order_qty is None:
+            smallest = floor_to_step(minimum / price, rules.step_size)
+            if smallest * price < minimum:
+                smallest += rules.step_size or Decimal(0)
+            hint = f"; at {plain(price)} the smallest quantity is {plain(smallest)}"
+        valued = " (valued at the average price)" if order.type == "MARKET" and order.quote_order_qty is None else ""
+        return f"order value {plain(notional)} {quote}{valued} is below minNotional {plain(minimum)} ({name}){hint}"
+    return f"order value {plain(notional)} {quote} is above maxNotional {plain(cap)} ({name})"
+
+
+def explain_failure(
+    rules: SymbolRules, order: OrderCheck, name: str, open_orders: OpenOrderCounts | None = None
+) -> str:
+    """What `check_order`'s failing filter means for this order, and how to fix it, in words."""
+    f = rules.filters[name]
+    hint: str | None = None
+    if name == "PRICE_FILTER":
+        hint = _price_hint(f, order)
+    elif name == "LOT_SIZE":
+        for what, qty in (("quantity", order.quantity), ("iceberg quantity", order.iceberg_qty)):
+            hint = hint or (None if qty is None else _lot_hint(f, qty, name, what))
+    elif name == "MARKET_LOT_SIZE" and order.quantity is not None:
+        hint = _lot_hint(f, order.quantity, name, "quantity")
+    elif name == "PERCENT_PRICE":
+        hint = _band_hint(name, Decimal(f["multiplierUp"]), Decimal(f["multiplierDown"]), order, rules.tick_size)
+    elif name == "PERCENT_PRICE_BY_SIDE":
+        prefix = "bid" if order.side == "BUY" else "ask"
+        up, down = Decimal(f[f"{prefix}MultiplierUp"]), Decimal(f[f"{prefix}MultiplierDown"])
+        hint = _band_hint(name, up, down, order, rules.tick_size)
+    elif name == "NOTIONAL":
+        hint = _notional_hint(name, Decimal(f["minNotional"]), Decimal(f["maxNotional"]), rules, order)
+    elif name == "MIN_NOTIONAL":
+        hint = _notional_hint(name, Decimal(f["minNotional"]), ZERO, rules, order)
+    elif name == "MAX_NUM_ORDERS" and open_orders is not None:
+        hint = (
+            f"{rules.symbol} already has {open_orders.orders} open orders, "
+            f"the most allowed is {f['maxNumOrders']} (MAX_NUM_ORDERS)"
+        )
+    elif name == "MAX_NUM_ALGO_ORDERS" and open_orders is not None:
+        hint = (
+            f"{rules.symbol} already has {open_orders.algo_orders} open stop/take-profit orders, "
+            f"the most allowed is {f['maxNumAlgoOrders']} (MAX_NUM_ALGO_ORDERS)"
+        )
+    return hint or f"Filter failure: {name}"
 
 
 _SEPARATORS = str.maketrans("", "", "/-_ .:")

@@ -40,7 +40,14 @@ from binance_mcp.exchange.paper.faults import Fault, FaultMode, Faults
 from binance_mcp.exchange.paper.limits import LimitConfig, OrderLimiter, WeightLimiter
 from binance_mcp.exchange.paper.market import KLINE_INTERVALS, MarketConfig, SymbolMarket, fmt
 from binance_mcp.exchange.paper.params import Params, parse_query
-from binance_mcp.exchange.rules import SymbolRules, decimal_places
+from binance_mcp.exchange.rules import (
+    NEEDS_PRICE,
+    NEEDS_STOP_PRICE,
+    NEEDS_TIME_IN_FORCE,
+    ORDER_TYPES,
+    SymbolRules,
+    decimal_places,
+)
 from binance_mcp.exchange.signing import signature_matches
 
 __all__ = ["DEFAULT_BALANCES", "PaperExchange", "generate_credentials"]
@@ -54,12 +61,6 @@ DEFAULT_BALANCES = {
     "FDUSD": Decimal("10000"),
     "USDC": Decimal("10000"),
 }
-ORDER_TYPES = frozenset(
-    {"LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER"}
-)
-NEEDS_TIF = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
-NEEDS_PRICE = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER"})
-NEEDS_STOP = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER")
 _KEY_CHARS = frozenset(string.ascii_letters + string.digits)
 _SAFE_RAW = "".join(chr(c) for c in range(0x21, 0x7F))  # printable ASCII passes; the rest is %-encoded
@@ -244,7 +245,7 @@ class PaperExchange:
             )
             return _error(BinanceError(-1003, msg, 429), headers)
 
-        fault = self.faults.take(ep.path)
+        fault = self.faults.take(ep.method, ep.path)
         if fault is not None:
             if fault.mode is FaultMode.LATENCY:
                 await self.sleep(fault.latency_ms / 1000)
@@ -527,9 +528,9 @@ def _new_order(ex: PaperExchange, p: Params) -> tuple[NewOrder, str | None]:
     strategy_type = p.integer("strategyType")
     if strategy_type is not None and strategy_type < 1000000:
         raise BinanceError(-1102, "'strategyType' contains unexpected value. Cannot be less than 1000000.")
-    if otype in NEEDS_TIF and tif is None:
+    if otype in NEEDS_TIME_IN_FORCE and tif is None:
         raise BinanceError.mandatory("timeInForce")
-    if otype not in NEEDS_TIF and tif is not None and not (otype == "LIMIT_MAKER"):
+    if otype not in NEEDS_TIME_IN_FORCE and tif is not None and not (otype == "LIMIT_MAKER"):
         raise BinanceError(-1106, "Parameter 'timeInForce' sent when not required.")
     if otype in NEEDS_PRICE and price is None:
         raise BinanceError.mandatory("price")
@@ -545,9 +546,9 @@ def _new_order(ex: PaperExchange, p: Params) -> tuple[NewOrder, str | None]:
             raise BinanceError.mandatory("quantity")
         if quote_qty is not None:
             raise BinanceError.not_required("quoteOrderQty")
-    if otype in NEEDS_STOP and stop is None and trailing is None:
+    if otype in NEEDS_STOP_PRICE and stop is None and trailing is None:
         raise BinanceError.either("stopPrice", "trailingDelta")
-    if otype not in NEEDS_STOP and stop is not None:
+    if otype not in NEEDS_STOP_PRICE and stop is not None:
         raise BinanceError.not_required("stopPrice")
     if iceberg is not None and (otype not in NEEDS_PRICE or (tif or "GTC") != "GTC"):
         raise BinanceError(-1013, Msg.UNSUPPORTED_COMBO)

@@ -1,8 +1,10 @@
 """Faults the paper exchange can inject, per endpoint, for testing clients. Off by default.
 
-Spec syntax (constructor and `--fault` flag alike): `PATH=MODE[:MS][@TIMES]`, for example
-`/api/v3/order=drop@1` or `/api/v3/depth=latency:250`. `TIMES` limits the fault to the next
-N matching requests; without it the fault stays on.
+Spec syntax (constructor and `--fault` flag alike): `[METHOD ]PATH=MODE[:MS][@TIMES]`, for
+example `POST /api/v3/order=drop@1` or `/api/v3/depth=latency:250`. With a METHOD the fault
+meets only requests of that method (a GET of the same path passes untouched); without one, any
+method. `TIMES` limits the fault to the next N matching requests; without it the fault stays on.
+Constructor keys and `Faults.set` take the same `[METHOD ]PATH` form.
 
 | mode        | the request is applied? | the client sees                                   |
 |-------------|-------------------------|---------------------------------------------------|
@@ -38,11 +40,27 @@ class Fault:
     times: int | None = None
 
 
+_METHODS = ("GET", "POST", "PUT", "DELETE")
+
+
+def _target(where: str) -> tuple[str | None, str]:
+    """`'POST /api/v3/order'` → ("POST", "/api/v3/order"); `'/api/v3/order'` → (None, …)."""
+    method, _, path = where.strip().rpartition(" ")
+    method = method.strip().upper()
+    if (method and method not in _METHODS) or not path.startswith("/"):
+        raise ValueError(f"fault target {where!r}: expected [METHOD ]PATH, METHOD one of {', '.join(_METHODS)}")
+    return method or None, path
+
+
 def parse_fault(spec: str) -> tuple[str, Fault]:
-    """`/api/v3/order=drop@1` → ("/api/v3/order", Fault(DROP, times=1)); ValueError if malformed."""
-    path, sep, rest = spec.partition("=")
-    if not sep or not path.startswith("/"):
-        raise ValueError(f"fault spec {spec!r}: expected PATH=MODE[:MS][@TIMES]")
+    """`POST /api/v3/order=drop@1` → ("POST /api/v3/order", Fault(DROP, times=1)); ValueError if malformed."""
+    where, sep, rest = spec.partition("=")
+    if not sep:
+        raise ValueError(f"fault spec {spec!r}: expected [METHOD ]PATH=MODE[:MS][@TIMES]")
+    try:
+        method, path = _target(where)
+    except ValueError as exc:
+        raise ValueError(f"fault spec {spec!r}: {exc}") from None
     rest, _, times = rest.partition("@")
     mode_text, _, ms = rest.partition(":")
     try:
@@ -53,26 +71,36 @@ def parse_fault(spec: str) -> tuple[str, Fault]:
         raise ValueError(f"fault spec {spec!r}: latency needs :MS, other modes take none")
     if (ms and not ms.isdigit()) or (times and not times.isdigit()):
         raise ValueError(f"fault spec {spec!r}: MS and TIMES are whole numbers")
-    return path, Fault(mode, int(ms or 0), int(times) if times else None)
+    return f"{method} {path}" if method else path, Fault(mode, int(ms or 0), int(times) if times else None)
 
 
 class Faults:
+    """Faults by (method, path); a method of None meets any method. One of a method wins over one
+    without."""
+
     def __init__(self, faults: dict[str, Fault] | None = None):
-        self._faults = dict(faults or {})
+        self._faults: dict[tuple[str | None, str], Fault] = {}
+        for where, fault in (faults or {}).items():
+            self.set(where, fault)
 
-    def set(self, path: str, fault: Fault | None) -> None:
+    def set(self, where: str, fault: Fault | None) -> None:
+        key = _target(where)
         if fault is None:
-            self._faults.pop(path, None)
+            self._faults.pop(key, None)
         else:
-            self._faults[path] = fault
+            self._faults[key] = fault
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, method: str, path: str) -> Fault | None:
         """The fault for this request, counting it against `times`."""
-        fault = self._faults.get(path)
+        key: tuple[str | None, str] = (method.upper(), path)
+        fault = self._faults.get(key)
+        if fault is None:
+            key = (None, path)
+            fault = self._faults.get(key)
         if fault is None:
             return None
         if fault.times is not None:
             fault.times -= 1
             if fault.times <= 0:
-                del self._faults[path]
+                del self._faults[key]
         return fault

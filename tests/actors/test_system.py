@@ -15,8 +15,9 @@ from binance_mcp.actors.executor import Executor
 from binance_mcp.actors.messages import Envelope
 from binance_mcp.actors.system import System
 from binance_mcp.events.commands import Command
+from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled
-from binance_mcp.events.store import TERMINAL_KINDS, verify_rows
+from binance_mcp.events.store import verify_rows
 from binance_mcp.exchange.paper import LimitConfig, PaperExchange
 
 from .conftest import Harness, build

@@ -22,9 +22,37 @@ async def placed_orders(paper: PaperClient) -> int:
 def test_parse_fault_specs() -> None:
     assert parse_fault("/api/v3/order=drop@1") == ("/api/v3/order", Fault(FaultMode.DROP, 0, 1))
     assert parse_fault("/api/v3/depth=latency:250") == ("/api/v3/depth", Fault(FaultMode.LATENCY, 250, None))
-    for bad in ("order=drop", "/api/v3/order=explode", "/api/v3/order=latency", "/api/v3/order=drop:5", "/x=hang@y"):
+    assert parse_fault("POST /api/v3/order=drop@1") == ("POST /api/v3/order", Fault(FaultMode.DROP, 0, 1))
+    assert parse_fault("delete /api/v3/order=timeout")[0] == "DELETE /api/v3/order"
+    for bad in (
+        "order=drop",
+        "/api/v3/order=explode",
+        "/api/v3/order=latency",
+        "/api/v3/order=drop:5",
+        "/x=hang@y",
+        "FETCH /api/v3/order=drop",
+        "POST order=drop",
+    ):
         with pytest.raises(ValueError, match="fault spec"):
             parse_fault(bad)
+
+
+async def test_a_fault_with_a_method_spares_the_other_methods_of_its_path(paper: PaperClient) -> None:
+    paper.exchange.faults.set("POST /api/v3/order", Fault(FaultMode.UNAVAILABLE, times=1))
+    lookup = await paper.signed("GET", "/api/v3/order", symbol="BTCUSDT", orderId="1")
+    assert lookup.error[0] == -2013  # the GET went through to the handler, and did not use the fault up
+    answer = await paper.order(**ORDER)
+    assert answer.status == 503  # the POST met it
+    assert (await paper.order(**ORDER)).status == 200  # @1: once only
+    assert await placed_orders(paper) == 1
+
+
+async def test_a_fault_with_a_method_wins_over_one_without(paper: PaperClient) -> None:
+    paper.exchange.faults.set("/api/v3/order", Fault(FaultMode.UNAVAILABLE))
+    paper.exchange.faults.set("POST /api/v3/order", Fault(FaultMode.TIMEOUT, times=1))
+    assert (await paper.order(**ORDER)).status == 504
+    assert (await paper.order(**ORDER)).status == 503  # the method's fault is used up; any-method remains
+    assert (await paper.signed("GET", "/api/v3/order", symbol="BTCUSDT", orderId="1")).status == 503
 
 
 async def test_latency_delays_the_answer(clock: ManualClock) -> None:

@@ -1,0 +1,120 @@
+"""The reconciler: owns the state changes whose outcome is unknown, and finds out what happened.
+
+A `Track` comes from the executor (a timeout, a lost answer, a 5XX on an order or a cancel) or
+from the start-up fold (dispatched before a restart, never resolved). Each is looked up at the
+exchange in a task of its own, with back-off, and the answer is journaled as `reconciled`:
+- create_order: the order by its client order id. Found: `placed` with its status, executed and
+  quote quantity. Binance says it does not exist: `placed: false`, but only once the request's
+  recvWindow has passed since it was sent (before that the exchange could still accept it).
+- cancel_order: the order's status (`canceled` when it is CANCELED).
+- cancel_open_orders: how many orders are still open on the symbol.
+Nothing is ever sent again. An order's fate goes to the validator (`Settle`) so the daily
+notional frees what was not placed. A lookup that keeps failing is left for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from binance_mcp.actors.base import Actor, Reply
+from binance_mcp.actors.journal import AuditUnavailable, Journal
+from binance_mcp.actors.messages import Settle, Track
+from binance_mcp.exchange.client import BinanceClient
+from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected
+
+__all__ = ["BACKOFF_S", "Reconciler"]
+
+log = logging.getLogger("binance_mcp.reconciler")
+BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 60.0, 60.0, 60.0)
+_GONE = (-2013, -2011)  # "Order does not exist." / "Unknown order sent."
+
+
+class Reconciler(Actor):
+    def __init__(
+        self,
+        client: BinanceClient,
+        journal: Journal,
+        validator: Actor,
+        *,
+        backoff_s: Sequence[float] = BACKOFF_S,
+        settle_margin_ms: int = 2000,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        super().__init__("reconciler")
+        self.client = client
+        self.journal = journal
+        self.validator = validator
+        self.backoff_s = tuple(backoff_s)
+        self.settle_margin_ms = settle_margin_ms
+        self.clock_ms = clock_ms
+        self.sleep = sleep
+        self.tasks: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
+
+    def reset(self) -> None:
+        pass  # the lookups run in their own tasks and are not lost with the actor's loop
+
+    async def handle(self, message: Track, reply: Reply) -> None:
+        if message.command_id in self.tasks:
+            return
+        self.tasks[message.command_id] = asyncio.create_task(self._reconcile(message))
+
+    async def _reconcile(self, track: Track) -> dict[str, Any] | None:
+        """The `reconciled` body once journaled, or None if every lookup failed."""
+        for delay in (0.0, *self.backoff_s):
+            if delay:
+                await self.sleep(delay)
+            try:
+                found = await self._look_up(track)
+            except ExchangeError as exc:
+                log.warning("reconciling %s: lookup failed (%s); trying again", track.command_id, exc.message)
+                continue
+            if found is None:
+                continue
+            try:
+                await self.journal.record(track.command_id, "reconciled", track.tool, found)
+            except AuditUnavailable as exc:
+                log.error("reconciling %s: %s; it stays unresolved until the next start", track.command_id, exc)
+                return None
+            if track.tool == "create_order":
+                await self.validator.tell(Settle(command_id=track.command_id, placed=bool(found.get("placed"))))
+            log.info("reconciled %s (%s): %s", track.command_id, track.tool, found)
+            return found
+        log.error("could not reconcile %s (%s); it will be tried at the next start", track.command_id, track.tool)
+        return None
+
+    async def _look_up(self, track: Track) -> dict[str, Any] | None:
+        """What happened, or None when it cannot be told yet."""
+        if track.tool == "cancel_open_orders":
+            reply = await self.client.request("GET", "/api/v3/openOrders", {"symbol": track.symbol}, signed=True)
+            return {"open_orders": len(reply.data)}
+        params = {"symbol": track.symbol}
+        if track.order_id is not None:
+            params["orderId"] = str(track.order_id)
+        if track.client_order_id is not None:
+            params["origClientOrderId"] = track.client_order_id
+        try:
+            order = (await self.client.request("GET", "/api/v3/order", params, signed=True)).data
+        except ExchangeRejected as exc:
+            if exc.code not in _GONE:
+                raise
+            if track.tool != "create_order":
+                return {"status": None, "canceled": False, "reason": "the exchange knows no such order"}
+            if self.clock_ms() < track.dispatched_ms + self.client.recv_window_ms + self.settle_margin_ms:
+                return None  # the exchange could still accept it: look again later
+            return {
+                "placed": False,
+                "client_order_id": track.client_order_id,
+                "reason": "the exchange has no order with this client order id, and its recvWindow has passed",
+            }
+        facts = {
+            k: order.get(k)
+            for k in ("symbol", "orderId", "clientOrderId", "status", "executedQty", "cummulativeQuoteQty")
+        }
+        if track.tool == "create_order":
+            return {"placed": True, **facts}
+        return {"canceled": order.get("status") == "CANCELED", **facts}

@@ -1,0 +1,35 @@
+"""The command lifecycle as data: which journaled event may follow which, for one command.
+
+    received ─► rejected | throttled | executed | failed                (reads; guard and limiter)
+             └► confirmation_requested ─► confirmed ─► …               (MCP_CONFIRM_ORDERS)
+                                       └► rejected                     (declined, expired)
+             └► dispatched ─► executed | failed | unknown ─► reconciled (state changes)
+
+`validated` and `admitted` happen in memory and are not journaled; `security` events ride along
+any command and are outside the lifecycle. A terminal kind ends the command; only `unknown` is
+followed, by `reconciled`. After a crash the server closes what it finds open: a `dispatched`
+gets `unknown` (then `reconciled`), anything else before dispatch gets `failed`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["NEXT", "TERMINAL_KINDS", "illegal_move"]
+
+TERMINAL_KINDS = ("rejected", "throttled", "executed", "failed", "unknown")
+_ENDS = frozenset({"rejected", "throttled", "executed", "failed"})
+
+NEXT: dict[str | None, frozenset[str]] = {
+    None: frozenset({"received"}),
+    "received": frozenset({"confirmation_requested", "dispatched"}) | _ENDS,
+    "confirmation_requested": frozenset({"confirmed", "rejected", "failed"}),
+    "confirmed": frozenset({"dispatched", "throttled", "failed"}),
+    "dispatched": frozenset({"executed", "failed", "unknown"}),
+    "unknown": frozenset({"reconciled"}),
+    "reconciled": frozenset(),
+    **{end: frozenset() for end in _ENDS},
+}
+
+
+def illegal_move(last: str | None, kind: str) -> bool:
+    """Whether `kind` may not follow `last` (None: the command's first event)."""
+    return kind != "security" and kind not in NEXT.get(last, frozenset())
