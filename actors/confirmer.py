@@ -42,7 +42,7 @@ def summary(validated: Validated, venue: str) -> str:
         text = " ".join(parts)
         if facts is not None and facts.notional is not None:
             approx = " about" if command.type == "MARKET" and command.quote_quantity is None else ""
-            text += f", worth{approx} {plain(facts.notional)} {facts.quote_asset}"
+            text += f", worth{approx} {plain(round(facts.notional, 8))} {facts.quote_asset}"
         return f"Place order: {text}, {where}?"
     if isinstance(command, CancelOrder):
         which = f"order id {command.order_id}" if command.order_id is not None else f"'{command.client_order_id}'"

@@ -130,7 +130,7 @@ class Executor(Actor):
             order_id=getattr(command, "order_id", None),
             dispatched_ms=time.time_ns() // 1_000_000,
         )
-        await self.reconciler.tell(track)
+        await self.reconciler.ask(track)  # taken over before the caller hears `unknown`
 
     async def _failed(self, exc: ExchangeError) -> Failed:
         if isinstance(exc, RateLimited):

@@ -59,9 +59,11 @@ class Reconciler(Actor):
         pass  # the lookups run in their own tasks and are not lost with the actor's loop
 
     async def handle(self, message: Track, reply: Reply) -> None:
-        if message.command_id in self.tasks:
-            return
-        self.tasks[message.command_id] = asyncio.create_task(self._reconcile(message))
+        """Start looking it up; the reply (if asked) says it is taken over."""
+        if message.command_id not in self.tasks:
+            self.tasks[message.command_id] = asyncio.create_task(self._reconcile(message))
+        if reply is not None and not reply.done():
+            reply.set_result(None)
 
     async def _reconcile(self, track: Track) -> dict[str, Any] | None:
         """The `reconciled` body once journaled, or None if every lookup failed."""

@@ -104,6 +104,7 @@ class System:
         guard: Guard | None = None,
         confirm_timeout_s: float = 300.0,
         reconcile_backoff_s: tuple[float, ...] = BACKOFF_S,
+        reconcile_margin_ms: int = 2000,
         workers: int = 8,
         max_restarts: int = 5,
         restart_window_s: float = 10.0,
@@ -125,7 +126,9 @@ class System:
             guard=self.guard,
             market_facts=self._market_facts,
         )
-        self.reconciler = Reconciler(client, self.journal, self.validator, backoff_s=reconcile_backoff_s)
+        self.reconciler = Reconciler(
+            client, self.journal, self.validator, backoff_s=reconcile_backoff_s, settle_margin_ms=reconcile_margin_ms
+        )
         self.executor = Executor(
             client, self.directory, self.limiter, self.journal, reconciler=self.reconciler, guard=self.guard
         )
@@ -208,7 +211,7 @@ class System:
                 )
                 await self.journal.ask(Finish(envelope=envelope, outcome=unknown))
             log.info("reconciling %s (%s) left open by an earlier run", pending.command_id, pending.tool)
-            await self.reconciler.tell(
+            await self.reconciler.ask(
                 Track(
                     command_id=pending.command_id,
                     tool=pending.tool,

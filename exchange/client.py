@@ -6,7 +6,9 @@ weight headers, and the mapping of every failure to `exchange.errors`.
   percent-encoded query) and sends it. Between the two the caller may journal the request: the
   query it is given is the one that is sent, minus the signature.
 - The offset to the server's clock is measured at start (`sync_time`) and again after a -1021;
-  a read is then retried once. A state change is never retried.
+  a read is then retried once. A state change is never retried, not even by aiohttp: it resends
+  a DELETE (an idempotent method in HTTP) once when the connection drops, which for a cancel
+  would be a second cancel; `_send_once` turns that drop into an error aiohttp does not retry.
 - Every answer's `X-MBX-USED-WEIGHT-1M` is passed to `on_weight`, and an order's
   `X-MBX-ORDER-COUNT-10S` / `-1D` to `on_order_count` (the limiter keeps in step).
 """
@@ -60,6 +62,20 @@ class Prepared:
 
     def record(self) -> dict[str, str]:
         return {"method": self.method, "path": self.path, "query": self.query}
+
+
+class _AnswerLost(aiohttp.ClientError):
+    """The connection closed after a state change was sent, before its answer."""
+
+
+async def _send_once(req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+    """Client middleware for state changes: a dropped connection is not resent by aiohttp."""
+    try:
+        return await handler(req)
+    except aiohttp.ClientConnectorError:
+        raise  # it never left: aiohttp does not retry this either
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise _AnswerLost(str(exc)) from exc
 
 
 def _count(headers: Any, name: str) -> int | None:
@@ -149,13 +165,16 @@ class BinanceClient:
             query = f"{query}&signature={self.credentials.sign(query)}"
             headers["X-MBX-APIKEY"] = self.credentials.api_key
         url = self._url(path) + (f"?{query}" if query else "")
+        once = () if method == "GET" else (_send_once,)
         try:
-            async with self.session.request(method, url, headers=headers, timeout=self.timeout) as resp:
+            async with self.session.request(
+                method, url, headers=headers, timeout=self.timeout, middlewares=once
+            ) as resp:
                 body = await resp.read()
                 status, resp_headers = resp.status, resp.headers
         except TimeoutError as exc:
             raise UnknownOutcome(f"{method} {path}: no answer within {self.timeout.total:g} s") from exc
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, _AnswerLost) as exc:
             raise UnknownOutcome(f"{method} {path}: the connection closed before the answer") from exc
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(f"{method} {path}: cannot connect to the exchange") from exc

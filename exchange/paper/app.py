@@ -177,7 +177,7 @@ class PaperExchange:
         for key, secret in (accounts or {}).items():
             self.add_account(key, secret)
         self.weights = WeightLimiter(limits or LimitConfig())
-        self.served: Counter[str] = Counter()  # requests received per endpoint path
+        self.served: Counter[str] = Counter()  # requests received per endpoint: "GET /api/v3/time"
         self.orders = OrderLimiter(limits or LimitConfig())
         self.faults = Faults(faults)
         self.fixtures = _load("fixtures.json")
@@ -223,7 +223,7 @@ class PaperExchange:
 
     async def _serve(self, ep: Endpoint, request: web.Request) -> web.StreamResponse:
         now = self.now()
-        self.served[ep.path] += 1
+        self.served[f"{ep.method} {ep.path}"] += 1
         raw_query = request.raw_path.partition("?")[2]
         raw_body = (await request.read()).decode("utf-8", "replace") if request.can_read_body else ""
         ip = request.remote or "?"

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.outcomes import Outcome
+from binance_mcp.events.store import EventStore
 from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, PaperExchange
 
@@ -25,7 +26,41 @@ class Harness:
         self.log = log
 
     async def call(self, tool: str, **args: Any) -> Outcome:
-        return await self.system.ask(new_envelope(tool, args, len(str(args))))
+        outcome = await self.system.ask(new_envelope(tool, args, len(str(args))))
+        assert isinstance(outcome, Outcome)
+        return outcome
+
+
+def new_exchange(limits: LimitConfig | None = None, **options: Any) -> PaperExchange:
+    return PaperExchange(
+        accounts={KEY: SECRET}, market_config=MarketConfig(seed=1, history_ms=3_600_000), limits=limits, **options
+    )
+
+
+@asynccontextmanager
+async def exchange_server(exchange: PaperExchange) -> AsyncIterator[str]:
+    """The paper exchange on a loopback port; yields its URL."""
+    server = TestServer(exchange.app())
+    await server.start_server()
+    try:
+        yield str(server.make_url(""))
+    finally:
+        await server.close()
+
+
+@asynccontextmanager
+async def system_on(
+    url: str, log: Path, *, system_cls: type[System] = System, recv_window_ms: int = 5000, **options: Any
+) -> AsyncIterator[System]:
+    """A started System over the exchange at `url`, its log at `log`; stopped on the way out."""
+    client = BinanceClient(url, credentials=Credentials(KEY, SECRET), recv_window_ms=recv_window_ms)
+    options.setdefault("calls_per_minute", None)
+    system = system_cls(client=client, store=EventStore(log), venue="paper", **options)
+    await system.start()
+    try:
+        yield system
+    finally:
+        await system.stop()
 
 
 @asynccontextmanager
@@ -33,29 +68,15 @@ async def build(
     tmp_path: Path,
     *,
     limits: LimitConfig | None = None,
-    system_cls: type[System] = System,
     prepare: Callable[[PaperExchange], None] | None = None,
     **options: Any,
 ) -> AsyncIterator[Harness]:
-    exchange = PaperExchange(
-        accounts={KEY: SECRET}, market_config=MarketConfig(seed=1, history_ms=3_600_000), limits=limits
-    )
+    exchange = new_exchange(limits)
     if prepare is not None:  # the exchange as the system will find it at start
         prepare(exchange)
-    server = TestServer(exchange.app())
-    await server.start_server()
-    client = BinanceClient(str(server.make_url("")), credentials=Credentials(KEY, SECRET))
-    from binance_mcp.events.store import EventStore
-
     log = tmp_path / "events.sqlite3"
-    options.setdefault("calls_per_minute", None)
-    system = system_cls(client=client, store=EventStore(log), venue="paper", **options)
-    await system.start()
-    try:
+    async with exchange_server(exchange) as url, system_on(url, log, **options) as system:
         yield Harness(system, exchange, log)
-    finally:
-        await system.stop()
-        await server.close()
 
 
 @pytest.fixture

@@ -231,6 +231,6 @@ async def test_a_writer_thread_that_cannot_start_fails_calls_cleanly_until_it_ca
         monkeypatch.setattr(threading.Thread, "start", no_threads)
         outcome = await h.call("get_ticker_price", symbol="BTCUSDT")
         assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
-        assert h.exchange.served["/api/v3/ticker/price"] == 0  # nothing went out unrecorded
+        assert h.exchange.served["GET /api/v3/ticker/price"] == 0  # nothing went out unrecorded
         monkeypatch.setattr(threading.Thread, "start", real_start)
         assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)

@@ -141,8 +141,8 @@ async def test_the_paper_venue_can_use_a_paper_exchange_running_elsewhere(tmp_pa
         async with session(env) as s:
             assert (await s.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})).is_error is False
         # exchangeInfo at start and the ticker went to this exchange, not to an embedded one
-        assert running.exchange.served["/api/v3/ticker/price"] == 1
-        assert running.exchange.served["/api/v3/exchangeInfo"] >= 1
+        assert running.exchange.served["GET /api/v3/ticker/price"] == 1
+        assert running.exchange.served["GET /api/v3/exchangeInfo"] >= 1
     finally:
         await running.stop()
     assert {r[5] for r in rows(log)} == {"paper"}

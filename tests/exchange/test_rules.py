@@ -3,6 +3,7 @@
 import json
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,10 @@ from binance_mcp.exchange.rules import (
     SymbolRules,
     check_order,
     decimal_places,
+    explain_failure,
     floor_to_step,
+    order_param_problem,
+    plain,
 )
 
 MARKETS = json.loads((Path(__file__).parents[2] / "exchange/paper/data/markets.json").read_text())
@@ -80,3 +84,84 @@ def test_decimal_places(value: str, places: int) -> None:
 def test_floor_to_step_zero_step_is_identity() -> None:
     assert floor_to_step(D("1.23456"), D("0.01")) == D("1.23")
     assert floor_to_step(D("1.23456"), D("0")) == D("1.23456")
+
+
+def explain(order: OrderCheck, counts: OpenOrderCounts | None = None) -> str:
+    failed = check_order(BTC, order, counts)
+    assert failed is not None
+    return explain_failure(BTC, order, failed, counts)
+
+
+def test_hints_name_the_filter_and_the_nearest_valid_values() -> None:
+    assert explain(limit("65000", "0.000015")) == (
+        "quantity 0.000015 is not a multiple of stepSize 0.00001 (LOT_SIZE); nearest valid: 0.00001 or 0.00002"
+    )
+    assert explain(limit("65000.015", "0.001")) == (
+        "price 65000.015 is not a multiple of tickSize 0.01 (PRICE_FILTER); nearest valid: 65000.01 or 65000.02"
+    )
+    assert explain(limit("65000", "9000.00001")).startswith("quantity 9000.00001 is above maxQty 9000 (LOT_SIZE)")
+    assert explain(limit("65000", "0.00007")) == (
+        "order value 4.55 USDT is below minNotional 5 (NOTIONAL); at 65000 the smallest quantity is 0.00008"
+    )
+    market = OrderCheck(side="BUY", type="MARKET", quantity=D("0.00007"), ref_price=D("65000"))
+    assert "(valued at the average price)" in explain(market)
+    band = explain(limit("600", "1", ref="100"))  # BTCUSDT bids: 0.2x to 5x
+    assert (
+        band == "price 600 for a BUY must be from 20 to 500: 0.2x to 5x the average price 100 (PERCENT_PRICE_BY_SIDE)"
+    )
+
+
+def test_count_filter_hints_say_how_many_are_open() -> None:
+    full = OpenOrderCounts(orders=200, algo_orders=0)
+    assert explain(limit("65000", "0.001"), full) == (
+        "BTCUSDT already has 200 open orders, the most allowed is 200 (MAX_NUM_ORDERS)"
+    )
+    stops = OrderCheck(
+        side="SELL", type="STOP_LOSS_LIMIT", quantity=D("0.001"), price=D("60000"), stop_price=D("60000")
+    )
+    assert "open stop/take-profit orders" in explain(stops, OpenOrderCounts(orders=5, algo_orders=5))
+
+
+@pytest.mark.parametrize(
+    ("order_type", "params", "problem"),
+    [
+        ("LIMIT", {"quantity": D(1)}, "price"),
+        ("LIMIT", {"price": D(1)}, "quantity"),
+        ("MARKET", {}, "quantity"),
+        ("MARKET", {"quantity": D(1), "quote_quantity": D(1)}, "quote_quantity"),
+        ("MARKET", {"quantity": D(1), "price": D(1)}, "price"),
+        ("MARKET", {"quantity": D(1), "time_in_force": "GTC"}, "time_in_force"),
+        ("LIMIT", {"quantity": D(1), "price": D(1), "quote_quantity": D(1)}, "quote_quantity"),
+        ("STOP_LOSS", {"quantity": D(1)}, "stop_price"),
+        ("STOP_LOSS_LIMIT", {"quantity": D(1), "stop_price": D(1)}, "price"),
+        ("TAKE_PROFIT_LIMIT", {"quantity": D(1), "price": D(1)}, "stop_price"),
+        ("LIMIT_MAKER", {"quantity": D(1), "price": D(1), "time_in_force": "GTC"}, "time_in_force"),
+        ("LIMIT", {"quantity": D(1), "price": D(1), "stop_price": D(1)}, "stop_price"),
+        ("LIMIT", {"quantity": D(0), "price": D(1)}, "quantity"),
+        ("LIMIT", {"quantity": D("NaN"), "price": D(1)}, "quantity"),
+        ("LIMIT", {"quantity": D(1), "price": D(-1)}, "price"),
+    ],
+)
+def test_order_parameters_as_binance_requires_them(order_type: str, params: dict[str, Any], problem: str) -> None:
+    full = {"quantity": None, "quote_quantity": None, "price": None, "stop_price": None, "time_in_force": None}
+    found = order_param_problem(order_type, **{**full, **params})
+    assert found is not None and found[0] == problem
+
+
+def test_complete_orders_have_no_parameter_problem() -> None:
+    base = {"quantity": None, "quote_quantity": None, "price": None, "stop_price": None, "time_in_force": None}
+    for order_type, params in (
+        ("LIMIT", {"quantity": D(1), "price": D(1), "time_in_force": "IOC"}),
+        ("MARKET", {"quote_quantity": D(10)}),
+        ("STOP_LOSS", {"quantity": D(1), "stop_price": D(1)}),
+        ("TAKE_PROFIT_LIMIT", {"quantity": D(1), "price": D(1), "stop_price": D(1)}),
+        ("LIMIT_MAKER", {"quantity": D(1), "price": D(1)}),
+    ):
+        assert order_param_problem(order_type, **{**base, **params}) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [("0.00001", "0.00001"), ("1E-5", "0.00001"), ("1.50", "1.5"), ("1E+2", "100")]
+)
+def test_plain_decimals_never_use_exponents(value: str, text: str) -> None:
+    assert plain(D(value)) == text

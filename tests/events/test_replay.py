@@ -1,0 +1,105 @@
+"""The start-up fold: pure over events; the same log gives the same state, in one go or in parts."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+from typing import Any
+
+from binance_mcp.events.lifecycle import NEXT, TERMINAL_KINDS, illegal_move
+from binance_mcp.events.replay import DAY_MS, Fold
+
+NOW = 2_000 * DAY_MS
+Row = tuple[int, int, str, str, str, str]
+
+
+def log(*steps: tuple[str, str, str, dict[str, Any], int]) -> list[Row]:
+    """(command id, kind, tool, body, ms) → rows with seq and µs timestamps."""
+    return [
+        (i + 1, ms * 1000, cid, kind, tool, json.dumps(body)) for i, (cid, kind, tool, body, ms) in enumerate(steps)
+    ]
+
+
+def order(
+    cid: str, notional: str, ms: int, *then: tuple[str, dict[str, Any]]
+) -> list[tuple[str, str, str, dict[str, Any], int]]:
+    dispatch = {"symbol": "BTCUSDT", "client_order_id": f"mcp{cid}", "quote_asset": "USDT", "notional": notional}
+    steps = [(cid, "received", "create_order", {}, ms), (cid, "dispatched", "create_order", dispatch, ms)]
+    return steps + [(cid, kind, "create_order", body, ms) for kind, body in then]
+
+
+ROWS = log(
+    *order("filled", "100", NOW - 1000, ("executed", {})),
+    *order("refused", "200", NOW - 900, ("failed", {})),
+    *order("lost", "300", NOW - 800, ("unknown", {})),
+    *order("lost-not-placed", "400", NOW - 700, ("unknown", {}), ("reconciled", {"placed": False})),
+    *order("lost-placed", "500", NOW - 600, ("unknown", {}), ("reconciled", {"placed": True})),
+    *order("killed", "600", NOW - 500),
+    *order("yesterday", "700", NOW - DAY_MS - 1, ("executed", {})),
+    ("read", "received", "get_ticker_price", {}, NOW - 400),
+    ("read", "executed", "get_ticker_price", {}, NOW - 400),
+    ("half", "received", "cancel_order", {}, NOW - 300),
+    ("asking", "received", "cancel_order", {}, NOW - 200),
+    ("asking", "confirmation_requested", "cancel_order", {}, NOW - 200),
+    ("system", "security", "", {}, NOW - 100),
+)
+
+
+def fold(rows: list[Row]) -> Fold:
+    f = Fold()
+    for row in rows:
+        f.apply(*row)
+    return f
+
+
+def state(f: Fold) -> tuple[Any, ...]:
+    unresolved = sorted((p.command_id, p.finished, p.client_order_id) for p in f.unresolved())
+    return f.order_times(NOW), sorted(f.notional(NOW)), unresolved, sorted(f.interrupted()), f.anomalies
+
+
+def test_what_the_actors_get_back_from_the_log() -> None:
+    f = fold(ROWS)
+    assert f.order_times(NOW) == [NOW - 1000, NOW - 900, NOW - 800, NOW - 700, NOW - 600, NOW - 500]
+    assert {str(v) for _, _, v in f.notional(NOW)} == {"100", "300", "500", "600"}  # not refused nor not placed
+    assert all(asset == "USDT" for _, asset, _ in f.notional(NOW))
+    assert sorted((p.command_id, p.finished) for p in f.unresolved()) == [("killed", False), ("lost", True)]
+    assert next(p for p in f.unresolved() if p.command_id == "lost").client_order_id == "mcplost"
+    assert sorted(f.interrupted()) == [("asking", "cancel_order"), ("half", "cancel_order")]
+    assert f.anomalies == []
+    assert sum(v for _, _, v in f.notional(NOW)) == D(1500)
+
+
+def test_folding_in_parts_gives_the_same_state_as_folding_at_once() -> None:
+    whole = state(fold(ROWS))
+    for cut in range(len(ROWS) + 1):
+        f = Fold()
+        for row in ROWS[:cut]:
+            f.apply(*row)
+        for row in ROWS[cut:]:
+            f.apply(*row)
+        assert state(f) == whole
+
+
+def test_moves_the_lifecycle_forbids_are_reported() -> None:
+    f = fold(
+        log(
+            ("a", "executed", "get_ticker_price", {}, NOW),
+            ("b", "received", "create_order", {}, NOW),
+            ("b", "executed", "create_order", {}, NOW),
+            ("b", "dispatched", "create_order", {"symbol": "X"}, NOW),
+        )
+    )
+    assert [(seq, cid) for seq, cid, _ in f.anomalies] == [(1, "a"), (4, "b")]
+    assert f.anomalies[1][2] == "dispatched after executed"
+
+
+def test_the_lifecycle_table() -> None:
+    assert not illegal_move(None, "received") and illegal_move(None, "executed")
+    assert not illegal_move("received", "dispatched") and not illegal_move("dispatched", "unknown")
+    assert not illegal_move("unknown", "reconciled") and illegal_move("executed", "reconciled")
+    assert illegal_move("confirmation_requested", "dispatched")  # never without `confirmed`
+    assert not illegal_move("confirmation_requested", "confirmed") and not illegal_move("confirmed", "dispatched")
+    assert not illegal_move("executed", "security")
+    for terminal in TERMINAL_KINDS:
+        assert terminal in NEXT["dispatched"] or terminal in NEXT["received"]
+        assert NEXT[terminal] == (frozenset({"reconciled"}) if terminal == "unknown" else frozenset())
