@@ -1,0 +1,107 @@
+"""The server killed (SIGKILL) after an order's `dispatched` is durable and before its answer: the
+next run finds it in the log, looks it up by its client order id, journals `reconciled`, and
+sends nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from binance_mcp.events.commands import client_order_id
+from binance_mcp.exchange.paper import Fault, FaultMode, start_paper_exchange
+
+ROOT = Path(__file__).parents[2]
+
+
+async def serve(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "server.py"),
+        "serve",
+        env=env,
+        cwd=str(ROOT),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def rpc(proc: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
+    await proc.stdin.drain()
+
+
+async def answer(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    found: dict[str, Any] = json.loads(line)
+    return found
+
+
+async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start(tmp_path: Path) -> None:
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def held(_seconds: float) -> None:  # the latency fault: hold the order until the kill
+        arrived.set()
+        await release.wait()
+
+    running = await start_paper_exchange(faults={"POST /api/v3/order": Fault(FaultMode.LATENCY, 1, 1)}, sleep=held)
+    log = tmp_path / "events.sqlite3"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
+    env = {
+        **base,
+        "BINANCE_VENUE": "paper",
+        "BINANCE_BASE_URL": running.url,
+        "BINANCE_API_KEY": running.api_key,
+        "BINANCE_API_SECRET": running.api_secret,
+        "MCP_EVENT_LOG": str(log),
+    }
+    try:
+        first = await serve(env)
+        init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+        await rpc(first, {"id": 1, "method": "initialize", "params": init})
+        assert (await answer(first))["result"]["serverInfo"]["name"] == "binance-mcp"
+        await rpc(first, {"method": "notifications/initialized"})
+        order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+        await rpc(first, {"id": 2, "method": "tools/call", "params": {"name": "create_order", "arguments": order}})
+        # The order reached the exchange, so its `dispatched` was durable: the executor waits for that.
+        await asyncio.wait_for(arrived.wait(), 30)
+        first.kill()
+        await first.wait()
+        release.set()  # the exchange goes on and applies the order; its answer has nowhere to go
+
+        with sqlite3.connect(log) as conn:
+            (command_id,) = conn.execute("SELECT command_id FROM events WHERE kind = 'dispatched'").fetchone()
+            kinds = [r[0] for r in conn.execute("SELECT kind FROM events WHERE command_id = ?", (command_id,))]
+        assert kinds == ["received", "dispatched"]  # killed before the answer
+
+        second = await serve(env)
+        assert second.stderr is not None
+        seen = []
+        while True:  # the restart reconciles at start, before any client asks anything
+            line = (await asyncio.wait_for(second.stderr.readline(), 30)).decode()
+            assert line, f"the server exited before reconciling: {''.join(seen)}"
+            seen.append(line)
+            if f"reconciled {command_id}" in line:
+                break
+        assert second.stdin is not None
+        second.stdin.close()
+        assert await asyncio.wait_for(second.wait(), 30) == 0
+        account = running.exchange.engine.accounts[running.api_key]
+        mine = [o for o in account.orders.values() if o.client_order_id == client_order_id(command_id)]
+        assert len(mine) == 1 and mine[0].status == "FILLED"
+        assert running.exchange.served["POST /api/v3/order"] == 1  # nothing was sent twice
+    finally:
+        release.set()
+        await running.stop()
+    with sqlite3.connect(log) as conn:
+        rows = conn.execute("SELECT kind, body FROM events WHERE command_id = ? ORDER BY seq", (command_id,)).fetchall()
+    assert [k for k, _ in rows] == ["received", "dispatched", "unknown", "reconciled"]
+    reconciled = json.loads(rows[-1][1])
+    assert reconciled["placed"] is True and reconciled["status"] == "FILLED"
