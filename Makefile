@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/journal.py
 	$(BIN)/python bench/stdio_calls.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/orders.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -199,7 +199,9 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
             return await system.confirm(needs.command_id, accepted, why)
         finally:
             if not answered:  # the call was cancelled while the person was asked: end it as declined
-                pending.add(asyncio.ensure_future(system.confirm(needs.command_id, False, "the call was cancelled")))
+                closing = asyncio.ensure_future(system.confirm(needs.command_id, False, "the call was cancelled"))
+                pending.add(closing)
+                closing.add_done_callback(pending.discard)
 
     pending: set[asyncio.Future[Any]] = set()
     server = Server("binance-mcp", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool)

@@ -21,17 +21,16 @@ __all__ = ["ConfigError", "Settings", "default_event_log", "load_dotenv"]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # binance_mcp: the repository root in a checkout
 LIVE_URL = "https://api.binance.com"
 TESTNET_URL = "https://testnet.binance.vision"
-_PLACEHOLDERS = (
-    "your_api_key",
-    "your_secret",
-    "your_api_secret",
-    "api_key_here",
-    "changeme",
-    "xxx",
-    "placeholder",
-    "<",
-    "example",
-)
+# A real key is 64 random letters and digits, so it may well contain "xxx" or "example" somewhere:
+# only what a placeholder looks like as a whole is refused (copied from a template, or filled with
+# one character), never a substring of a random key.
+_PLACEHOLDER_STARTS = ("your", "example", "placeholder", "changeme", "replace", "insert")
+_PLACEHOLDER_MARKS = ("<", ">", "_here", "api_key", "_secret", "...")
+
+
+def _placeholder(value: str) -> bool:
+    low = value.lower()
+    return low.startswith(_PLACEHOLDER_STARTS) or any(m in low for m in _PLACEHOLDER_MARKS) or len(set(low)) == 1
 
 
 class ConfigError(Exception):
@@ -112,7 +111,7 @@ def _credential(env: Mapping[str, str], name: str) -> str | None:
         return None
     if any(ch.isspace() for ch in value):
         raise ConfigError(f"{name} contains whitespace")
-    if any(p in value.lower() for p in _PLACEHOLDERS):
+    if _placeholder(value):
         raise ConfigError(f"{name} looks like a placeholder, not a real credential")
     if not 16 <= len(value) <= 128:
         raise ConfigError(f"{name} has an implausible length (expected 16 to 128 characters)")

@@ -11,6 +11,7 @@ MCP; the confirmer only holds commands and a timer per command.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from binance_mcp.actors.base import Actor, Reply
@@ -52,12 +53,21 @@ def summary(validated: Validated, venue: str) -> str:
 
 
 class Confirmer(Actor):
-    def __init__(self, next_stage: Actor, journal: Actor, venue: str, *, timeout_s: float = 300.0):
+    def __init__(
+        self,
+        next_stage: Actor,
+        journal: Actor,
+        venue: str,
+        *,
+        timeout_s: float = 300.0,
+        on_declined: Callable[[Validated], None] | None = None,
+    ):
         super().__init__("confirmer")
         self.next_stage = next_stage
         self.journal = journal
         self.venue = venue
         self.timeout_s = timeout_s
+        self.on_declined = on_declined  # e.g. free an order's share of the daily notional
         self.parked: dict[str, tuple[Validated, asyncio.TimerHandle]] = {}
         self._expiring: set[asyncio.Task[None]] = set()
 
@@ -109,6 +119,8 @@ class Confirmer(Actor):
         why = answer.reason or "declined"
         declined = Rejected(kind=DECLINED_BY_USER, message=f"the person did not confirm it ({why}); nothing was sent")
         await self.journal.tell(Finish(envelope=env, outcome=declined), reply)
+        if self.on_declined is not None:
+            self.on_declined(validated)
 
     async def expire_all(self, reason: str) -> None:
         """At shutdown: every parked command ends declined, so none is left without an outcome."""

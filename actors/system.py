@@ -133,7 +133,9 @@ class System:
             client, self.directory, self.limiter, self.journal, reconciler=self.reconciler, guard=self.guard
         )
         self.limiter.next_stage = self.executor  # the two refer to each other: wired after both exist
-        self.confirmer = Confirmer(self.limiter, self.journal, venue, timeout_s=confirm_timeout_s)
+        self.confirmer = Confirmer(
+            self.limiter, self.journal, venue, timeout_s=confirm_timeout_s, on_declined=self._declined
+        )
         self.validator.confirmer = self.confirmer
         self.supervisor = Supervisor(self._on_crash, max_restarts=max_restarts, window_s=restart_window_s)
         client.on_weight = self._weight_seen
@@ -153,6 +155,13 @@ class System:
     def _weight_seen(self, used: int) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # advisory: the next answer reports it again
             self.limiter.mailbox.put_nowait((WeightSeen(used=used), None))
+
+    def _declined(self, validated: Validated) -> None:
+        """A command the person did not confirm, or that expired unanswered: forget it, free its value."""
+        command_id = validated.envelope.command_id
+        self._awaiting.pop(command_id, None)
+        with contextlib.suppress(asyncio.QueueFull):
+            self.validator.mailbox.put_nowait((Settle(command_id=command_id, placed=False), None))
 
     def _order_count_seen(self, ten_seconds: int | None, day: int | None) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # advisory, like the weight

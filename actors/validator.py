@@ -155,6 +155,8 @@ class Validator(Actor):
     async def handle(self, message: Envelope | Priced | Settle, reply: Reply) -> None:
         if isinstance(message, Settle):
             self.daily.settle(message.command_id, message.placed)
+            if reply is not None and not reply.done():
+                reply.set_result(None)
             return
         result = self.check_priced(message) if isinstance(message, Priced) else self.check(message)
         if isinstance(result, Rejected):
@@ -182,9 +184,11 @@ class Validator(Actor):
             symbol = getattr(pending.command, "symbol", "")
             try:
                 price, open_orders, open_algo = await self.market_facts(symbol)
-            except ExchangeError as exc:
-                message = f"could not read {symbol}'s average price and open orders to check the order: {exc.message}"
-                failed = Failed(kind=TRANSPORT_ERROR, message=message, code=exc.code)
+            except Exception as exc:  # whatever it is, the caller gets an outcome and nothing is sent
+                why = exc.message if isinstance(exc, ExchangeError) else f"{type(exc).__name__}: {exc}"
+                message = f"could not read {symbol}'s average price and open orders to check the order: {why}"
+                code = exc.code if isinstance(exc, ExchangeError) else None
+                failed = Failed(kind=TRANSPORT_ERROR, message=message, code=code)
                 await self.journal.tell(Finish(envelope=pending.envelope, outcome=failed), reply)
                 return
             priced = msgspec.structs.replace(

@@ -103,12 +103,12 @@ async def http_run(base_url: str, n: int, k: int) -> Run:
 
 
 @contextlib.asynccontextmanager
-async def start_paper(base_env: dict[str, str]) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """`binance-mcp paper` in a process of its own: yields its URL and the environment that
-    points `serve` at it (paper venue, its base URL and key pair)."""
-    key, secret = "B" * 64, "S" * 64
+async def start_paper(base_env: dict[str, str], *flags: str) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """`binance-mcp paper` in a process of its own (more `flags` for it): yields its URL and the
+    environment that points `serve` at it (paper venue, its base URL and key pair)."""
+    key, secret = "BenchKey" + "7" * 56, "BenchSecret" + "3" * 53
     paper = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "server.py"), "paper", "--weight-limit", "1000000000",
+        sys.executable, str(ROOT / "server.py"), "paper", "--weight-limit", "1000000000", *flags,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=str(ROOT),
         env={**base_env, "BINANCE_API_KEY": key, "BINANCE_API_SECRET": secret},
     )  # fmt: skip

@@ -31,6 +31,9 @@ def test_credentials_choose_live_or_testnet() -> None:
         ({"BINANCE_API_KEY": KEY}, "BINANCE_API_SECRET"),
         ({"BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
         ({"BINANCE_API_KEY": "your_api_key_here", "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
+        ({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": "<your secret>"}, "BINANCE_API_SECRET"),
+        ({"BINANCE_API_KEY": "x" * 64, "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
+        ({"BINANCE_API_KEY": "YourApiKeyGoesHere0000", "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
         ({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET[:20] + " " + SECRET[21:]}, "BINANCE_API_SECRET"),
         ({"BINANCE_API_KEY": "short", "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
         ({"BINANCE_VENUE": "live"}, "BINANCE_API_KEY"),
@@ -46,6 +49,13 @@ def test_bad_settings_name_the_variable_and_hide_the_value(env: dict[str, str], 
     for value in env.values():
         if len(value) > 8:
             assert value not in str(info.value)
+
+
+def test_random_keys_that_happen_to_contain_placeholder_words_are_real_keys() -> None:
+    # Seen as a flaky test: a generated 64-character key held "xxx" and was refused.
+    key, secret = "aB3xxx" + "Q7" * 29, "k9Example" + "Zz" * 27 + "w"
+    settings = Settings.from_env({"BINANCE_API_KEY": key, "BINANCE_API_SECRET": secret})
+    assert settings.credentials is not None and settings.credentials.api_key == key
 
 
 def test_dotenv_never_overrides_the_environment(tmp_path: Path) -> None:

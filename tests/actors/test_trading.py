@@ -4,6 +4,7 @@ guard's state across a restart, and the ORDERS windows."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from decimal import Decimal
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from binance_mcp.actors.guard import Guard, parse_caps
+from binance_mcp.actors.messages import NeedsConfirmation, Settle
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import client_order_id
 from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled, Unknown
@@ -193,3 +195,38 @@ async def test_a_restart_closes_what_was_left_open_and_reconciles_dispatches(tmp
     assert [k for k, _ in events(log, "f" * 32)] == ["received", "failed"]
     assert events(log, "f" * 32)[-1][1]["kind"] == "interrupted"
     assert [k for k, _ in events(log, lost)] == ["received", "dispatched", "unknown", "reconciled"]
+
+
+async def test_an_unanswered_confirmation_expires_as_declined_and_frees_its_value(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "log.sqlite3"
+    guard = Guard(confirm_orders=True, max_daily_notional=parse_caps("USDT=1000", "cap"))
+    async with exchange_server(exchange) as url, system_on(url, log, guard=guard, confirm_timeout_s=0.01) as system:
+        expired = asyncio.Event()
+        declined = system.confirmer.on_declined
+        assert declined is not None
+        system.confirmer.on_declined = lambda v: (declined(v), expired.set())  # type: ignore[func-returns-value]
+        envelope = new_envelope("create_order", BUY, 80, can_confirm=True)
+        needs = await system.ask(envelope)
+        assert isinstance(needs, NeedsConfirmation) and needs.command_id == envelope.command_id
+        assert system.validator.daily.used("USDT", system.validator.clock_ms()) > 0  # reserved while asked
+        await expired.wait()
+        late = await system.confirm(envelope.command_id, True)
+        assert isinstance(late, Rejected) and "no order or cancel is waiting" in late.message
+        assert await system.validator.ask(Settle(command_id="flush", placed=False)) is None
+        assert system.validator.daily.used("USDT", system.validator.clock_ms()) == 0
+    assert [k for k, _ in events(log, envelope.command_id)] == ["received", "confirmation_requested", "rejected"]
+    assert events(log, envelope.command_id)[-1][1]["kind"] == "declined_by_user"
+    assert exchange.served[POST] == 0
+
+
+async def test_a_confirmation_left_open_at_shutdown_ends_declined(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "log.sqlite3"
+    async with exchange_server(exchange) as url, system_on(url, log, guard=Guard(confirm_orders=True)) as system:
+        envelope = new_envelope("cancel_open_orders", {"symbol": "BTCUSDT"}, 20, can_confirm=True)
+        needs = await system.ask(envelope)
+        assert isinstance(needs, NeedsConfirmation)
+        assert needs.summary == "Cancel ALL open orders on BTCUSDT, on the paper venue?"
+    body = events(log, envelope.command_id)[-1][1]
+    assert body["kind"] == "declined_by_user" and "the server is stopping" in body["message"]

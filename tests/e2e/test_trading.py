@@ -23,6 +23,7 @@ from mcp.types import ElicitResult
 
 from binance_mcp.events.commands import client_order_id
 from binance_mcp.exchange.paper import RunningPaperExchange, start_paper_exchange
+from binance_mcp.exchange.rules import plain
 
 ROOT = Path(__file__).parents[2]
 POST = "POST /api/v3/order"
@@ -274,21 +275,21 @@ async def test_order_cap_daily_cap_across_a_restart_and_the_allowlist(tmp_path: 
             big = await error(client, "create_order", **limit, quantity="0.002")
             assert big["type"] == "guard_limit"
             assert big["message"] == (
-                f"order value {2 * value:f} USDT is over MCP_MAX_ORDER_NOTIONAL, {value * Decimal('1.5'):f} USDT "
-                "per order; nothing was sent"
+                f"order value {plain(2 * value)} USDT is over MCP_MAX_ORDER_NOTIONAL, "
+                f"{plain(value * Decimal('1.5'))} USDT per order; nothing was sent"
             )
             await ok(client, "create_order", **limit, quantity="0.001")
             await ok(client, "create_order", **limit, quantity="0.001")
             over = await error(client, "create_order", **limit, quantity="0.001")
             assert over["type"] == "guard_limit" and "MCP_MAX_DAILY_NOTIONAL" in over["message"]
-            assert f"({2 * value:f} used)" in over["message"]
+            assert f"({plain(2 * value)} used)" in over["message"]
             other = await error(client, "create_order", symbol="ETHUSDT", side="BUY", type="MARKET", quantity="0.01")
             assert other["type"] == "symbol_not_allowed" and "BNBUSDT, BTCUSDT" in other["message"]
             no_quote = await error(client, "create_order", symbol="BNBBTC", side="BUY", type="MARKET", quantity="1")
             assert no_quote["type"] == "symbol_not_allowed"
         async with connect(env_for(running, log, **guard)) as client:  # a restart: the log remembers
             again = await error(client, "create_order", **limit, quantity="0.001")
-            assert again["type"] == "guard_limit" and f"({2 * value:f} used)" in again["message"]
+            assert again["type"] == "guard_limit" and f"({plain(2 * value)} used)" in again["message"]
         assert running.exchange.served[POST] == 2
 
 
