@@ -133,23 +133,26 @@ class Limiter(Actor):
                 )
         return None
 
-    async def handle(
-        self, message: Validated | Backoff | WeightSeen | RateBudget | OrderCountSeen, reply: Reply
-    ) -> None:
+    async def _learn(self, message: Backoff | WeightSeen | RateBudget | OrderCountSeen) -> None:
         if isinstance(message, RateBudget):
             if message.per_minute is not None:
                 await self.set_weight_budget(message.per_minute)
             self.orders_per_10s = message.orders_per_10s or self.orders_per_10s
             self.orders_per_day = message.orders_per_day or self.orders_per_day
-            return
-        if isinstance(message, OrderCountSeen):
+        elif isinstance(message, OrderCountSeen):
             self.observe_orders(message.ten_seconds, message.day)
-            return
-        if isinstance(message, Backoff):
+        elif isinstance(message, Backoff):
             self.back_off(message.seconds)
-            return
-        if isinstance(message, WeightSeen):
+        else:
             await self.observe_weight(message.used)
+
+    async def handle(
+        self, message: Validated | Backoff | WeightSeen | RateBudget | OrderCountSeen, reply: Reply
+    ) -> None:
+        if not isinstance(message, Validated):  # what the exchange told us; acknowledged if asked
+            await self._learn(message)
+            if reply is not None and not reply.done():
+                reply.set_result(None)
             return
         places_order = message.command.places_order
         verdict = self._order_verdict() if places_order else None

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from binance_mcp.actors.guard import Guard, parse_caps
-from binance_mcp.actors.messages import NeedsConfirmation, Settle
+from binance_mcp.actors.messages import Admitted, NeedsConfirmation, OrderCountSeen, Settle
 from binance_mcp.actors.system import System, new_envelope
-from binance_mcp.events.commands import client_order_id
+from binance_mcp.events.commands import client_order_id, decode
 from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled, Unknown
 from binance_mcp.events.store import Event, EventStore
 from binance_mcp.exchange.paper import Fault, FaultMode, LimitConfig, PaperExchange
@@ -230,3 +230,48 @@ async def test_a_confirmation_left_open_at_shutdown_ends_declined(tmp_path: Path
         assert needs.summary == "Cancel ALL open orders on BTCUSDT, on the paper venue?"
     body = events(log, envelope.command_id)[-1][1]
     assert body["kind"] == "declined_by_user" and "the server is stopping" in body["message"]
+
+
+async def test_the_schema_refuses_a_second_dispatch_so_nothing_is_sent_twice(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    async with exchange_server(exchange) as url, system_on(url, tmp_path / "log.sqlite3") as system:
+        envelope = new_envelope("create_order", BUY, 80)
+        command = decode("create_order", BUY)
+        await system.journal.record(envelope.command_id, "dispatched", "create_order", {"first": True})
+        outcome = await system.executor.dispatch(Admitted(envelope=envelope, command=command))
+    assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
+    assert "nothing was sent" in outcome.message and exchange.served[POST] == 0
+
+
+async def test_the_exchanges_order_count_holds_orders_it_would_refuse(tmp_path: Path) -> None:
+    exchange = new_exchange(LimitConfig(orders_per_10s=50))
+    async with exchange_server(exchange) as url, system_on(url, tmp_path / "log.sqlite3") as system:
+        # Other clients of the account have placed 50 orders this window (X-MBX-ORDER-COUNT-10S).
+        assert await system.limiter.ask(OrderCountSeen(ten_seconds=50, day=50)) is None
+        _, outcome = await call(system, "create_order", **BUY)
+        assert exchange.served[POST] == 0
+        # The exchange's next answer reports its own count again, and orders go on.
+        assert await system.limiter.ask(OrderCountSeen(ten_seconds=3, day=3)) is None
+        _, after = await call(system, "create_order", **BUY)
+    assert isinstance(outcome, Throttled) and "50 new orders per 10 seconds" in outcome.message
+    assert isinstance(after, Executed)
+
+
+async def test_without_input_validation_binance_judges_the_filters_and_the_guard_still_holds(
+    tmp_path: Path,
+) -> None:
+    exchange = new_exchange()
+    guard = Guard(symbol_allowlist=frozenset({"BTCUSDT"}))
+    async with (
+        exchange_server(exchange) as url,
+        system_on(url, tmp_path / "log.sqlite3", exchange_rules=False, guard=guard) as system,
+    ):
+        _, odd = await call(system, "create_order", **{**BUY, "quantity": "0.000015"})
+        _, other = await call(system, "create_order", **{**BUY, "symbol": "ETHUSDT"})
+    assert isinstance(odd, Failed) and (odd.kind, odd.code, odd.message) == (
+        "filter_failure",
+        -1013,
+        "Filter failure: LOT_SIZE",
+    )
+    assert isinstance(other, Rejected) and other.kind == "symbol_not_allowed"
+    assert exchange.served[POST] == 1
