@@ -17,7 +17,7 @@ from typing import Any
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.guard import Guard
 from binance_mcp.actors.journal import AuditUnavailable, Journal
-from binance_mcp.actors.messages import Admitted, Backoff, Finish, Track
+from binance_mcp.actors.messages import Admitted, Backoff, Finish
 from binance_mcp.actors.validator import SymbolDirectory
 from binance_mcp.events.commands import Command, GetAvailableAssets, GetSymbolInfo, client_order_id
 from binance_mcp.events.outcomes import (
@@ -31,6 +31,7 @@ from binance_mcp.events.outcomes import (
     Unknown,
     failure_of,
 )
+from binance_mcp.events.replay import Pending
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected, RateLimited, TransportError, UnknownOutcome
 
@@ -122,15 +123,16 @@ class Executor(Actor):
         if self.reconciler is None:
             return
         command = message.command
-        track = Track(
+        pending = Pending(
             command_id=message.envelope.command_id,
             tool=message.envelope.tool,
             symbol=getattr(command, "symbol", ""),
             client_order_id=client_id,
             order_id=getattr(command, "order_id", None),
             dispatched_ms=time.time_ns() // 1_000_000,
+            finished=True,
         )
-        await self.reconciler.ask(track)  # taken over before the caller hears `unknown`
+        await self.reconciler.ask(pending)  # taken over before the caller hears `unknown`
 
     async def _failed(self, exc: ExchangeError) -> Failed:
         if isinstance(exc, RateLimited):

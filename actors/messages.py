@@ -23,7 +23,6 @@ __all__ = [
     "RateBudget",
     "Record",
     "Settle",
-    "Track",
     "Validated",
     "WeightSeen",
 ]
@@ -92,17 +91,6 @@ class Settle(msgspec.Struct, frozen=True, kw_only=True):
 
     command_id: str
     placed: bool
-
-
-class Track(msgspec.Struct, frozen=True, kw_only=True):
-    """For the reconciler: a state change whose outcome is unknown; find out what happened."""
-
-    command_id: str
-    tool: str
-    symbol: str
-    client_order_id: str | None
-    order_id: int | None
-    dispatched_ms: int
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):

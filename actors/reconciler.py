@@ -1,6 +1,6 @@
 """The reconciler: owns the state changes whose outcome is unknown, and finds out what happened.
 
-A `Track` comes from the executor (a timeout, a lost answer, a 5XX on an order or a cancel) or
+A `Pending` comes from the executor (a timeout, a lost answer, a 5XX on an order or a cancel) or
 from the start-up fold (dispatched before a restart, never resolved). Each is looked up at the
 exchange in a task of its own, with back-off, and the answer is journaled as `reconciled`:
 - create_order: the order by its client order id. Found: `placed` with its status, executed and
@@ -22,7 +22,9 @@ from typing import Any
 
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.journal import AuditUnavailable, Journal
-from binance_mcp.actors.messages import Settle, Track
+from binance_mcp.actors.messages import Settle
+from binance_mcp.events.commands import GetOrder
+from binance_mcp.events.replay import Pending
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected
 
@@ -58,14 +60,14 @@ class Reconciler(Actor):
     def reset(self) -> None:
         pass  # the lookups run in their own tasks and are not lost with the actor's loop
 
-    async def handle(self, message: Track, reply: Reply) -> None:
+    async def handle(self, message: Pending, reply: Reply) -> None:
         """Start looking it up; the reply (if asked) says it is taken over."""
         if message.command_id not in self.tasks:
             self.tasks[message.command_id] = asyncio.create_task(self._reconcile(message))
         if reply is not None and not reply.done():
             reply.set_result(None)
 
-    async def _reconcile(self, track: Track) -> dict[str, Any] | None:
+    async def _reconcile(self, track: Pending) -> dict[str, Any] | None:
         """The `reconciled` body once journaled, or None if every lookup failed."""
         for delay in (0.0, *self.backoff_s):
             if delay:
@@ -89,18 +91,14 @@ class Reconciler(Actor):
         log.error("could not reconcile %s (%s); it will be tried at the next start", track.command_id, track.tool)
         return None
 
-    async def _look_up(self, track: Track) -> dict[str, Any] | None:
+    async def _look_up(self, track: Pending) -> dict[str, Any] | None:
         """What happened, or None when it cannot be told yet."""
         if track.tool == "cancel_open_orders":
             reply = await self.client.request("GET", "/api/v3/openOrders", {"symbol": track.symbol}, signed=True)
             return {"open_orders": len(reply.data)}
-        params = {"symbol": track.symbol}
-        if track.order_id is not None:
-            params["orderId"] = str(track.order_id)
-        if track.client_order_id is not None:
-            params["origClientOrderId"] = track.client_order_id
+        lookup = GetOrder(symbol=track.symbol, order_id=track.order_id, client_order_id=track.client_order_id)
         try:
-            order = (await self.client.request("GET", "/api/v3/order", params, signed=True)).data
+            order = (await self.client.request("GET", lookup.endpoint, lookup.binance_params(), signed=True)).data
         except ExchangeRejected as exc:
             if exc.code not in _GONE:
                 raise

@@ -44,7 +44,6 @@ from binance_mcp.actors.messages import (
     RateBudget,
     Record,
     Settle,
-    Track,
     Validated,
     WeightSeen,
 )
@@ -220,16 +219,7 @@ class System:
                 )
                 await self.journal.ask(Finish(envelope=envelope, outcome=unknown))
             log.info("reconciling %s (%s) left open by an earlier run", pending.command_id, pending.tool)
-            await self.reconciler.ask(
-                Track(
-                    command_id=pending.command_id,
-                    tool=pending.tool,
-                    symbol=pending.symbol,
-                    client_order_id=pending.client_order_id,
-                    order_id=pending.order_id,
-                    dispatched_ms=pending.dispatched_ms,
-                )
-            )
+            await self.reconciler.ask(pending)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Refuse new calls, let the calls in flight finish (up to `grace_s`), stop the actors,

@@ -49,6 +49,7 @@ __all__ = [
     "GetSymbolInfo",
     "GetTicker",
     "GetTickerPrice",
+    "OrderRef",
     "OrderSpec",
     "TestOrder",
     "client_order_id",
@@ -335,9 +336,8 @@ class GetOpenOrders(Command, frozen=True, tag="get_open_orders"):
         return 6 if self.symbol else 80
 
 
-class GetOrder(Command, frozen=True, tag="get_order"):
-    """One order of the account, by `order_id` or `client_order_id`: its status, executed quantity
-    and quote quantity. Use it to find out what happened to an order whose outcome was unknown."""
+class OrderRef(Command, frozen=True):
+    """One order, named by `order_id` or `client_order_id` (GetOrder, CancelOrder)."""
 
     endpoint: ClassVar[str] = "/api/v3/order"
     signed: ClassVar[bool] = True
@@ -346,13 +346,25 @@ class GetOrder(Command, frozen=True, tag="get_order"):
     client_order_id: ClientOrderId | None = None
 
     def binance_params(self) -> dict[str, str]:
-        return _order_ref({"symbol": self.symbol}, self.order_id, self.client_order_id)
+        params = {"symbol": self.symbol}
+        if self.order_id is not None:
+            params["orderId"] = str(self.order_id)
+        if self.client_order_id is not None:
+            params["origClientOrderId"] = self.client_order_id
+        return params
+
+    def problem(self) -> tuple[str, str] | None:
+        if self.order_id is None and self.client_order_id is None:
+            return "order_id", "give order_id or client_order_id"
+        return None
+
+
+class GetOrder(OrderRef, frozen=True, tag="get_order"):
+    """One order of the account, by `order_id` or `client_order_id`: its status, executed quantity
+    and quote quantity. Use it to find out what happened to an order whose outcome was unknown."""
 
     def weight(self) -> int:
         return 4
-
-    def problem(self) -> tuple[str, str] | None:
-        return _order_ref_problem(self.order_id, self.client_order_id)
 
 
 class GetMyTrades(Command, frozen=True, tag="get_my_trades"):
@@ -384,20 +396,6 @@ class GetMyTrades(Command, frozen=True, tag="get_my_trades"):
         if self.from_id is not None and (self.start_time is not None or self.end_time is not None):
             return "from_id", "from_id cannot be combined with start_time or end_time"
         return _span_problem(self.start_time, self.end_time)
-
-
-def _order_ref(params: dict[str, str], order_id: int | None, client_id: str | None) -> dict[str, str]:
-    if order_id is not None:
-        params["orderId"] = str(order_id)
-    if client_id is not None:
-        params["origClientOrderId"] = client_id
-    return params
-
-
-def _order_ref_problem(order_id: int | None, client_id: str | None) -> tuple[str, str] | None:
-    if order_id is None and client_id is None:
-        return "order_id", "give order_id or client_order_id"
-    return None
 
 
 # -- trading ----------------------------------------------------------------------------------
@@ -482,26 +480,15 @@ class TestOrder(OrderSpec, frozen=True, tag="test_order"):
         return 20
 
 
-class CancelOrder(Command, frozen=True, tag="cancel_order"):
+class CancelOrder(OrderRef, frozen=True, tag="cancel_order"):
     """Cancel one open order, by `order_id` or `client_order_id`."""
 
-    endpoint: ClassVar[str] = "/api/v3/order"
     method: ClassVar[str] = "DELETE"
-    signed: ClassVar[bool] = True
     changes_state: ClassVar[bool] = True
     destructive: ClassVar[bool] = True
-    symbol: Symbol
-    order_id: OrderId | None = None
-    client_order_id: ClientOrderId | None = None
-
-    def binance_params(self) -> dict[str, str]:
-        return _order_ref({"symbol": self.symbol}, self.order_id, self.client_order_id)
 
     def weight(self) -> int:
         return 1
-
-    def problem(self) -> tuple[str, str] | None:
-        return _order_ref_problem(self.order_id, self.client_order_id)
 
 
 class CancelOpenOrders(Command, frozen=True, tag="cancel_open_orders"):

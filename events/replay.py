@@ -27,9 +27,8 @@ DAY_MS = 86_400_000
 _decoder = msgspec.json.Decoder()
 
 
-@dataclass(frozen=True)
-class Pending:
-    """A dispatched state change whose outcome is not known."""
+class Pending(msgspec.Struct, frozen=True, kw_only=True):
+    """A dispatched state change whose outcome is not known: what the reconciler looks up."""
 
     command_id: str
     tool: str

@@ -297,34 +297,25 @@ def _nearest(value: Decimal, step: Decimal, lo: Decimal, hi: Decimal) -> str:
     return " or ".join(plain(c) for c in candidates) if candidates else "none in range"
 
 
-def _lot_hint(f: Mapping[str, Any], qty: Decimal, filter_name: str, what: str) -> str | None:
-    lo, hi, step = Decimal(f["minQty"]), Decimal(f["maxQty"]), Decimal(f["stepSize"])
-    if lo and qty < lo:
-        return f"{what} {plain(qty)} is below minQty {plain(lo)} ({filter_name})"
-    if hi and qty > hi:
-        return f"{what} {plain(qty)} is above maxQty {plain(hi)} ({filter_name})"
-    if not is_multiple(qty, step):
-        near = _nearest(qty, step, lo, hi)
-        return f"{what} {plain(qty)} is not a multiple of stepSize {plain(step)} ({filter_name}); nearest valid: {near}"
+def _grid_hint(
+    f: Mapping[str, Any], keys: tuple[str, str, str], value: Decimal, what: str, filter_name: str
+) -> str | None:
+    """Why `value` is off a filter's grid: below its minimum, above its maximum, or between steps."""
+    lo, hi, step = (Decimal(f[k]) for k in keys)
+    if lo and value < lo:
+        return f"{what} {plain(value)} is below {keys[0]} {plain(lo)} ({filter_name})"
+    if hi and value > hi:
+        return f"{what} {plain(value)} is above {keys[1]} {plain(hi)} ({filter_name})"
+    if not is_multiple(value, step):
+        near = _nearest(value, step, lo, hi)
+        return (
+            f"{what} {plain(value)} is not a multiple of {keys[2]} {plain(step)} ({filter_name}); nearest valid: {near}"
+        )
     return None
 
 
-def _price_hint(f: Mapping[str, Any], order: OrderCheck) -> str | None:
-    lo, hi, tick = Decimal(f["minPrice"]), Decimal(f["maxPrice"]), Decimal(f["tickSize"])
-    for what, price in (("price", order.price), ("stop_price", order.stop_price)):
-        if price is None:
-            continue
-        if lo and price < lo:
-            return f"{what} {plain(price)} is below minPrice {plain(lo)} (PRICE_FILTER)"
-        if hi and price > hi:
-            return f"{what} {plain(price)} is above maxPrice {plain(hi)} (PRICE_FILTER)"
-        if not is_multiple(price, tick):
-            near = _nearest(price, tick, lo, hi)
-            return (
-                f"{what} {plain(price)} is not a multiple of tickSize {plain(tick)} (PRICE_FILTER); "
-                f"nearest valid: {near}"
-            )
-    return None
+_LOT_KEYS = ("minQty", "maxQty", "stepSize")
+_PRICE_KEYS = ("minPrice", "maxPrice", "tickSize")
 
 
 def _band_hint(name: str, up: Decimal, down: Decimal, order: OrderCheck, tick: Decimal) -> str:
@@ -363,12 +354,13 @@ def explain_failure(
     f = rules.filters[name]
     hint: str | None = None
     if name == "PRICE_FILTER":
-        hint = _price_hint(f, order)
+        for what, price in (("price", order.price), ("stop_price", order.stop_price)):
+            hint = hint or (None if price is None else _grid_hint(f, _PRICE_KEYS, price, what, name))
     elif name == "LOT_SIZE":
         for what, qty in (("quantity", order.quantity), ("iceberg quantity", order.iceberg_qty)):
-            hint = hint or (None if qty is None else _lot_hint(f, qty, name, what))
+            hint = hint or (None if qty is None else _grid_hint(f, _LOT_KEYS, qty, what, name))
     elif name == "MARKET_LOT_SIZE" and order.quantity is not None:
-        hint = _lot_hint(f, order.quantity, name, "quantity")
+        hint = _grid_hint(f, _LOT_KEYS, order.quantity, "quantity", name)
     elif name == "PERCENT_PRICE":
         hint = _band_hint(name, Decimal(f["multiplierUp"]), Decimal(f["multiplierDown"]), order, rules.tick_size)
     elif name == "PERCENT_PRICE_BY_SIDE":
