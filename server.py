@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -88,7 +89,7 @@ def tool_result(outcome: Any, command_id: str) -> Any:
 
     now = time.time_ns() // 1_000_000
     if isinstance(outcome, Executed):
-        payload: dict[str, Any] = {"success": True, "data": outcome.data, "timestamp": now}
+        payload: dict[str, Any] = {"success": True, "data": outcome.data, "timestamp": now, "command_id": command_id}
     else:
         error: dict[str, Any] = {"type": outcome.kind, "message": outcome.message}
         if getattr(outcome, "code", None) is not None:
@@ -115,6 +116,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
     from mcp.types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, InputRequiredResult, ListToolsResult
 
+    from binance_mcp.actors.journal import AuditUnavailable
     from binance_mcp.actors.messages import NeedsConfirmation
     from binance_mcp.actors.system import System, new_envelope
     from binance_mcp.actors.validator import MAX_ARGS_BYTES
@@ -123,6 +125,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     from binance_mcp.exchange.client import BinanceClient, Credentials
     from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
     from binance_mcp.face import confirm
+    from binance_mcp.face.session import Sessions
     from binance_mcp.face.stdio import stdio_transport
 
     paper = None
@@ -148,7 +151,14 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
         guard=settings.guard,
         confirm_timeout_s=settings.confirm_timeout_s,
     )
-    await system.start()
+    try:
+        await system.start({"version": __version__, "base_url": base_url})
+    except AuditUnavailable as exc:
+        print(f"binance-mcp: {exc} ({settings.event_log}); not starting without it", file=sys.stderr)
+        await client.close()
+        if paper is not None:
+            await paper.stop()
+        return 2
     with contextlib.suppress(Exception):
         await client.sync_time()
     print(
@@ -160,9 +170,8 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     print(f"binance-mcp: trading guard {json.dumps(guard)}", file=sys.stderr, flush=True)
     if not settings.input_validation:
         logging.getLogger("binance_mcp").warning("MCP_INPUT_VALIDATION=false: exchange-rule pre-checks are off")
-    if settings.log_security:
-        await system.security_event("configuration_validated", "system", "", venue=settings.venue)
     tools = _tools()
+    sessions = Sessions(system.open_session)
 
     async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> ListToolsResult:
         return ListToolsResult(tools=tools)
@@ -170,9 +179,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
-        if params.name not in COMMANDS:
-            raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
-        if params.request_state is not None:  # modern era: the person's answer to our question
+        if params.request_state is not None and params.name in COMMANDS:  # modern era: the person's answer
             accepted, why = confirm.answer_of((params.input_responses or {}).get(confirm.INPUT_KEY))
             outcome = await system.confirm(params.request_state, accepted, why)
             return tool_result(outcome, params.request_state)  # type: ignore[no-any-return]
@@ -180,8 +187,13 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
         size = len(msgspec.json.encode(args))
         if size > MAX_ARGS_BYTES:  # the validator rejects it; the log keeps the size, not the bytes
             args = {"_omitted": f"arguments over {MAX_ARGS_BYTES // 1024} KiB are not stored"}
-        envelope = new_envelope(params.name, dict(args), size, can_confirm=confirm.can_elicit(ctx))
+        session, client_label = await sessions.of(ctx)
+        envelope = new_envelope(
+            params.name, dict(args), size, client_label, session=session, can_confirm=confirm.can_elicit(ctx)
+        )
         answer = await system.ask(envelope)
+        if params.name not in COMMANDS:  # journaled (received, rejected unknown_tool), then refused
+            raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
         if isinstance(answer, NeedsConfirmation):
             if confirm.is_modern(ctx):
                 return confirm.input_required(answer.command_id, answer.summary)
@@ -210,18 +222,37 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
             RequestStateSecurity.ephemeral(ttl=settings.confirm_timeout_s), default_audience="binance-mcp"
         )
     )
+    # SIGTERM and SIGINT stop the server as a closed stdin does: calls in flight finish (up to
+    # 10 s), the journal drains, `stopped` is written.
+    loop = asyncio.get_running_loop()
+    signals: list[str] = []
+    signalled = asyncio.Event()
+
+    def on_signal(name: str) -> None:
+        signals.append(name)
+        signalled.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    reason = "stdin closed"
     try:
         async with stdio_transport() as (read, write):
             serving = asyncio.create_task(server.run(read, write, server.create_initialization_options()))
             fatal = asyncio.create_task(system.supervisor.fatal.wait())
-            done, _ = await asyncio.wait({serving, fatal}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (serving, fatal):
+            stop = asyncio.create_task(signalled.wait())
+            done, _ = await asyncio.wait({serving, fatal, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (serving, fatal, stop):
                 task.cancel()
+            if stop in done:
+                reason = signals[0]
+                print(f"binance-mcp: {reason}: stopping", file=sys.stderr, flush=True)
             if fatal in done:
                 print(f"binance-mcp: stopping: {system.supervisor.fatal_error}", file=sys.stderr)
                 return 1
     finally:
-        await system.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await system.stop(reason=reason)
         if paper is not None:
             await paper.stop()
     return 0

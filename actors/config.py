@@ -161,7 +161,7 @@ class Settings:
             rate_limit_enabled=_flag(env, "MCP_RATE_LIMIT_ENABLED", True),
             max_requests_per_minute=rpm,
             input_validation=_flag(env, "MCP_INPUT_VALIDATION", True),
-            log_security=_flag(env, "MCP_LOG_SECURITY", False),
+            log_security=_flag(env, "MCP_LOG_SECURITY", True),
             event_log=log_path,
             guard=_guard(env, venue),
             recv_window_ms=_whole(env, "BINANCE_RECV_WINDOW_MS", 5000, 1, 60000),

@@ -36,7 +36,8 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     args: dict[str, Any]
     raw_size: int
     received_us: int
-    client: str = ""
+    client: str = ""  # the MCP client's name/version
+    session: str = ""  # the id of its `session` event
     can_confirm: bool = False  # the client can ask its user (MCP elicitation)
 
 

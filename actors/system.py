@@ -9,6 +9,11 @@ durable. With MCP_CONFIRM_ORDERS a state change stops at the confirmer and the c
 `NeedsConfirmation`; `await system.confirm(envelope, accepted)` carries the person's answer and
 returns the outcome.
 
+Each run is on record: `started` (what the face says of it, the venue, the guard and rate
+settings, the process id) and, on a clean stop, `stopped`; each MCP client's `session`; every
+`received` names its run and session. SECURITY_EVENT lines on stderr are a view of those events
+(no row of their own where the log holds the fact).
+
 At start the event log is folded (events/replay.py) into what must survive a restart: the
 ORDERS windows, the daily notional, and what was left open. A command dispatched and never
 resolved gets `unknown` (if it had no terminal) and goes to the reconciler; a command left
@@ -21,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable
@@ -77,7 +83,13 @@ INTERRUPTED = "interrupted"
 
 
 def new_envelope(
-    tool: str, args: dict[str, Any], raw_size: int, client: str = "", *, can_confirm: bool = False
+    tool: str,
+    args: dict[str, Any],
+    raw_size: int,
+    client: str = "",
+    *,
+    session: str = "",
+    can_confirm: bool = False,
 ) -> Envelope:
     return Envelope(
         command_id=new_command_id(),
@@ -86,6 +98,7 @@ def new_envelope(
         raw_size=raw_size,
         received_us=time.time_ns() // 1000,
         client=client,
+        session=session,
         can_confirm=can_confirm,
     )
 
@@ -111,6 +124,9 @@ class System:
         self.client = client
         self.store = store
         self.venue = venue
+        self.run_id = new_command_id()
+        self.calls_per_minute = calls_per_minute
+        self.exchange_rules = exchange_rules
         self.guard = guard or Guard()
         self.log_security = log_security
         self.workers = workers
@@ -175,9 +191,10 @@ class System:
         algo = sum(1 for o in opens.data if o.get("type") in ALGO_TYPES)
         return Decimal(str(avg.data["price"])), len(opens.data), algo
 
-    async def start(self) -> None:
+    async def start(self, about: dict[str, Any] | None = None) -> None:
         """The fold of the log first; then journal first, MCP last: each stage is running before
-        anything can send to it; then what the log left open is closed and reconciled."""
+        anything can send to it; the run's `started` (with `about`: what the face knows of it,
+        never a credential); then what the log left open is closed and reconciled."""
         now_ms = time.time_ns() // 1_000_000
         fold = Fold()
         for row in await asyncio.to_thread(self.store.fold_rows, (now_ms - DAY_MS) * 1000):
@@ -197,11 +214,34 @@ class System:
         self.supervisor.start(self.reconciler)
         self.supervisor.start(self.confirmer)
         self.supervisor.start(self.validator)
+        started = {
+            **(about or {}),
+            "venue": self.venue,
+            "pid": os.getpid(),
+            "guard": self.guard.record(),
+            "calls_per_minute": self.calls_per_minute,
+            "exchange_rules": self.exchange_rules,
+            "recv_window_ms": self.client.recv_window_ms,
+        }
+        try:
+            await self.journal.record(self.run_id, "started", "", started)
+        except AuditUnavailable:  # no run without its record: fail closed
+            await self.supervisor.stop()
+            await self.journal.close()
+            raise
+        self._security_line("configuration_validated", self.run_id, "", venue=self.venue)
         try:
             await self.directory.refresh()
         except Exception as exc:  # the validator retries in the background on first use
             log.warning("could not load exchangeInfo at start: %s", exc)
         await self._recover(fold)
+
+    async def open_session(self, client_name: str, client_version: str, protocol: str) -> str:
+        """Journal a new MCP client session (its clientInfo and protocol version); its id."""
+        session_id = new_command_id()
+        body = {"run": self.run_id, "client": {"name": client_name, "version": client_version}, "protocol": protocol}
+        await self.journal.record(session_id, "session", "", body)
+        return session_id
 
     async def _recover(self, fold: Fold) -> None:
         for command_id, tool in fold.interrupted():
@@ -221,7 +261,7 @@ class System:
             log.info("reconciling %s (%s) left open by an earlier run", pending.command_id, pending.tool)
             await self.reconciler.ask(pending)
 
-    async def stop(self, grace_s: float = 10.0) -> None:
+    async def stop(self, grace_s: float = 10.0, reason: str = "stopped") -> None:
         """Refuse new calls, let the calls in flight finish (up to `grace_s`), stop the actors,
         then let the journal write what is left and close the log. A second call does nothing."""
         if self.stopping:
@@ -234,6 +274,9 @@ class System:
         for task in self.reconciler.tasks.values():
             task.cancel()  # what is not reconciled yet stays open in the log: the next start takes it up
         await asyncio.gather(*self.reconciler.tasks.values(), return_exceptions=True)
+        if not self.supervisor.fatal.is_set():
+            with contextlib.suppress(AuditUnavailable):
+                await self.journal.record(self.run_id, "stopped", "", {"reason": reason})
         await self.supervisor.stop()
         await self.journal.close()
         await self.client.close()
@@ -275,7 +318,13 @@ class System:
                 self._idle.set()
 
     async def _ask(self, envelope: Envelope) -> Outcome | NeedsConfirmation:
-        received = {"args": envelope.args, "client": envelope.client, "size": envelope.raw_size}
+        received = {
+            "args": envelope.args,
+            "client": envelope.client,
+            "size": envelope.raw_size,
+            "run": self.run_id,
+            "session": envelope.session,
+        }
         try:
             await self.journal.record(envelope.command_id, "received", envelope.tool, received)
         except AuditUnavailable as exc:
@@ -295,24 +344,28 @@ class System:
         if envelope.tool == "create_order" and not isinstance(outcome, Unknown):
             # Placed or not is known now (the reconciler settles an unknown one).
             await self.validator.tell(Settle(command_id=envelope.command_id, placed=isinstance(outcome, Executed)))
-        if self.log_security:
-            await self._security(envelope, outcome)
+        self._security_lines(envelope, outcome)
         return outcome
 
-    async def security_event(self, event: str, command_id: str, tool: str, **details: Any) -> None:
-        """SECURITY_EVENT on stderr, and the same record in the event log."""
-        body = {"event": event, **details}
-        print(f"SECURITY_EVENT: {json.dumps({'command_id': command_id, 'tool': tool, **body})}", file=sys.stderr)
+    def _security_line(self, event_type: str, command_id: str, tool: str, **details: Any) -> None:
+        if self.log_security:
+            line = {"event_type": event_type, "command_id": command_id, "tool": tool, **details}
+            print(f"SECURITY_EVENT: {json.dumps(line)}", file=sys.stderr, flush=True)
+
+    async def security_event(self, event_type: str, command_id: str, tool: str, **details: Any) -> None:
+        """A security fact the log holds nowhere else: a `security` row, and its line on stderr."""
+        self._security_line(event_type, command_id, tool, **details)
+        body = {"event_type": event_type, **details}
         await self.journal.tell(Record(command_id=command_id, kind="security", tool=tool, body=body))
 
-    async def _security(self, envelope: Envelope, outcome: Outcome) -> None:
-        await self.security_event("tool_invocation", envelope.command_id, envelope.tool, client=envelope.client)
+    def _security_lines(self, envelope: Envelope, outcome: Outcome) -> None:
+        """The lines for a call: a view of its `received` and terminal events, no rows of their own."""
+        cid, tool = envelope.command_id, envelope.tool
+        self._security_line("tool_invocation", cid, tool, client=envelope.client, session=envelope.session)
         if isinstance(outcome, Rejected):
-            await self.security_event(
-                "validation_error", envelope.command_id, envelope.tool, error_type=outcome.kind, field=outcome.field
-            )
+            self._security_line("validation_error", cid, tool, error_type=outcome.kind, field=outcome.field)
         elif isinstance(outcome, Throttled) or (isinstance(outcome, Failed) and outcome.kind == RATE_LIMITED):
-            await self.security_event("rate_limit_exceeded", envelope.command_id, envelope.tool)
+            self._security_line("rate_limit_exceeded", cid, tool)
 
     async def _on_crash(self, crash: Crash) -> None:
         failed = Failed(

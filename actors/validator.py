@@ -27,7 +27,7 @@ import msgspec
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.guard import DailyNotional, Guard
 from binance_mcp.actors.messages import Envelope, Finish, OrderFacts, Priced, RateBudget, Settle, Validated
-from binance_mcp.events.commands import Command, CreateOrder, GetSymbolInfo, OrderSpec, decode
+from binance_mcp.events.commands import COMMANDS, Command, CreateOrder, GetSymbolInfo, OrderSpec, decode
 from binance_mcp.events.outcomes import (
     CONFIRMATION_UNAVAILABLE,
     FILTER_FAILURE,
@@ -38,6 +38,7 @@ from binance_mcp.events.outcomes import (
     TRADING_DISABLED,
     TRANSPORT_ERROR,
     UNKNOWN_SYMBOL,
+    UNKNOWN_TOOL,
     VALIDATION_ERROR,
     Failed,
     Rejected,
@@ -205,6 +206,8 @@ class Validator(Actor):
             return Rejected(
                 kind=REQUEST_TOO_LARGE, message=f"arguments are {env.raw_size} bytes; the limit is {MAX_ARGS_BYTES}"
             )
+        if env.tool not in COMMANDS:  # on record all the same: probing with made-up names shows
+            return Rejected(kind=UNKNOWN_TOOL, message=f"there is no tool {env.tool!r}")
         try:
             command = decode(env.tool, env.args)
         except msgspec.ValidationError as exc:

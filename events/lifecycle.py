@@ -5,17 +5,19 @@
                                        └► rejected                     (declined, expired)
              └► dispatched ─► executed | failed | unknown ─► reconciled (state changes)
 
-`validated` and `admitted` happen in memory and are not journaled; `security` events ride along
-any command and are outside the lifecycle. A terminal kind ends the command; only `unknown` is
+`validated` and `admitted` happen in memory and are not journaled. Outside the lifecycle: a run's
+`started` and `stopped` and an MCP client's `session` (their command id is the run's or the
+session's own id), and `security` events. A terminal kind ends the command; only `unknown` is
 followed, by `reconciled`. After a crash the server closes what it finds open: a `dispatched`
 gets `unknown` (then `reconciled`), anything else before dispatch gets `failed`.
 """
 
 from __future__ import annotations
 
-__all__ = ["NEXT", "TERMINAL_KINDS", "illegal_move"]
+__all__ = ["NEXT", "OUTSIDE", "TERMINAL_KINDS", "illegal_move"]
 
 TERMINAL_KINDS = ("rejected", "throttled", "executed", "failed", "unknown")
+OUTSIDE = frozenset({"started", "stopped", "session", "security"})
 _ENDS = frozenset({"rejected", "throttled", "executed", "failed"})
 
 NEXT: dict[str | None, frozenset[str]] = {
@@ -32,4 +34,4 @@ NEXT: dict[str | None, frozenset[str]] = {
 
 def illegal_move(last: str | None, kind: str) -> bool:
     """Whether `kind` may not follow `last` (None: the command's first event)."""
-    return kind != "security" and kind not in NEXT.get(last, frozenset())
+    return kind not in OUTSIDE and kind not in NEXT.get(last, frozenset())

@@ -38,6 +38,7 @@ __all__ = [
     "TRANSPORT_ERROR",
     "UNKNOWN_OUTCOME",
     "UNKNOWN_SYMBOL",
+    "UNKNOWN_TOOL",
     "VALIDATION_ERROR",
     "Executed",
     "Failed",
@@ -52,6 +53,7 @@ __all__ = [
 VALIDATION_ERROR = "validation_error"
 REQUEST_TOO_LARGE = "request_too_large"
 UNKNOWN_SYMBOL = "unknown_symbol"
+UNKNOWN_TOOL = "unknown_tool"
 RATE_LIMITED = "rate_limit_exceeded"
 EXCHANGE_ERROR = "exchange_error"
 TRANSPORT_ERROR = "transport_error"

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from binance_mcp.events.lifecycle import illegal_move
+from binance_mcp.events.lifecycle import OUTSIDE, illegal_move
 
 __all__ = ["DAY_MS", "Fold", "Pending"]
 
@@ -55,7 +55,7 @@ class Fold:
         self.anomalies: list[tuple[int, str, str]] = []  # (seq, command id, what)
 
     def apply(self, seq: int, ts_us: int, command_id: str, kind: str, tool: str, body: str) -> None:
-        if kind == "security" or command_id == "system":
+        if kind in OUTSIDE or command_id == "system":
             return
         command = self.commands.get(command_id)
         if command is None:

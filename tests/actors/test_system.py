@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sqlite3
 import threading
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from binance_mcp.actors import journal as journal_module
 from binance_mcp.actors.executor import Executor
+from binance_mcp.actors.journal import AuditUnavailable
 from binance_mcp.actors.messages import Envelope
-from binance_mcp.actors.system import System
+from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import Command
-from binance_mcp.events.lifecycle import TERMINAL_KINDS
+from binance_mcp.events.lifecycle import OUTSIDE, TERMINAL_KINDS
 from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled
 from binance_mcp.events.store import verify_rows
 from binance_mcp.exchange.paper import LimitConfig, PaperExchange
 
-from .conftest import Harness, build
+from .conftest import Harness, build, exchange_server, new_exchange, system_on
 
 
 def log_rows(path: Path) -> list[tuple[Any, ...]]:
@@ -30,15 +35,33 @@ def log_rows(path: Path) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+def command_rows(path: Path) -> list[tuple[Any, ...]]:
+    """The log's rows of commands (not of runs, sessions or security)."""
+    return [r for r in log_rows(path) if r[3] not in OUTSIDE]
+
+
 async def test_a_call_is_received_then_executed_in_the_log(harness: Harness) -> None:
     outcome = await harness.call("get_ticker_price", symbol="btc/usdt")
     assert isinstance(outcome, Executed)
     assert outcome.data["symbol"] == "BTCUSDT"
-    rows = log_rows(harness.log)
+    rows = command_rows(harness.log)
     assert [r[3] for r in rows] == ["received", "executed"]
     assert rows[0][2] == rows[1][2] and rows[0][5] == "paper"
     assert '"symbol":"btc/usdt"' in rows[0][6]  # the raw arguments, as sent
-    assert verify_rows(rows) is None
+    assert json.loads(rows[0][6])["run"] == harness.system.run_id
+    assert verify_rows(log_rows(harness.log)) is None
+
+
+async def test_a_run_is_on_record_from_started_to_stopped(tmp_path: Path) -> None:
+    async with build(tmp_path) as h:
+        await h.call("get_ticker_price", symbol="BTCUSDT")
+        run = h.system.run_id
+    rows = log_rows(h.log)
+    assert (rows[0][2], rows[0][3]) == (run, "started") and (rows[-1][2], rows[-1][3]) == (run, "stopped")
+    started = json.loads(rows[0][6])
+    assert started["pid"] == os.getpid() and started["venue"] == "paper" and started["guard"]["trading_enabled"]
+    assert json.loads(rows[-1][6]) == {"reason": "stopped"}
+    assert "S" * 64 not in rows[0][6] and "K" * 64 not in rows[0][6]
 
 
 async def test_validation_rejections_are_outcomes(harness: Harness) -> None:
@@ -202,8 +225,10 @@ async def test_stop_lets_calls_in_flight_finish_and_refuses_new_ones(tmp_path: P
         rows = log_rows(h.log)
         assert verify_rows(rows) is None
         kinds = Counter(r[3] for r in rows)
-        # nothing lost: every call's outcome and every security event told without waiting
-        assert kinds["received"] == 20 and kinds["executed"] == 20 and kinds["security"] == 20
+        # nothing lost: every call's outcome, and the run's end after them; the security lines
+        # are a view of these rows, with none of their own
+        assert kinds["received"] == 20 and kinds["executed"] == 20 and kinds["security"] == 0
+        assert rows[-1][3] == "stopped"
 
 
 async def test_a_cancelled_caller_does_not_leave_a_call_without_its_outcome(tmp_path: Path) -> None:
@@ -215,22 +240,29 @@ async def test_a_cancelled_caller_does_not_leave_a_call_without_its_outcome(tmp_
         with pytest.raises(asyncio.CancelledError):
             await call
         await h.system.stop()  # waits for the call, which goes on to its outcome
-        kinds = [r[3] for r in log_rows(h.log)]
+        kinds = [r[3] for r in command_rows(h.log)]
         assert kinds == ["received", "executed"]
 
 
-async def test_a_writer_thread_that_cannot_start_fails_calls_cleanly_until_it_can(
+async def test_a_writer_thread_that_cannot_start_stops_the_run_before_it_begins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with build(tmp_path, max_restarts=100) as h:
-        real_start = threading.Thread.start
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
 
-        def no_threads(self: threading.Thread) -> None:
+    class NoThread:  # the journal's writer thread, refused as the OS would
+        def __init__(self, *args: Any, **kwargs: Any):
+            pass
+
+        def start(self) -> None:
             raise RuntimeError("can't start new thread")
 
-        monkeypatch.setattr(threading.Thread, "start", no_threads)
-        outcome = await h.call("get_ticker_price", symbol="BTCUSDT")
-        assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
-        assert h.exchange.served["GET /api/v3/ticker/price"] == 0  # nothing went out unrecorded
-        monkeypatch.setattr(threading.Thread, "start", real_start)
-        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+    async with exchange_server(exchange) as url:
+        monkeypatch.setattr(journal_module, "threading", SimpleNamespace(Thread=NoThread))
+        with pytest.raises(AuditUnavailable):  # no run without its record: `started` cannot be written
+            async with system_on(url, log):
+                pass
+        assert exchange.served["GET /api/v3/exchangeInfo"] == 0  # nothing went out unrecorded
+        monkeypatch.setattr(journal_module, "threading", threading)
+        async with system_on(url, log) as system:
+            assert isinstance((await system.ask(new_envelope("get_ticker_price", {"symbol": "BTCUSDT"}, 20))), Executed)

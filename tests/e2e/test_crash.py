@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -79,7 +80,9 @@ async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start
         with sqlite3.connect(log) as conn:
             (command_id,) = conn.execute("SELECT command_id FROM events WHERE kind = 'dispatched'").fetchone()
             kinds = [r[0] for r in conn.execute("SELECT kind FROM events WHERE command_id = ?", (command_id,))]
+            run_kinds = [r[0] for r in conn.execute("SELECT kind FROM events WHERE kind IN ('started', 'stopped')")]
         assert kinds == ["received", "dispatched"]  # killed before the answer
+        assert run_kinds == ["started"]  # an unclean stop: a run with no `stopped`
 
         second = await serve(env)
         assert second.stderr is not None
@@ -105,3 +108,35 @@ async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start
     assert [k for k, _ in rows] == ["received", "dispatched", "unknown", "reconciled"]
     reconciled = json.loads(rows[-1][1])
     assert reconciled["placed"] is True and reconciled["status"] == "FILLED"
+
+
+async def test_sigterm_and_sigint_stop_cleanly_with_calls_in_flight(tmp_path: Path) -> None:
+    running = await start_paper_exchange()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            log = tmp_path / f"{sig.name}.sqlite3"
+            env = {
+                **base,
+                "BINANCE_VENUE": "paper",
+                "BINANCE_BASE_URL": running.url,
+                "BINANCE_API_KEY": running.api_key,
+                "BINANCE_API_SECRET": running.api_secret,
+                "MCP_EVENT_LOG": str(log),
+            }
+            proc = await serve(env)
+            init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+            await rpc(proc, {"id": 1, "method": "initialize", "params": init})
+            await answer(proc)
+            await rpc(proc, {"method": "notifications/initialized"})
+            call = {"name": "get_ticker_price", "arguments": {"symbol": "BTCUSDT"}}
+            await rpc(proc, {"id": 2, "method": "tools/call", "params": call})
+            assert (await answer(proc))["result"]["structuredContent"]["success"] is True
+            proc.send_signal(sig)
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
+            with sqlite3.connect(log) as conn:
+                rows = conn.execute("SELECT kind, body FROM events ORDER BY seq").fetchall()
+            assert [k for k, _ in rows] == ["started", "session", "received", "executed", "stopped"]
+            assert json.loads(rows[-1][1]) == {"reason": sig.name}
+    finally:
+        await running.stop()

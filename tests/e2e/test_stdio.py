@@ -9,7 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
@@ -33,15 +33,21 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+def _writable(path: Path | None) -> TextIO:
+    """Where the server's stderr goes: a file to read afterwards, or nowhere."""
+    return Path(path or os.devnull).open("w")
+
+
 @asynccontextmanager
-async def session(env: dict[str, str]) -> AsyncIterator[ClientSession]:
+async def session(env: dict[str, str], stderr: Path | None = None) -> AsyncIterator[ClientSession]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
     params = StdioServerParameters(
         command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env={**base, **env}, cwd=str(ROOT)
     )
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
-        await s.initialize()
-        yield s
+    with _writable(stderr) as errlog:
+        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as s:
+            await s.initialize()
+            yield s
 
 
 def rows(log: Path) -> list[tuple[Any, ...]]:
@@ -82,24 +88,45 @@ async def test_every_tool_bad_input_and_unknown_tool(tmp_path: Path) -> None:
     assert verify_rows(events) is None
     received = [r for r in events if r[3] == "received"]
     terminal = [r for r in events if r[3] in TERMINAL_KINDS]
-    assert len(received) == len(terminal) == len(CALLS) + 3
+    assert len(received) == len(terminal) == len(CALLS) + 4
     assert {r[5] for r in events} == {"paper"}
+    # The made-up tool is on record, then refused as a protocol error.
+    (probe,) = [r for r in received if r[4] == "place_everything"]
+    assert [json.loads(r[6])["kind"] for r in terminal if r[2] == probe[2]] == ["unknown_tool"]
+    # Who and when: the run from started to stopped, the client's session, each call in both.
+    kinds = [r[3] for r in events]
+    assert kinds[0] == "started" and kinds[-1] == "stopped" and kinds.count("session") == 1
+    (session_row,) = [r for r in events if r[3] == "session"]
+    session_body = json.loads(session_row[6])
+    assert session_body["client"]["name"] == "mcp" and session_body["protocol"] == "2025-11-25"
+    assert session_body["run"] == events[0][2] and json.loads(events[-1][6]) == {"reason": "stdin closed"}
+    assert {json.loads(r[6])["session"] for r in received} == {session_row[2]}
+    assert {json.loads(r[6])["run"] for r in received} == {events[0][2]}
 
 
-async def test_throttled_call_and_security_events(tmp_path: Path) -> None:
-    log = tmp_path / "events.sqlite3"
-    async with session(
-        {"MCP_EVENT_LOG": str(log), "MCP_MAX_REQUESTS_PER_MINUTE": "2", "MCP_LOG_SECURITY": "true"}
-    ) as s:
+async def test_throttled_call_and_security_lines_as_a_view_of_the_log(tmp_path: Path) -> None:
+    log, stderr = tmp_path / "events.sqlite3", tmp_path / "stderr.txt"
+    async with session({"MCP_EVENT_LOG": str(log), "MCP_MAX_REQUESTS_PER_MINUTE": "2"}, stderr) as s:
         for _ in range(2):
-            assert (await s.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})).is_error is False
+            ok = await s.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
+            assert ok.is_error is False and ok.structured_content is not None
+            assert len(ok.structured_content["command_id"]) == 32  # successes carry it too
         third = await s.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
         assert third.is_error and third.structured_content is not None
         assert third.structured_content["error"]["type"] == "rate_limit_exceeded"
         assert third.structured_content["error"]["retry_after_ms"] > 0
-    kinds = [json.loads(r[6])["event"] for r in rows(log) if r[3] == "security"]
-    assert kinds.count("tool_invocation") == 3
-    assert "configuration_validated" in kinds and "rate_limit_exceeded" in kinds
+    lines = [
+        json.loads(line.split("SECURITY_EVENT: ", 1)[1])
+        for line in stderr.read_text().splitlines()
+        if "SECURITY_EVENT: " in line
+    ]
+    types = [line["event_type"] for line in lines]  # MCP_LOG_SECURITY is on by default
+    assert types.count("tool_invocation") == 3 and types.count("rate_limit_exceeded") == 1
+    assert types[0] == "configuration_validated"
+    events = rows(log)
+    assert [r for r in events if r[3] == "security"] == []  # the facts are in received/throttled/started
+    throttled = [r[2] for r in events if r[3] == "throttled"]
+    assert [line["command_id"] for line in lines if line["event_type"] == "rate_limit_exceeded"] == throttled
 
 
 async def test_real_credentials_never_reach_the_log(tmp_path: Path) -> None:
