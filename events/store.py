@@ -1,7 +1,8 @@
 """The SQLite event log: schema, hash-chained append, read and verify.
 
-Sans-IO core: `chain_hash` and `Event` are pure. `EventStore` is the thin I/O shell around one
-sqlite3 connection; it must be used from one thread only (the journal's writer thread).
+Sans-IO core: the hash chain is pure (events/chain.py). `EventStore` is the thin I/O shell around
+one sqlite3 connection; it must be used from one thread only (the journal's writer thread).
+`LogReader` opens the log read-only, for audit.
 
 - WAL and `synchronous=FULL`: an append returns only after its transaction is durable.
 - `append_batch` writes many events in one transaction (group commit).
@@ -13,15 +14,14 @@ sqlite3 connection; it must be used from one thread only (the journal's writer t
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import msgspec
 import sqlite_utils
 
+from binance_mcp.events.chain import DOMAIN, GENESIS, Event, chain_digest, chain_hash, verify_rows
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
 
 __all__ = [
@@ -31,54 +31,15 @@ __all__ = [
     "TERMINAL_KINDS",
     "Event",
     "EventStore",
+    "LogReader",
+    "NoEventLog",
     "chain_digest",
     "chain_hash",
     "verify_rows",
 ]
 
-DOMAIN = b"binance-mcp/event-log/v1"
-GENESIS = "0" * 64
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the `orders` view, `run`/`session` in `commands`, one `reconciled`
 _TERMINAL_SQL = ", ".join(f"'{k}'" for k in TERMINAL_KINDS)
-
-
-class Event(NamedTuple):
-    """An event before it has a place in the log (a tuple: cheap to make, binds as a row)."""
-
-    ts: int  # UTC, microseconds
-    command_id: str
-    kind: str
-    tool: str
-    venue: str
-    body: str  # JSON
-
-
-def chain_digest(prev: bytes, seq: int, event: Event) -> bytes:
-    """The raw SHA-256 link: one buffer, one hash call (the journal's hot path)."""
-    parts = [DOMAIN, seq.to_bytes(8, "big")]
-    for field in (str(event.ts), event.command_id, event.kind, event.tool, event.venue, event.body):
-        data = field.encode()
-        parts.append(len(data).to_bytes(4, "big"))
-        parts.append(data)
-    parts.append(prev)
-    return hashlib.sha256(b"".join(parts)).digest()
-
-
-def chain_hash(prev: str, seq: int, event: Event) -> str:
-    return chain_digest(bytes.fromhex(prev), seq, event).hex()
-
-
-def verify_rows(rows: Iterable[Sequence[object]]) -> int | None:
-    """The first `seq` whose hash or order is wrong, or None when the chain holds.
-    Rows are (seq, ts, command_id, kind, tool, venue, body, hash) in seq order."""
-    prev, expected_seq = GENESIS, 1
-    for seq, ts, command_id, kind, tool, venue, body, stored in rows:
-        assert isinstance(seq, int)
-        event = Event(int(str(ts)), str(command_id), str(kind), str(tool), str(venue), str(body))
-        if seq != expected_seq or chain_hash(prev, seq, event) != stored:
-            return seq
-        prev, expected_seq = str(stored), seq + 1
-    return None
 
 
 _SCHEMA = f"""
@@ -103,11 +64,31 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE VIEW IF NOT EXISTS commands AS
+DROP VIEW IF EXISTS commands;
+CREATE VIEW commands AS
     SELECT r.command_id, r.tool, r.venue, r.ts AS received_us, t.kind AS outcome, t.ts AS finished_us,
-           (t.ts - r.ts) / 1000.0 AS latency_ms, r.body AS request, t.body AS result
+           (t.ts - r.ts) / 1000.0 AS latency_ms, r.body AS request, t.body AS result,
+           r.body ->> '$.args.symbol' AS symbol, r.body ->> '$.session' AS session, r.body ->> '$.run' AS run
     FROM events r LEFT JOIN events t ON t.command_id = r.command_id AND t.kind IN ({_TERMINAL_SQL})
     WHERE r.kind = 'received';
+DROP VIEW IF EXISTS orders;
+CREATE VIEW orders AS
+    SELECT d.command_id, d.ts AS dispatched_us, d.venue, d.body ->> '$.symbol' AS symbol,
+           d.body ->> '$.client_order_id' AS client_order_id,
+           r.body ->> '$.args.side' AS side, r.body ->> '$.args.type' AS type,
+           r.body ->> '$.args.quantity' AS quantity, r.body ->> '$.args.quote_quantity' AS quote_quantity,
+           r.body ->> '$.args.price' AS price, d.body ->> '$.notional' AS notional,
+           d.body ->> '$.quote_asset' AS quote_asset, t.kind AS outcome,
+           coalesce(c.body ->> '$.status', t.body ->> '$.data.status') AS status,
+           coalesce(c.body ->> '$.executedQty', t.body ->> '$.data.executedQty') AS executed_qty,
+           coalesce(c.body ->> '$.cummulativeQuoteQty', t.body ->> '$.data.cummulativeQuoteQty') AS quote_qty,
+           coalesce(c.body ->> '$.orderId', t.body ->> '$.data.orderId') AS order_id,
+           c.body ->> '$.placed' AS reconciled_placed, r.body ->> '$.session' AS session
+    FROM events d
+    JOIN events r ON r.command_id = d.command_id AND r.kind = 'received'
+    LEFT JOIN events t ON t.command_id = d.command_id AND t.kind IN ({_TERMINAL_SQL})
+    LEFT JOIN events c ON c.command_id = d.command_id AND c.kind = 'reconciled'
+    WHERE d.kind = 'dispatched' AND d.tool = 'create_order';
 """
 
 
@@ -179,6 +160,56 @@ class EventStore:
 
     def verify(self) -> int | None:
         return verify_rows(self.rows())
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class NoEventLog(Exception):
+    """There is no event log at the path given."""
+
+
+_ROW = "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events"
+
+
+class LogReader:
+    """The log opened read-only: never writes, and reads while a server appends (WAL readers see
+    the last commit before each statement). What `binance-mcp audit` and `get_audit_log` use."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise NoEventLog(f"no event log at {self.path}")
+        self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        self.conn.execute("PRAGMA query_only = ON")
+
+    def head(self) -> tuple[int, str]:
+        row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def rows(self, after_seq: int = 0, batch: int = 20_000) -> Iterator[tuple[object, ...]]:
+        """Every event after `after_seq`, in log order, with bounded memory."""
+        cursor = self.conn.execute(f"{_ROW} WHERE seq > ? ORDER BY seq", (after_seq,))
+        while chunk := cursor.fetchmany(batch):
+            yield from chunk
+
+    def row_at(self, seq: int) -> tuple[object, ...] | None:
+        found: tuple[object, ...] | None = self.conn.execute(f"{_ROW} WHERE seq = ?", (seq,)).fetchone()
+        return found
+
+    def command_ids(self, prefix: str, limit: int = 2) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT command_id FROM events WHERE command_id >= ? AND command_id < ? LIMIT ?",
+            (prefix, prefix + "\uffff", limit),
+        )
+        return [str(r[0]) for r in rows.fetchall()]
+
+    def events_of(self, command_id: str) -> list[tuple[object, ...]]:
+        return self.conn.execute(f"{_ROW} WHERE command_id = ? ORDER BY seq", (command_id,)).fetchall()
+
+    def query(self, sql: str, params: Sequence[object] | dict[str, object] = ()) -> sqlite3.Cursor:
+        """A read-only query (the connection refuses writes)."""
+        return self.conn.execute(sql, params)
 
     def close(self) -> None:
         self.conn.close()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from binance_mcp.events.store import GENESIS, Event, EventStore, chain_hash, verify_rows
+from binance_mcp.events.store import GENESIS, SCHEMA_VERSION, Event, EventStore, chain_hash, verify_rows
 
 E1 = Event(1_700_000_000_000_000, "c1", "received", "get_ticker_price", "paper", '{"args":{"symbol":"BTCUSDT"}}')
 
@@ -26,7 +26,7 @@ def test_append_verify_and_reopen(tmp_path: Path) -> None:
     assert reopened.head_seq == 2
     assert reopened.append_batch([Event(3, "c2", "received", "t", "paper", "{}")]) == [3]
     assert reopened.verify() is None
-    assert reopened.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    assert reopened.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_tampering_is_found_at_its_seq(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_tampering_is_found_at_its_seq(tmp_path: Path) -> None:
     forged = list(rows[2])
     forged[6] = '{"forged":true}'
     assert verify_rows([*rows[:2], tuple(forged), *rows[3:]]) == 3
-    assert verify_rows([rows[0], rows[2]]) == 3  # a missing event breaks the order
+    assert verify_rows([rows[0], rows[2]]) == 2  # seq 2 is missing: a deleted event breaks the order
 
 
 def test_log_is_append_only(tmp_path: Path) -> None:
