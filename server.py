@@ -2,6 +2,7 @@
 
     binance-mcp serve [--venue paper|testnet|live] [--event-log PATH] ...   MCP over stdio
     binance-mcp paper [--host H] [--port P] [--seed N] [--fault PATH=MODE[:MS][@TIMES] ...]
+    binance-mcp audit verify|digest|list|show|stats|export [--event-log PATH] [--json] ...
 
 The work of each subcommand lives in its room (exchange/, actors/, events/); this module only
 parses arguments and wires. Logs go to stderr; stdout is reserved (for the MCP protocol under
@@ -329,6 +330,9 @@ def _parser() -> argparse.ArgumentParser:
     paper.add_argument("--ban-after", type=int, default=3, help="429 answers in a window before a 418 ban")
     paper.add_argument("--ban-seconds", type=int, default=120, help="first ban length; each later ban doubles")
     paper.set_defaults(run=_paper)
+    from binance_mcp.face.audit import add_parser as add_audit
+
+    add_audit(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ read that meets the same is `Failed(transport_error)`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -19,7 +20,8 @@ from binance_mcp.actors.guard import Guard
 from binance_mcp.actors.journal import AuditUnavailable, Journal
 from binance_mcp.actors.messages import Admitted, Backoff, Finish
 from binance_mcp.actors.validator import SymbolDirectory
-from binance_mcp.events.commands import Command, GetAvailableAssets, GetSymbolInfo, client_order_id
+from binance_mcp.events.audit import Filters, command_entry, parse_time
+from binance_mcp.events.commands import Command, GetAuditLog, GetAvailableAssets, GetSymbolInfo, client_order_id
 from binance_mcp.events.outcomes import (
     AUDIT_UNAVAILABLE,
     RATE_LIMITED,
@@ -32,6 +34,7 @@ from binance_mcp.events.outcomes import (
     failure_of,
 )
 from binance_mcp.events.replay import Pending
+from binance_mcp.events.store import LogReader
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected, RateLimited, TransportError, UnknownOutcome
 
@@ -160,9 +163,30 @@ class Executor(Actor):
         info = self.directory.symbols[command.symbol]
         return {k: info[k] for k in _INFO_KEYS if k in info}
 
+    def _audit_log(self, query: GetAuditLog) -> dict[str, Any]:
+        """In a worker thread: this server's record, read-only, as `audit list` shows it."""
+        now = time.time_ns() // 1000
+        filters = Filters(
+            since_us=parse_time(query.since, now) if query.since else None,
+            until_us=parse_time(query.until, now) if query.until else None,
+            tool=query.of_tool,
+            outcome=query.outcome,
+            symbol=query.symbol,
+        )
+        reader = LogReader(self.journal.store.path)
+        try:
+            where, params = filters.where()
+            entries = [command_entry(row) for row in reader.commands_page(where, params, query.limit, query.offset)]
+        finally:
+            reader.close()
+        more = len(entries) == query.limit
+        return {"commands": entries, "next_offset": query.offset + query.limit if more else None}
+
     async def execute(self, command: Command) -> Outcome:
         if isinstance(command, GetAvailableAssets | GetSymbolInfo):
             return Executed(data=self._local(command))
+        if isinstance(command, GetAuditLog):
+            return Executed(data=await asyncio.to_thread(self._audit_log, command))
         try:
             reply = await self.client.request(
                 command.method, command.endpoint, command.binance_params(), signed=command.signed

@@ -4,9 +4,9 @@ reads the log (read-only) and the face (`binance-mcp audit`, the `get_audit_log`
 - `parse_time`: ISO 8601 or relative ('90s', '15m', '2h', '3d', '1w') into µs since the epoch.
 - `Filters`: what `list`, `stats`, `export` and `get_audit_log` narrow by, as SQL over the
   `commands` view (parameters bound, never formatted in).
-- `Verifier` (events/chain.py): the hash chain and the order of `seq`, one row at a time; the
-  invariants that span rows are asked of the log with SQL by the caller.
-- `timeline`, `key_args`, `summary`, `percentile`, `Stats`: what `show`, `list` and `stats` print.
+- `command_entry`, `timeline`, `key_args`, `summary`, `percentile`, `Stats`: what `list`,
+  `get_audit_log`, `show` and `stats` show.
+The hash chain and its `Verifier` are in events/chain.py.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from typing import Any
 
 import msgspec
 
-from binance_mcp.events.chain import Verifier
-
 __all__ = [
     "Filters",
     "Stats",
-    "Verifier",
+    "command_entry",
     "iso",
     "key_args",
     "parse_time",
@@ -90,6 +88,21 @@ class Filters:
             clauses.append("session LIKE ?")
             params.append(self.session + "%")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def command_entry(row: Sequence[Any]) -> dict[str, Any]:
+    """One row of `LogReader.commands_page` as `list` and `get_audit_log` show it."""
+    ts, cid, tool, request, outcome, latency, result, session = row
+    return {
+        "at": iso(int(ts)),
+        "command_id": cid,
+        "tool": tool,
+        "args": key_args(request),
+        "outcome": outcome or "pending",
+        "latency_ms": None if latency is None else round(float(latency), 2),
+        "result": summary(outcome, result),
+        "session": session,
+    }
 
 
 def timeline(rows: Iterable[Sequence[object]]) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 from msgspec import Meta
 
+from binance_mcp.events.audit import parse_time
 from binance_mcp.exchange.rules import NEEDS_TIME_IN_FORCE, plain
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "CancelOrder",
     "Command",
     "CreateOrder",
+    "GetAuditLog",
     "GetAvailableAssets",
     "GetAvgPrice",
     "GetBalance",
@@ -263,6 +265,34 @@ class GetSymbolInfo(Command, frozen=True, tag="get_symbol_info"):
 
     def weight(self) -> int:
         return 0  # served from the cached exchangeInfo
+
+
+class GetAuditLog(Command, frozen=True, tag="get_audit_log"):
+    """This server's own record of what it did: recent commands (tool calls) with their key
+    arguments and outcomes, newest last, from its event log. No exchange call. Narrow by `of_tool`,
+    `outcome` (executed, rejected, throttled, failed, unknown, pending), `symbol`, and
+    `since`/`until` (ISO 8601 UTC or an age such as 2h or 3d); page back with `offset`."""
+
+    of_tool: Annotated[str, Meta(min_length=1, max_length=64, description="Only calls of this tool.")] | None = None
+    outcome: Literal["executed", "rejected", "throttled", "failed", "unknown", "pending"] | None = None
+    symbol: Symbol | None = None
+    since: Annotated[str, Meta(max_length=40, description="From: 2026-11-29T03:00Z, or an age: 2h, 3d.")] | None = None
+    until: Annotated[str, Meta(max_length=40, description="To, as since.")] | None = None
+    limit: Annotated[int, Meta(ge=1, le=100, description="How many commands, 1 to 100.")] = 20
+    offset: Annotated[int, Meta(ge=0, le=1_000_000, description="Skip this many newer commands.")] = 0
+
+    def weight(self) -> int:
+        return 0  # read from the event log
+
+    def problem(self) -> tuple[str, str] | None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    parse_time(value, 0)
+                except ValueError as exc:
+                    return name, str(exc)
+        return None
 
 
 # -- account (signed reads) -------------------------------------------------------------------
@@ -517,6 +547,7 @@ COMMANDS: dict[str, type[Command]] = {
         GetBookTicker,
         GetAvailableAssets,
         GetSymbolInfo,
+        GetAuditLog,
         GetBalance,
         GetFeeInfo,
         GetOrders,

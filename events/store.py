@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import sqlite_utils
@@ -73,22 +74,33 @@ CREATE VIEW commands AS
     WHERE r.kind = 'received';
 DROP VIEW IF EXISTS orders;
 CREATE VIEW orders AS
-    SELECT d.command_id, d.ts AS dispatched_us, d.venue, d.body ->> '$.symbol' AS symbol,
-           d.body ->> '$.client_order_id' AS client_order_id,
-           r.body ->> '$.args.side' AS side, r.body ->> '$.args.type' AS type,
-           r.body ->> '$.args.quantity' AS quantity, r.body ->> '$.args.quote_quantity' AS quote_quantity,
-           r.body ->> '$.args.price' AS price, d.body ->> '$.notional' AS notional,
-           d.body ->> '$.quote_asset' AS quote_asset, t.kind AS outcome,
-           coalesce(c.body ->> '$.status', t.body ->> '$.data.status') AS status,
-           coalesce(c.body ->> '$.executedQty', t.body ->> '$.data.executedQty') AS executed_qty,
-           coalesce(c.body ->> '$.cummulativeQuoteQty', t.body ->> '$.data.cummulativeQuoteQty') AS quote_qty,
-           coalesce(c.body ->> '$.orderId', t.body ->> '$.data.orderId') AS order_id,
-           c.body ->> '$.placed' AS reconciled_placed, r.body ->> '$.session' AS session
-    FROM events d
-    JOIN events r ON r.command_id = d.command_id AND r.kind = 'received'
-    LEFT JOIN events t ON t.command_id = d.command_id AND t.kind IN ({_TERMINAL_SQL})
-    LEFT JOIN events c ON c.command_id = d.command_id AND c.kind = 'reconciled'
-    WHERE d.kind = 'dispatched' AND d.tool = 'create_order';
+    WITH cancels AS (  -- orders a cancel_order or cancel_open_orders of this server reported canceled
+        SELECT j.value ->> '$.symbol' AS symbol, j.value ->> '$.orderId' AS order_id,
+               j.value ->> '$.status' AS status, x.command_id AS cancel_id
+        FROM events x, json_each(CASE json_type(x.body, '$.data') WHEN 'array' THEN x.body -> '$.data'
+                                 ELSE json_array(x.body -> '$.data') END) j
+        WHERE x.kind = 'executed' AND x.tool IN ('cancel_order', 'cancel_open_orders')
+    ),
+    placed AS (
+        SELECT d.command_id, d.ts AS dispatched_us, d.venue, d.body ->> '$.symbol' AS symbol,
+               d.body ->> '$.client_order_id' AS client_order_id,
+               r.body ->> '$.args.side' AS side, r.body ->> '$.args.type' AS type,
+               r.body ->> '$.args.quantity' AS quantity, r.body ->> '$.args.quote_quantity' AS quote_quantity,
+               r.body ->> '$.args.price' AS price, d.body ->> '$.notional' AS notional,
+               d.body ->> '$.quote_asset' AS quote_asset, t.kind AS outcome,
+               coalesce(c.body ->> '$.status', t.body ->> '$.data.status') AS answered_status,
+               coalesce(c.body ->> '$.executedQty', t.body ->> '$.data.executedQty') AS executed_qty,
+               coalesce(c.body ->> '$.cummulativeQuoteQty', t.body ->> '$.data.cummulativeQuoteQty') AS quote_qty,
+               coalesce(c.body ->> '$.orderId', t.body ->> '$.data.orderId') AS order_id,
+               c.body ->> '$.placed' AS reconciled_placed, r.body ->> '$.session' AS session
+        FROM events d
+        JOIN events r ON r.command_id = d.command_id AND r.kind = 'received'
+        LEFT JOIN events t ON t.command_id = d.command_id AND t.kind IN ({_TERMINAL_SQL})
+        LEFT JOIN events c ON c.command_id = d.command_id AND c.kind = 'reconciled'
+        WHERE d.kind = 'dispatched' AND d.tool = 'create_order'
+    )
+    SELECT p.*, coalesce(k.status, p.answered_status) AS status, k.cancel_id AS canceled_by
+    FROM placed p LEFT JOIN cancels k ON k.symbol = p.symbol AND k.order_id = p.order_id;
 """
 
 
@@ -206,6 +218,16 @@ class LogReader:
 
     def events_of(self, command_id: str) -> list[tuple[object, ...]]:
         return self.conn.execute(f"{_ROW} WHERE command_id = ? ORDER BY seq", (command_id,)).fetchall()
+
+    def commands_page(self, where: str, params: Sequence[object], limit: int, offset: int = 0) -> list[tuple[Any, ...]]:
+        """The newest `limit` commands matching `where` (over the `commands` view) after skipping
+        `offset` newer ones, oldest first."""
+        rows = self.conn.execute(
+            "SELECT received_us, command_id, tool, request, outcome, latency_ms, result, session FROM commands"
+            f"{where} ORDER BY received_us DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return rows[::-1]
 
     def query(self, sql: str, params: Sequence[object] | dict[str, object] = ()) -> sqlite3.Cursor:
         """A read-only query (the connection refuses writes)."""

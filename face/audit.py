@@ -1,0 +1,392 @@
+"""`binance-mcp audit`: the event log for incident response and offline analysis.
+
+Every subcommand opens the log read-only (events.store.LogReader), never writes to it, and works
+while a server appends to it. Human output by default (rich tables on a terminal, plain text
+otherwise); `--json` for machines. The analysis itself is pure (events/audit.py, events/chain.py);
+this module reads, renders and sets the exit code.
+
+    verify [--against SEQ:HASH]   the hash chain and the invariants; exit 1 on tampering
+    digest                        the head (seq:hash) to keep elsewhere
+    list                          one line per command, filtered
+    show COMMAND_ID               one command's whole timeline (a unique prefix is enough)
+    stats                         counts, error rates, latencies, throttles, orders, sessions, days
+    export --format jsonl|csv     every event (or --commands: the commands view), streamed
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from binance_mcp.actors.config import default_event_log
+from binance_mcp.events.audit import Filters, Stats, command_entry, iso, parse_time, timeline
+from binance_mcp.events.chain import Verifier
+from binance_mcp.events.lifecycle import TERMINAL_KINDS
+from binance_mcp.events.store import LogReader, NoEventLog
+
+__all__ = ["add_parser"]
+
+_TERMINALS = ", ".join(f"'{k}'" for k in TERMINAL_KINDS)
+_UNRESOLVED = f"""
+SELECT d.command_id, d.tool, d.ts FROM events d
+WHERE d.kind = 'dispatched' AND NOT EXISTS (
+    SELECT 1 FROM events t WHERE t.command_id = d.command_id
+    AND (t.kind = 'reconciled' OR t.kind IN ({_TERMINALS}) AND t.kind != 'unknown')
+) ORDER BY d.seq
+"""
+_DOUBLE_TERMINALS = f"""
+SELECT command_id, count(*) FROM events WHERE kind IN ({_TERMINALS}) GROUP BY command_id HAVING count(*) > 1 LIMIT 5
+"""
+_encoder = msgspec.json.Encoder()
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # Not a terminal (a pipe, a file): plain text, lines as long as they need to be.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 400)
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in ("time (UTC)", "command", "tool", "seq"))
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    return table
+
+
+def _emit_json(value: Any) -> None:
+    sys.stdout.write(_encoder.encode(value).decode() + "\n")
+
+
+# -- verify and digest ------------------------------------------------------------------------
+def _verify(reader: LogReader, args: argparse.Namespace) -> int:
+    against: tuple[int, str] | None = None
+    if args.against:
+        seq_text, _, hash_text = args.against.partition(":")
+        if not seq_text.isdigit() or len(hash_text) != 64:
+            print("binance-mcp audit verify: --against takes SEQ:HASH, as `audit digest` prints it", file=sys.stderr)
+            return 2
+        against = (int(seq_text), hash_text.lower())
+    verifier = Verifier(keep=frozenset({against[0]}) if against else frozenset())
+    total, _ = reader.head()
+    _walk(reader, verifier, total, show_progress=not args.json and sys.stderr.isatty())
+    problems: list[str] = []
+    if verifier.problem is not None:
+        problems.append(verifier.problem)
+    else:
+        doubles = reader.query(_DOUBLE_TERMINALS).fetchall()
+        problems += [f"command {cid} has {n} terminal events (one is allowed)" for cid, n in doubles]
+        if against is not None:
+            seq, expected = against
+            if seq > verifier.head_seq:
+                problems.append(
+                    f"the log ends at seq {verifier.head_seq}, before the kept head seq {seq} (rows cut off)"
+                )
+            elif verifier.seen.get(seq) != expected:
+                problems.append(
+                    f"the log does not extend the kept head: at seq {seq} its hash is {verifier.seen.get(seq)}, "
+                    f"not {expected} (rewritten)"
+                )
+    unresolved = [
+        {"command_id": cid, "tool": tool, "dispatched": iso(int(ts))} for cid, tool, ts in reader.query(_UNRESOLVED)
+    ]
+    ok = not problems
+    report = {
+        "ok": ok,
+        "events": verifier.events,
+        "head": {"seq": verifier.head_seq, "hash": verifier.head_hash},
+        "bad_seq": verifier.bad_seq,
+        "problems": problems,
+        "unresolved": unresolved,
+    }
+    if args.json:
+        _emit_json(report)
+    else:
+        if ok:
+            print(f"ok: {verifier.events} events, head seq={verifier.head_seq} hash={verifier.head_hash}")
+        else:
+            print(f"TAMPERED: first bad seq {verifier.bad_seq}" if verifier.bad_seq else "TAMPERED")
+            for problem in problems:
+                print(f"  {problem}")
+        for entry in unresolved:
+            print(
+                f"unresolved: {entry['command_id']} {entry['tool']} dispatched {entry['dispatched']}, outcome unknown"
+            )
+    return 0 if ok else 1
+
+
+def _walk(reader: LogReader, verifier: Verifier, total: int, *, show_progress: bool) -> None:
+    if not show_progress:
+        for row in reader.rows():
+            if not verifier.feed(row):
+                return
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("verifying", total=total)
+        for row in reader.rows():
+            if not verifier.feed(row):
+                return
+            if verifier.events % 10_000 == 0:
+                progress.update(task, completed=verifier.events)
+
+
+def _digest(reader: LogReader, args: argparse.Namespace) -> int:
+    seq, digest = reader.head()
+    if args.json:
+        _emit_json({"seq": seq, "hash": digest})
+    else:
+        print(f"{seq}:{digest}")
+    return 0
+
+
+# -- list, show, stats ------------------------------------------------------------------------
+def _filters(args: argparse.Namespace) -> Filters:
+    now = time.time_ns() // 1000
+    return Filters(
+        since_us=parse_time(args.since, now) if args.since else None,
+        until_us=parse_time(args.until, now) if args.until else None,
+        tool=getattr(args, "tool", None),
+        outcome=getattr(args, "outcome", None),
+        symbol=args.symbol.upper() if getattr(args, "symbol", None) else None,
+        session=getattr(args, "session", None),
+    )
+
+
+def _list(reader: LogReader, args: argparse.Namespace) -> int:
+    where, params = _filters(args).where()
+    entries = [command_entry(row) for row in reader.commands_page(where, params, args.limit)]
+    if args.json:
+        _emit_json(entries)
+        return 0
+    rows = [
+        [
+            e["at"],
+            e["command_id"],
+            e["tool"],
+            e["args"],
+            e["outcome"],
+            e["latency_ms"],
+            e["result"].get("kind") or e["result"].get("status") or "",
+        ]
+        for e in entries
+    ]
+    _console().print(
+        _table(f"{len(rows)} commands", ["time (UTC)", "command", "tool", "arguments", "outcome", "ms", "detail"], rows)
+    )
+    return 0
+
+
+def _show(reader: LogReader, args: argparse.Namespace) -> int:
+    found = reader.command_ids(args.command_id.lower())
+    if not found:
+        print(f"binance-mcp audit show: no command {args.command_id!r} in {reader.path}", file=sys.stderr)
+        return 2
+    if len(found) > 1:
+        print(
+            f"binance-mcp audit show: {args.command_id!r} names more than one command; give more of it", file=sys.stderr
+        )
+        return 2
+    steps = timeline(reader.events_of(found[0]))
+    received: dict[str, Any] = next((s["body"] for s in steps if s["kind"] == "received"), {})
+    session: dict[str, Any] = {}
+    if received.get("session"):
+        session_rows = reader.events_of(received["session"])
+        session = timeline(session_rows)[0]["body"] if session_rows else {}
+    report = {"command_id": found[0], "tool": reader.events_of(found[0])[0][4], "steps": steps, "session": session}
+    if args.json:
+        _emit_json(report)
+        return 0
+    console = _console()
+    who = session.get("client", {})
+    console.print(f"command {found[0]}  tool {report['tool']}")
+    if who:
+        console.print(
+            f"session {received.get('session')}  client {who.get('name')} {who.get('version')}  "
+            f"protocol {session.get('protocol')}  run {received.get('run')}"
+        )
+    rows = [[s["seq"], s["at"], s["kind"], "" if s["after_ms"] is None else f"+{s['after_ms']} ms"] for s in steps]
+    console.print(_table("timeline", ["seq", "time (UTC)", "event", "after"], rows))
+    for step in steps:
+        console.print(f"[bold]{step['kind']}[/bold] {json.dumps(step['body'], sort_keys=True)}", markup=True)
+    return 0
+
+
+def _stats(reader: LogReader, args: argparse.Namespace) -> int:
+    filters = _filters(args)
+    where, params = filters.where()
+    stats = Stats()
+    cursor = reader.query(
+        f"SELECT tool, outcome, latency_ms, received_us, session, result FROM commands{where}", params
+    )
+    while chunk := cursor.fetchmany(20_000):
+        for tool, outcome, latency, received, session, result in chunk:
+            stats.feed(tool, outcome, latency, int(received), session, result if outcome != "executed" else None)
+    report = stats.report()
+    order_where = []
+    order_params: list[object] = []
+    if filters.since_us is not None:
+        order_where.append("dispatched_us >= ?")
+        order_params.append(filters.since_us)
+    if filters.until_us is not None:
+        order_where.append("dispatched_us <= ?")
+        order_params.append(filters.until_us)
+    clause = (" WHERE " + " AND ".join(order_where)) if order_where else ""
+    report["orders"] = [
+        {"symbol": symbol, "status": status or outcome or "pending", "orders": n}
+        for symbol, status, outcome, n in reader.query(
+            f"SELECT symbol, status, outcome, count(*) FROM orders{clause} GROUP BY 1, 2, 3 ORDER BY 1, 2", order_params
+        )
+    ]
+    if args.json:
+        _emit_json(report)
+        return 0
+    console = _console()
+    tool_rows = []
+    for tool, entry in report["tools"].items():
+        lat = entry["latency_ms"]
+        outcomes = ", ".join(f"{o} {n}" for o, n in entry["outcomes"].items())
+        tool_rows.append(
+            [tool, entry["calls"], outcomes, f"{entry['error_rate']:.1%}", lat["p50"], lat["p95"], lat["p99"]]
+        )
+    console.print(_table("tools", ["tool", "calls", "outcomes", "errors", "p50 ms", "p95 ms", "p99 ms"], tool_rows))
+    if report["throttles"]:
+        console.print(_table("throttles", ["cause", "count"], [[k, v] for k, v in report["throttles"].items()]))
+    if report["orders"]:
+        console.print(
+            _table(
+                "orders",
+                ["symbol", "status", "orders"],
+                [[o["symbol"], o["status"], o["orders"]] for o in report["orders"]],
+            )
+        )
+    console.print(_table("sessions", ["session", "calls"], [[k, v] for k, v in report["sessions"].items()]))
+    console.print(_table("days (UTC)", ["day", "calls"], [[k, v] for k, v in report["days"].items()]))
+    return 0
+
+
+# -- export -----------------------------------------------------------------------------------
+_EVENT_COLUMNS = ("seq", "ts", "command_id", "kind", "tool", "venue", "body", "hash")
+_COMMAND_COLUMNS = (
+    "command_id", "tool", "venue", "received_us", "outcome", "finished_us", "latency_ms", "symbol", "session", "run",
+    "request", "result",
+)  # fmt: skip
+
+
+def _export(reader: LogReader, args: argparse.Namespace) -> int:
+    filters = _filters(args)
+    columns: tuple[str, ...]
+    if args.commands:
+        where, params = filters.where()
+        columns = _COMMAND_COLUMNS
+        cursor = reader.query(f"SELECT {', '.join(columns)} FROM commands{where} ORDER BY received_us", params)
+    else:
+        clauses, params = [], []
+        if filters.since_us is not None:
+            clauses.append("ts >= ?")
+            params.append(filters.since_us)
+        if filters.until_us is not None:
+            clauses.append("ts <= ?")
+            params.append(filters.until_us)
+        if filters.tool is not None:
+            clauses.append("tool = ?")
+            params.append(filters.tool)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        columns = _EVENT_COLUMNS
+        cursor = reader.query(f"SELECT {', '.join(columns)} FROM events{where} ORDER BY seq", params)
+    rows: Iterator[tuple[Any, ...]] = (row for chunk in iter(lambda: cursor.fetchmany(10_000), []) for row in chunk)
+    if args.output:
+        with Path(args.output).open("w", newline="") as out:
+            _write(out, args.format, columns, rows)
+    else:
+        _write(sys.stdout, args.format, columns, rows)
+    return 0
+
+
+def _write(out: IO[str], fmt: str, columns: tuple[str, ...], rows: Iterator[tuple[Any, ...]]) -> None:
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return
+    for row in rows:
+        out.write(_encoder.encode(dict(zip(columns, row, strict=True))).decode())
+        out.write("\n")
+
+
+# -- the command line -------------------------------------------------------------------------
+def _run(handler: Callable[[LogReader, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        path = Path(args.event_log or os.environ.get("MCP_EVENT_LOG") or default_event_log(os.environ))
+        try:
+            reader = LogReader(path)
+        except NoEventLog as exc:
+            print(f"binance-mcp audit: {exc}", file=sys.stderr)
+            return 2
+        try:
+            return handler(reader, args)
+        except BrokenPipeError:  # the reader went away (`| head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except ValueError as exc:
+            print(f"binance-mcp audit: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            reader.close()
+
+    return run
+
+
+def add_parser(sub: Any) -> None:
+    """The `audit` subcommand and its own subcommands, on the CLI's subparsers."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--event-log", metavar="PATH", help="the log (default: MCP_EVENT_LOG, else the server's default)"
+    )
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument(
+        "--since", metavar="WHEN", help="ISO 8601 time (UTC unless given) or an age: 90s, 15m, 2h, 3d, 1w"
+    )
+    filters.add_argument("--until", metavar="WHEN", help="as --since")
+    filters.add_argument("--tool")
+    filters.add_argument("--outcome", help="executed, rejected, throttled, failed, unknown, or pending")
+    filters.add_argument("--symbol")
+    filters.add_argument("--session", help="a session id (a prefix is enough)")
+
+    audit = sub.add_parser("audit", help="read the event log: verify, digest, list, show, stats, export")
+    subs = audit.add_subparsers(dest="audit_command", required=True)
+    verify = subs.add_parser("verify", parents=[common], help="check the hash chain and the invariants")
+    verify.add_argument("--against", metavar="SEQ:HASH", help="a head kept from `audit digest`")
+    verify.set_defaults(run=_run(_verify))
+    subs.add_parser("digest", parents=[common], help="the head seq:hash to keep elsewhere").set_defaults(
+        run=_run(_digest)
+    )
+    listing = subs.add_parser("list", parents=[common, filters], help="one line per command")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(run=_run(_list))
+    show = subs.add_parser("show", parents=[common], help="one command's timeline")
+    show.add_argument("command_id", help="a command id or a unique prefix of one")
+    show.set_defaults(run=_run(_show))
+    subs.add_parser("stats", parents=[common, filters], help="counts, errors, latencies, orders").set_defaults(
+        run=_run(_stats)
+    )
+    export = subs.add_parser("export", parents=[common, filters], help="stream events or commands")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--commands", action="store_true", help="the commands view instead of the events")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    export.set_defaults(run=_run(_export))
