@@ -19,6 +19,7 @@ import argparse
 import csv
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -339,6 +340,9 @@ def _run(handler: Callable[[LogReader, argparse.Namespace], int]) -> Callable[[a
             return 2
         try:
             return handler(reader, args)
+        except sqlite3.DatabaseError as exc:
+            print(f"binance-mcp audit: {reader.path} cannot be read (damaged or truncated?): {exc}", file=sys.stderr)
+            return 1
         except BrokenPipeError:  # the reader went away (`| head`): not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0

@@ -1,0 +1,125 @@
+"""The audit's pure parts: times, filters, what a command line and a timeline show, statistics,
+and the chain verifier with golden vectors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from binance_mcp.events.audit import Filters, Stats, command_entry, iso, key_args, parse_time, percentile, summary
+from binance_mcp.events.chain import GENESIS, Event, Verifier, chain_hash
+
+NOW = 1_800_000_000_000_000  # µs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", NOW - 90_000_000),
+        ("15m", NOW - 900_000_000),
+        ("2h", NOW - 7_200_000_000),
+        ("3d", NOW - 3 * 86_400_000_000),
+        ("1w", NOW - 7 * 86_400_000_000),
+        ("1.5h", NOW - 5_400_000_000),
+        ("2026-11-29T03:12:00Z", 1_795_921_920_000_000),
+        ("2026-11-29T03:12", 1_795_921_920_000_000),  # no zone: UTC
+        ("2026-11-29T04:12:00+01:00", 1_795_921_920_000_000),
+        ("2026-11-29", 1_795_910_400_000_000),
+    ],
+)
+def test_times_are_iso_8601_or_ages(text: str, expected: int) -> None:
+    assert parse_time(text, NOW) == expected
+
+
+def test_an_unreadable_time_says_what_it_takes() -> None:
+    with pytest.raises(ValueError, match=r"neither a time .* nor an age"):
+        parse_time("yesterday", NOW)
+    assert iso(1_795_921_920_123_456) == "2026-11-29T03:12:00.123Z"
+
+
+def test_filters_bind_their_values_never_format_them() -> None:
+    assert Filters().where() == ("", [])
+    where, params = Filters(since_us=1, until_us=2, tool="x'; DROP TABLE events; --", outcome="pending").where()
+    assert where == " WHERE received_us >= ? AND received_us <= ? AND tool = ? AND outcome IS NULL"
+    assert params == [1, 2, "x'; DROP TABLE events; --"]
+    where, params = Filters(outcome="rejected", symbol="BTCUSDT", session="01ab").where()
+    assert where == " WHERE symbol = ? AND outcome = ? AND session LIKE ?" and params == [
+        "BTCUSDT",
+        "rejected",
+        "01ab%",
+    ]
+
+
+def test_a_command_line_says_what_it_was_about_and_how_it_ended() -> None:
+    request = json.dumps(
+        {"args": {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "60000"}}
+    )
+    assert key_args(request) == "BTCUSDT BUY LIMIT 0.001 @ 60000"
+    assert key_args(json.dumps({"args": {"symbol": "BTCUSDT", "order_id": 7}})) == "BTCUSDT #7"
+    assert key_args(None) == "" and key_args(json.dumps({"args": {"_omitted": "x"}})) == ""
+    filled = json.dumps(
+        {"outcome": "executed", "data": {"symbol": "BTCUSDT", "orderId": 3, "status": "FILLED", "fills": []}}
+    )
+    assert summary("executed", filled) == {"symbol": "BTCUSDT", "orderId": 3, "status": "FILLED"}
+    refused = json.dumps({"outcome": "rejected", "kind": "guard_limit", "message": "over", "field": None})
+    assert summary("rejected", refused) == {"kind": "guard_limit", "message": "over"}
+    assert summary("executed", json.dumps({"outcome": "executed", "data": [1, 2]})) == {}
+    entry = command_entry((NOW, "c1", "create_order", request, None, None, None, "s1"))
+    assert entry["outcome"] == "pending" and entry["latency_ms"] is None and entry["at"].endswith("Z")
+
+
+def test_percentiles_by_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99)) == (50.0, 95.0, 99.0)
+    assert percentile([], 0.5) is None and percentile([7.0], 0.99) == 7.0
+
+
+def test_stats_count_outcomes_errors_latencies_throttles_sessions_and_days() -> None:
+    stats = Stats()
+    for latency in (1.0, 2.0, 3.0):
+        stats.feed("get_ticker_price", "executed", latency, NOW, "s1", None)
+    throttled = json.dumps({"outcome": "throttled", "message": "too many calls"})
+    stats.feed("get_ticker_price", "throttled", 0.1, NOW, "s1", throttled)
+    stats.feed("create_order", None, None, NOW + 86_400_000_000, "s2", None)
+    report = stats.report()
+    ticker = report["tools"]["get_ticker_price"]
+    assert ticker["calls"] == 4 and ticker["outcomes"] == {"executed": 3, "throttled": 1}
+    assert ticker["error_rate"] == 0.25 and ticker["latency_ms"]["p50"] == 1.0
+    assert report["tools"]["create_order"]["outcomes"] == {"pending": 1}
+    assert report["throttles"] == {"too many calls": 1}
+    assert report["sessions"] == {"s1": 4, "s2": 1} and list(report["days"]) == ["2027-01-15", "2027-01-16"]
+
+
+def _chain(n: int) -> list[tuple[object, ...]]:
+    rows, prev = [], GENESIS
+    for seq in range(1, n + 1):
+        event = Event(seq * 10, f"c{seq}", "received", "t", "paper", f'{{"n":{seq}}}')
+        prev = chain_hash(prev, seq, event)
+        rows.append((seq, *event, prev))
+    return rows
+
+
+def test_golden_vectors_pin_the_chain() -> None:
+    # If these change, every log ever written stops verifying: never change them lightly.
+    assert [r[7] for r in _chain(3)] == [
+        "7e62761436584a76af96297bc36ba735bf7a616ff1d9c50a2394afd78b056147",
+        "703d6ec4ec594cc1d31895eedc290d782c6e15829ea7ea97f8450ff6a8e68601",
+        "e04fefdf5f4ca140670fdc96d12730a26a96dd1079a89d157fc7d4cb1e4a7788",
+    ]
+
+
+def test_the_verifier_names_the_first_bad_seq_and_what_is_wrong() -> None:
+    rows = _chain(6)
+    ok = Verifier(keep=frozenset({4}))
+    assert all(ok.feed(r) for r in rows)
+    assert (ok.events, ok.head_seq, ok.head_hash, ok.seen) == (6, 6, rows[-1][7], {4: rows[3][7]})
+    for tampered, bad, what in (
+        ([*rows[:2], (3, 30, "c3", "received", "t", "paper", '{"n":4}', rows[2][7]), *rows[3:]], 3, "its hash"),
+        ([*rows[:2], *rows[3:]], 3, "is missing"),
+        ([*rows[:3], rows[2], *rows[3:]], 3, "comes again"),
+        ([rows[0], rows[2], rows[1], *rows[3:]], 2, "is missing"),
+    ):
+        verifier = Verifier()
+        assert not all(verifier.feed(r) for r in tampered)
+        assert verifier.bad_seq == bad and verifier.problem is not None and what in verifier.problem

@@ -1,0 +1,277 @@
+"""`binance-mcp audit` against a log written by the real server over stdio: each subcommand, the
+tamper cases, a log rebuilt with a valid chain caught by `verify --against`, and reading while a
+server appends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from binance_mcp.events.chain import GENESIS, Event, chain_hash
+from binance_mcp.server import main
+
+ROOT = Path(__file__).parents[2]
+SESSION: list[tuple[str, dict[str, Any]]] = [
+    ("get_ticker_price", {"symbol": "BTCUSDT"}),
+    ("get_balance", {"asset": "USDT"}),
+    ("create_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}),
+    ("create_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "40000"}),
+    ("create_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.000015", "price": "40000"}),
+    ("cancel_open_orders", {"symbol": "BTCUSDT"}),
+    ("get_order_book", {"symbol": "ETHUSDT", "limit": 7}),
+    ("get_audit_log", {"of_tool": "create_order"}),
+]
+
+
+def _nowhere() -> TextIO:
+    return Path(os.devnull).open("w")
+
+
+async def _run_session(log: Path) -> list[dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
+    env["MCP_EVENT_LOG"] = str(log)
+    params = StdioServerParameters(
+        command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env=env, cwd=str(ROOT)
+    )
+    results = []
+    with _nowhere() as errlog:
+        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            for tool, args in SESSION:
+                result = await session.call_tool(tool, args)
+                assert result.structured_content is not None
+                results.append(result.structured_content)
+    return results
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    """A log written by a real paper session, and what the session's calls answered."""
+    log = tmp_path_factory.mktemp("audit") / "events.sqlite3"
+    results = asyncio.run(_run_session(log))
+    return log, results
+
+
+@pytest.fixture
+def log(written: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> Path:
+    copy = tmp_path / "events.sqlite3"
+    shutil.copy(written[0], copy)
+    return copy
+
+
+def audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["audit", *args])
+    return code, capsys.readouterr().out
+
+
+def audit_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    code, out = audit(capsys, *args, "--json")
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_verify_and_digest(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = audit(capsys, "digest", "--event-log", str(log))
+    seq, digest = out.strip().split(":")
+    assert code == 0 and int(seq) > 20 and len(digest) == 64
+    code, out = audit(capsys, "verify", "--event-log", str(log), "--against", f"{seq}:{digest}")
+    assert (code, out.strip()) == (0, f"ok: {seq} events, head seq={seq} hash={digest}")
+    report = audit_json(capsys, "verify", "--event-log", str(log))
+    assert report["ok"] is True and report["unresolved"] == [] and report["problems"] == []
+
+
+def _tamper(log: Path, *statements: str) -> None:
+    with sqlite3.connect(log) as conn:  # an attacker with the file: the triggers are no obstacle
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute("DROP TRIGGER events_no_delete")
+        for statement in statements:
+            conn.execute(statement)
+
+
+_FLIP = "iif(substr({c}, 1, 1) = '0', '1', '0') || substr({c}, 2)"  # a different first character
+
+
+@pytest.mark.parametrize(
+    ("statements", "bad_seq", "what"),
+    [
+        (["UPDATE events SET ts = ts + 1 WHERE seq = 7"], 7, "hash"),
+        ([f"UPDATE events SET command_id = {_FLIP.format(c='command_id')} WHERE seq = 7"], 7, "hash"),
+        (["UPDATE events SET kind = 'rejected' WHERE seq = 9"], 9, "hash"),
+        (["UPDATE events SET tool = 'get_balance' WHERE seq = 7"], 7, "hash"),
+        (["UPDATE events SET venue = 'live' WHERE seq = 7"], 7, "hash"),
+        (["UPDATE events SET body = replace(body, '0.001', '0.002') WHERE seq = 7"], 7, "hash"),
+        (
+            ["UPDATE events SET hash = iif(substr(hash, 1, 1) = '0', '1', '0') || substr(hash, 2) WHERE seq = 7"],
+            7,
+            "hash",
+        ),
+        (["DELETE FROM events WHERE seq = 7"], 7, "is missing"),
+        (
+            [
+                "UPDATE events SET seq = seq + 1000 WHERE seq > 7",
+                "UPDATE events SET seq = seq - 999 WHERE seq > 1000",
+                "INSERT INTO events SELECT 8, ts, command_id, kind, tool, venue, body, hash FROM events WHERE seq = 7",
+            ],
+            8,
+            "hash",
+        ),
+        (
+            [
+                "UPDATE events SET seq = -7 WHERE seq = 7",
+                "UPDATE events SET seq = 7 WHERE seq = 8",
+                "UPDATE events SET seq = 8 WHERE seq = -7",
+            ],
+            7,
+            "hash",
+        ),
+    ],
+    ids=["ts", "command_id", "kind", "tool", "venue", "body", "hash", "deleted", "inserted", "swapped"],
+)
+def test_tampering_is_named_at_its_first_bad_seq(
+    log: Path, capsys: pytest.CaptureFixture[str], statements: list[str], bad_seq: int, what: str
+) -> None:
+    _tamper(log, *statements)
+    code, out = audit(capsys, "verify", "--event-log", str(log), "--json")
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False and report["bad_seq"] == bad_seq
+    assert what in report["problems"][0]
+    code, text = audit(capsys, "verify", "--event-log", str(log))
+    assert code == 1 and text.startswith(f"TAMPERED: first bad seq {bad_seq}")
+
+
+def test_rows_cut_off_the_end_are_caught_against_a_kept_head(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, kept = audit(capsys, "digest", "--event-log", str(log))
+    _tamper(log, "DELETE FROM events WHERE seq > 10")
+    assert audit(capsys, "verify", "--event-log", str(log))[0] == 0  # the chain that is left holds
+    code, out = audit(capsys, "verify", "--event-log", str(log), "--against", kept.strip())
+    assert code == 1 and "rows cut off" in out
+
+
+def test_a_log_rebuilt_with_a_valid_chain_is_caught_against_a_kept_head(
+    log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, kept = audit(capsys, "digest", "--event-log", str(log))
+    with sqlite3.connect(log) as conn:
+        rows = conn.execute("SELECT seq, ts, command_id, kind, tool, venue, body FROM events ORDER BY seq").fetchall()
+    forged, prev = [], GENESIS
+    for seq, ts, cid, kind, tool, venue, body in rows:  # a forger who knows the algorithm
+        body = body.replace('"0.001"', '"0.0001"')
+        prev = chain_hash(prev, seq, Event(ts, cid, kind, tool, venue, body))
+        forged.append((body, prev, seq))
+    _tamper(log, "UPDATE events SET hash = hash")  # drop the triggers
+    with sqlite3.connect(log) as conn:
+        conn.executemany("UPDATE events SET body = ?, hash = ? WHERE seq = ?", forged)
+    assert audit(capsys, "verify", "--event-log", str(log))[0] == 0  # a valid chain, on its own
+    code, out = audit(capsys, "verify", "--event-log", str(log), "--against", kept.strip())
+    assert code == 1 and "does not extend the kept head" in out
+
+
+def test_a_truncated_file_is_reported_not_a_crash(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with sqlite3.connect(log) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = log.read_bytes()
+    log.write_bytes(data[: len(data) // 2])
+    code = main(["audit", "verify", "--event-log", str(log)])
+    captured = capsys.readouterr()
+    assert code == 1 and "cannot be read" in captured.err
+
+
+def test_list_filters_and_show_a_timeline(
+    log: Path, written: tuple[Path, list[dict[str, Any]]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    everything = audit_json(capsys, "list", "--event-log", str(log))
+    assert [e["tool"] for e in everything] == [tool for tool, _ in SESSION]
+    orders = audit_json(capsys, "list", "--event-log", str(log), "--tool", "create_order")
+    assert orders[0]["args"] == "BTCUSDT BUY MARKET 0.001"
+    assert [e["result"].get("status") or e["result"].get("kind") for e in orders] == ["FILLED", "NEW", "filter_failure"]
+    rejected = audit_json(capsys, "list", "--event-log", str(log), "--outcome", "rejected")
+    assert {e["tool"] for e in rejected} == {"create_order", "get_order_book"}
+    assert audit_json(capsys, "list", "--event-log", str(log), "--symbol", "ethusdt")[0]["tool"] == "get_order_book"
+    assert audit_json(capsys, "list", "--event-log", str(log), "--since", "2099-01-01") == []
+    assert len(audit_json(capsys, "list", "--event-log", str(log), "--since", "1h", "--limit", "2")) == 2
+    code, text = audit(capsys, "list", "--event-log", str(log))
+    assert code == 0 and "create_order" in text and "filter_failure" in text
+
+    command_id = written[1][2]["command_id"]  # the MARKET order, as its result named it
+    shown = audit_json(capsys, "show", "--event-log", str(log), command_id[:20])
+    assert shown["command_id"] == command_id
+    assert [s["kind"] for s in shown["steps"]] == ["received", "dispatched", "executed"]
+    assert shown["session"]["client"]["name"] == "mcp" and shown["steps"][1]["after_ms"] >= 0
+    assert "signature" not in json.dumps(shown)
+    assert main(["audit", "show", "--event-log", str(log), command_id[:4]]) == 2  # ambiguous
+    assert main(["audit", "show", "--event-log", str(log), "ffff"]) == 2
+    assert "names more than one" in capsys.readouterr().err
+
+
+def test_stats_and_export(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = audit_json(capsys, "stats", "--event-log", str(log))
+    assert report["tools"]["create_order"]["outcomes"] == {"executed": 2, "rejected": 1}
+    assert report["tools"]["get_order_book"]["error_rate"] == 1.0
+    assert {(o["status"], o["orders"]) for o in report["orders"]} == {("FILLED", 1), ("CANCELED", 1)}
+    assert sum(report["sessions"].values()) == len(SESSION)
+    with sqlite3.connect(log) as conn:
+        (events,) = conn.execute("SELECT count(*) FROM events").fetchone()
+    code, out = audit(capsys, "export", "--event-log", str(log))
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == events and json.loads(lines[0])["kind"] == "started"
+    target = log.parent / "commands.csv"
+    assert main(["audit", "export", "--event-log", str(log), "--commands", "--format", "csv", "-o", str(target)]) == 0
+    assert len(target.read_text().splitlines()) == len(SESSION) + 1  # and a header
+
+
+def test_get_audit_log_is_the_same_record(written: tuple[Path, list[dict[str, Any]]]) -> None:
+    answer = written[1][-1]
+    assert answer["success"] is True
+    entries = answer["data"]["commands"]
+    assert [e["args"] for e in entries] == [
+        "BTCUSDT BUY MARKET 0.001",
+        "BTCUSDT BUY LIMIT 0.001 @ 40000",
+        "BTCUSDT BUY LIMIT 0.000015 @ 40000",
+    ]
+    assert entries[0]["command_id"] == written[1][2]["command_id"] and answer["data"]["next_offset"] is None
+
+
+def test_an_absent_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "list", "--event-log", str(tmp_path / "nope.sqlite3")]) == 2
+    assert "no event log at" in capsys.readouterr().err
+
+
+async def test_reading_while_a_server_appends_under_load(tmp_path: Path) -> None:
+    from tests.actors.conftest import build
+
+    async with build(tmp_path) as h:
+
+        async def load() -> int:
+            done = 0
+            while not stop.is_set():
+                outcomes = await asyncio.gather(*(h.call("get_ticker_price", symbol="BTCUSDT") for _ in range(50)))
+                assert all(o.__class__.__name__ == "Executed" for o in outcomes)
+                done += len(outcomes)
+            return done
+
+        stop = asyncio.Event()
+        writer = asyncio.create_task(load())
+        codes = []
+        for _ in range(3):  # each reads a log that grows while it reads
+            for args in (["verify"], ["list", "--limit", "20"], ["stats"], ["export"]):
+                codes.append(await asyncio.to_thread(_quiet_main, ["audit", *args, "--event-log", str(h.log)]))
+        stop.set()
+        written = await writer
+    assert codes == [0] * 12 and written >= 50
+    assert _quiet_main(["audit", "verify", "--event-log", str(h.log)]) == 0
+
+
+def _quiet_main(args: list[str]) -> int:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return main(args)
