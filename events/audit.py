@@ -6,6 +6,8 @@ reads the log (read-only) and the face (`binance-mcp audit`, the `get_audit_log`
   `commands` view (parameters bound, never formatted in).
 - `command_entry`, `timeline`, `key_args`, `summary`, `percentile`, `Stats`: what `list`,
   `get_audit_log`, `show` and `stats` show.
+- `find_alerts`: the security patterns of a period, judged against what came before it.
+- `crosscheck`: the account's orders at the exchange against the orders this server dispatched.
 The hash chain and its `Verifier` are in events/chain.py.
 """
 
@@ -21,9 +23,14 @@ from typing import Any
 import msgspec
 
 __all__ = [
+    "Call",
     "Filters",
+    "Order",
     "Stats",
+    "Thresholds",
     "command_entry",
+    "crosscheck",
+    "find_alerts",
     "iso",
     "key_args",
     "parse_time",
@@ -212,3 +219,195 @@ class Stats:
             "sessions": dict(self.per_session.most_common()),
             "days": dict(sorted(self.per_day.items())),
         }
+
+
+# -- alerts ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Thresholds:
+    """When a pattern is worth a look; each is an `audit alerts` flag."""
+
+    probe_count: int = 5  # validation errors from one session within probe_window_s
+    probe_window_s: int = 60
+    rate_limit_hits: int = 1  # 429/418 answers from the exchange, or our own throttles x10
+    history_min: int = 20  # commands before the period needed to judge "never used before"
+    orders_history_min: int = 10  # orders before the period needed to judge hours and sizes
+    size_factor: float = 5.0  # an order worth more than this times the median order before it
+
+
+PROBING_KINDS = frozenset({"validation_error", "unknown_tool", "unknown_symbol", "request_too_large"})
+
+
+@dataclass(frozen=True)
+class Call:
+    """One command as `alerts` looks at it."""
+
+    command_id: str
+    tool: str
+    received_us: int
+    outcome: str | None
+    kind: str | None  # the error type of a rejection or failure
+    code: int | None
+    symbol: str | None
+    session: str | None
+
+
+@dataclass(frozen=True)
+class Order:
+    command_id: str
+    dispatched_us: int
+    symbol: str
+    quote_asset: str
+    notional: float
+
+
+def _alert(pattern: str, summary_text: str, ids: Sequence[str], times: Sequence[int]) -> dict[str, Any]:
+    return {
+        "pattern": pattern,
+        "summary": summary_text,
+        "count": len(ids),
+        "command_ids": list(ids[:20]),
+        "first": iso(min(times)) if times else None,
+        "last": iso(max(times)) if times else None,
+    }
+
+
+def find_alerts(
+    period: Sequence[Call],
+    history: Sequence[Call],
+    orders: Sequence[Order],
+    orders_before: Sequence[Order],
+    t: Thresholds = Thresholds(),
+) -> list[dict[str, Any]]:
+    """The security patterns in `period` (judged against what came before it), with evidence."""
+    alerts: list[dict[str, Any]] = []
+    # Probing: bursts of rejected input from one session, and any made-up tool name.
+    by_session: defaultdict[str, list[Call]] = defaultdict(list)
+    for call in period:
+        if call.kind in PROBING_KINDS:
+            by_session[call.session or "-"].append(call)
+    window_us = t.probe_window_s * 1_000_000
+    for session, calls in by_session.items():
+        calls.sort(key=lambda c: c.received_us)
+        start = 0
+        for end in range(len(calls)):
+            while calls[end].received_us - calls[start].received_us > window_us:
+                start += 1
+            if end - start + 1 >= t.probe_count:
+                burst = calls[start : end + 1]
+                alerts.append(
+                    _alert(
+                        "probing",
+                        f"{len(burst)} rejected calls within {t.probe_window_s} s from session {session}",
+                        [c.command_id for c in burst],
+                        [c.received_us for c in burst],
+                    )
+                )
+                break
+    unknown = [c for c in period if c.kind == "unknown_tool"]
+    if unknown:
+        names = sorted({c.tool for c in unknown})
+        alerts.append(
+            _alert(
+                "unknown_tools",
+                f"calls to tools that do not exist: {', '.join(names)}",
+                [c.command_id for c in unknown],
+                [c.received_us for c in unknown],
+            )
+        )
+    big = [c for c in period if c.kind == "request_too_large"]
+    if big:
+        alerts.append(
+            _alert(
+                "oversized_requests",
+                f"{len(big)} calls over the argument size limit",
+                [c.command_id for c in big],
+                [c.received_us for c in big],
+            )
+        )
+    limited = [c for c in period if c.kind == "rate_limit_exceeded" and c.outcome == "failed"]
+    throttled = [c for c in period if c.outcome == "throttled"]
+    if len(limited) >= t.rate_limit_hits or len(throttled) >= 10 * t.rate_limit_hits:
+        hits = limited + throttled
+        alerts.append(
+            _alert(
+                "rate_limits",
+                f"{len(limited)} rate-limit answers from the exchange (429/418), {len(throttled)} calls throttled here",
+                [c.command_id for c in hits],
+                [c.received_us for c in hits],
+            )
+        )
+    if len(history) >= t.history_min:
+        known_tools = {c.tool for c in history}
+        known_symbols = {c.symbol for c in history if c.symbol}
+        new_tools = [c for c in period if c.tool not in known_tools and c.kind != "unknown_tool"]
+        new_symbols = [c for c in period if c.symbol and c.symbol not in known_symbols]
+        for pattern, calls, what in (
+            ("new_tools", new_tools, sorted({c.tool for c in new_tools})),
+            ("new_symbols", new_symbols, sorted({c.symbol or "" for c in new_symbols})),
+        ):
+            if calls:
+                alerts.append(
+                    _alert(
+                        pattern,
+                        f"never used before in this log: {', '.join(what)}",
+                        [c.command_id for c in calls],
+                        [c.received_us for c in calls],
+                    )
+                )
+    if len(orders_before) >= t.orders_history_min:
+        usual_hours = {int(iso(o.dispatched_us)[11:13]) for o in orders_before}
+        odd_hours = [o for o in orders if int(iso(o.dispatched_us)[11:13]) not in usual_hours]
+        if odd_hours:
+            alerts.append(
+                _alert(
+                    "unusual_hours",
+                    f"orders at hours (UTC) with none before: {sorted(usual_hours)} are usual",
+                    [o.command_id for o in odd_hours],
+                    [o.dispatched_us for o in odd_hours],
+                )
+            )
+        medians: dict[str, float] = {}
+        for asset in {o.quote_asset for o in orders_before}:
+            values = sorted(o.notional for o in orders_before if o.quote_asset == asset)
+            medians[asset] = values[len(values) // 2]
+        large = [o for o in orders if o.quote_asset in medians and o.notional > t.size_factor * medians[o.quote_asset]]
+        if large:
+            alerts.append(
+                _alert(
+                    "unusual_sizes",
+                    f"orders worth over {t.size_factor:g}x the median order before them",
+                    [o.command_id for o in large],
+                    [o.dispatched_us for o in large],
+                )
+            )
+    return alerts
+
+
+# -- crosscheck -----------------------------------------------------------------------------
+def crosscheck(
+    dispatched: Sequence[tuple[str, str, str | None]],
+    exchange_orders: Sequence[dict[str, Any]],
+    client_prefix: str = "mcp",
+) -> dict[str, Any]:
+    """`dispatched`: (command id, client order id, known fate: 'placed' / 'not_placed' / None) of
+    the orders this server sent in the period; `exchange_orders`: the account's orders as the
+    exchange lists them. What is on the account that this server never placed, and what this
+    server placed that the exchange does not know."""
+    ours = {client_id: (cid, fate) for cid, client_id, fate in dispatched}
+    foreign = [o for o in exchange_orders if o.get("clientOrderId") not in ours]
+    seen = {o.get("clientOrderId") for o in exchange_orders}
+    missing = [
+        {"command_id": cid, "client_order_id": client_id}
+        for client_id, (cid, fate) in ours.items()
+        if client_id not in seen and fate != "not_placed"
+    ]
+    keys = ("symbol", "orderId", "clientOrderId", "side", "type", "status", "origQty", "executedQty", "price", "time")
+    return {
+        "not_placed_by_this_server": [{k: o.get(k) for k in keys} for o in foreign],
+        "unknown_to_the_exchange": missing,
+        "orders_compared": len(exchange_orders),
+        "dispatched_compared": len(dispatched),
+        "ours_by_prefix_but_not_in_log": [
+            o.get("clientOrderId") for o in foreign if str(o.get("clientOrderId", "")).startswith(client_prefix)
+        ],
+    }

@@ -11,6 +11,9 @@ this module reads, renders and sets the exit code.
     show COMMAND_ID               one command's whole timeline (a unique prefix is enough)
     stats                         counts, error rates, latencies, throttles, orders, sessions, days
     export --format jsonl|csv     every event (or --commands: the commands view), streamed
+    alerts [--since 24h]          security patterns worth a look, with evidence; exit 1 if any
+    crosscheck --since WHEN       the account's orders at the exchange against this log; exit 1 if
+                                  the account holds orders this server never placed, or the reverse
 """
 
 from __future__ import annotations
@@ -29,7 +32,19 @@ from typing import IO, Any
 import msgspec
 
 from binance_mcp.actors.config import default_event_log
-from binance_mcp.events.audit import Filters, Stats, command_entry, iso, parse_time, timeline
+from binance_mcp.events.audit import (
+    Call,
+    Filters,
+    Order,
+    Stats,
+    Thresholds,
+    command_entry,
+    crosscheck,
+    find_alerts,
+    iso,
+    parse_time,
+    timeline,
+)
 from binance_mcp.events.chain import Verifier
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.events.store import LogReader, NoEventLog
@@ -280,6 +295,184 @@ def _stats(reader: LogReader, args: argparse.Namespace) -> int:
     return 0
 
 
+# -- alerts and crosscheck --------------------------------------------------------------------
+_CALLS = (
+    "SELECT command_id, tool, received_us, outcome, result ->> '$.kind', result ->> '$.code', symbol, session "
+    "FROM commands"
+)
+_ORDERS = (
+    "SELECT command_id, dispatched_us, symbol, quote_asset, CAST(notional AS REAL) FROM orders "
+    "WHERE notional IS NOT NULL"
+)
+_UNSTOPPED = (
+    "SELECT command_id, ts, body ->> '$.pid' FROM events WHERE kind = 'started' "
+    "AND command_id NOT IN (SELECT command_id FROM events WHERE kind = 'stopped') ORDER BY seq"
+)
+
+
+def _alive(pid: object) -> bool:
+    try:
+        os.kill(int(str(pid)), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
+    now = time.time_ns() // 1000
+    since = parse_time(args.since, now)
+    period: list[Call] = []
+    history: list[Call] = []
+    for row in reader.query(_CALLS):
+        call = Call(*row)
+        (period if call.received_us >= since else history).append(call)
+    orders: list[Order] = []
+    before: list[Order] = []
+    for row in reader.query(_ORDERS):
+        order = Order(*row)
+        (orders if order.dispatched_us >= since else before).append(order)
+    thresholds = Thresholds(
+        probe_count=args.probe_count,
+        probe_window_s=args.probe_window,
+        rate_limit_hits=args.rate_limit_hits,
+        size_factor=args.size_factor,
+    )
+    alerts = find_alerts(period, history, orders, before, thresholds)
+    unresolved = reader.query(_UNRESOLVED).fetchall()
+    if unresolved:
+        alerts.append(
+            {
+                "pattern": "unresolved_orders",
+                "summary": f"{len(unresolved)} orders or cancels sent whose outcome is still unknown",
+                "count": len(unresolved),
+                "command_ids": [r[0] for r in unresolved][:20],
+                "first": iso(int(unresolved[0][2])),
+                "last": iso(int(unresolved[-1][2])),
+            }
+        )
+    runs = reader.query(_UNSTOPPED).fetchall()
+    if runs and _alive(runs[-1][2]):
+        runs = runs[:-1]  # the run still going: its `stopped` is not due yet
+    if runs:
+        alerts.append(
+            {
+                "pattern": "unclean_stop",
+                "summary": f"{len(runs)} server runs ended without `stopped` (killed or crashed)",
+                "count": len(runs),
+                "command_ids": [r[0] for r in runs][:20],
+                "first": iso(int(runs[0][1])),
+                "last": iso(int(runs[-1][1])),
+            }
+        )
+    if args.json:
+        _emit_json({"since": iso(since), "alerts": alerts})
+    elif alerts:
+        rows = [[a["pattern"], a["count"], a["summary"], a["first"], " ".join(a["command_ids"][:3])] for a in alerts]
+        _console().print(
+            _table(f"{len(alerts)} alerts since {iso(since)}", ["pattern", "n", "what", "first", "evidence"], rows)
+        )
+    else:
+        print(f"no alerts since {iso(since)}")
+    return 1 if alerts else 0
+
+
+def _fate(outcome: str | None, placed: object) -> str | None:
+    if outcome == "executed" or placed in (1, "1", True):
+        return "placed"
+    if outcome in ("failed", "rejected") or placed in (0, "0", False):
+        return "not_placed"
+    return None
+
+
+def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
+    from binance_mcp.actors.config import ConfigError, Settings, load_dotenv
+
+    env = dict(os.environ)
+    load_dotenv(Path.cwd() / ".env", env)
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        print(f"binance-mcp audit crosscheck: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if settings.base_url is None or settings.credentials is None:
+        print(
+            "binance-mcp audit crosscheck: the embedded paper exchange ends with its server; point "
+            "BINANCE_BASE_URL at a running `binance-mcp paper` (with its key pair), or use testnet or live",
+            file=sys.stderr,
+        )
+        return 2
+    now = time.time_ns() // 1000
+    since = parse_time(args.since, now)
+    rows = reader.query(
+        "SELECT command_id, client_order_id, symbol, outcome, reconciled_placed FROM orders WHERE dispatched_us >= ?",
+        (since,),
+    ).fetchall()
+    dispatched = [(cid, client_id, _fate(outcome, placed)) for cid, client_id, _sym, outcome, placed in rows]
+    symbols = {str(r[2]) for r in rows if r[2]}
+    import asyncio
+
+    from binance_mcp.exchange.client import BinanceClient
+
+    async def fetch() -> tuple[list[dict[str, Any]], list[str]]:
+        client = BinanceClient(
+            settings.base_url or "", credentials=settings.credentials, recv_window_ms=settings.recv_window_ms
+        )
+        try:
+            await client.sync_time()
+            listed = {s["symbol"]: s for s in (await client.request("GET", "/api/v3/exchangeInfo")).data["symbols"]}
+            account = (await client.request("GET", "/api/v3/account", {"omitZeroBalances": "true"}, signed=True)).data
+            for balance in account.get("balances", ()):
+                for quote in _QUOTES:
+                    name = balance["asset"] + quote
+                    if name in listed and (float(balance["free"]) or float(balance["locked"])):
+                        symbols.add(name)
+            checked = sorted(symbols)[: args.max_symbols]
+            found: list[dict[str, Any]] = []
+            for symbol in checked:
+                start = since // 1000
+                while start < now // 1000:
+                    end = min(start + 86_400_000, now // 1000)
+                    params = {"symbol": symbol, "startTime": str(start), "endTime": str(end), "limit": "1000"}
+                    found += (await client.request("GET", "/api/v3/allOrders", params, signed=True)).data
+                    start = end + 1
+            return found, checked
+        finally:
+            await client.close()
+
+    exchange_orders, checked = asyncio.run(fetch())
+    report = crosscheck(dispatched, exchange_orders)
+    report["symbols"] = checked
+    report["since"] = iso(since)
+    suspicious = bool(report["not_placed_by_this_server"] or report["unknown_to_the_exchange"])
+    if args.json:
+        _emit_json(report)
+    else:
+        console = _console()
+        console.print(
+            f"{report['orders_compared']} orders at the exchange on {len(checked)} symbols since {iso(since)}, "
+            f"{report['dispatched_compared']} dispatched by this server"
+        )
+        foreign = report["not_placed_by_this_server"]
+        if foreign:
+            columns = ["symbol", "orderId", "clientOrderId", "side", "type", "status", "origQty", "price", "time"]
+            console.print(
+                _table("on the account, not placed by this server", columns, [[o[c] for c in columns] for o in foreign])
+            )
+        for missing in report["unknown_to_the_exchange"]:
+            console.print(
+                f"dispatched by this server, unknown to the exchange: {missing['command_id']} "
+                f"({missing['client_order_id']})"
+            )
+        if not suspicious:
+            console.print("every order on the account was placed by this server, and every order it placed is there")
+    return 1 if suspicious else 0
+
+
+_QUOTES = ("USDT", "FDUSD", "USDC", "BTC")
+
+
 # -- export -----------------------------------------------------------------------------------
 _EVENT_COLUMNS = ("seq", "ts", "command_id", "kind", "tool", "venue", "body", "hash")
 _COMMAND_COLUMNS = (
@@ -372,7 +565,9 @@ def add_parser(sub: Any) -> None:
     filters.add_argument("--symbol")
     filters.add_argument("--session", help="a session id (a prefix is enough)")
 
-    audit = sub.add_parser("audit", help="read the event log: verify, digest, list, show, stats, export")
+    audit = sub.add_parser(
+        "audit", help="read the event log: verify, digest, list, show, stats, export, alerts, crosscheck"
+    )
     subs = audit.add_subparsers(dest="audit_command", required=True)
     verify = subs.add_parser("verify", parents=[common], help="check the hash chain and the invariants")
     verify.add_argument("--against", metavar="SEQ:HASH", help="a head kept from `audit digest`")
@@ -394,3 +589,21 @@ def add_parser(sub: Any) -> None:
     export.add_argument("--commands", action="store_true", help="the commands view instead of the events")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     export.set_defaults(run=_run(_export))
+    alerts = subs.add_parser("alerts", parents=[common], help="security patterns worth a look; exit 1 if any")
+    defaults = Thresholds()
+    alerts.add_argument(
+        "--since", default="24h", help="the period to judge (default 24h); what came before is the usual"
+    )
+    alerts.add_argument(
+        "--probe-count", type=int, default=defaults.probe_count, help="rejected calls that make a burst"
+    )
+    alerts.add_argument("--probe-window", type=int, default=defaults.probe_window_s, metavar="SECONDS")
+    alerts.add_argument("--rate-limit-hits", type=int, default=defaults.rate_limit_hits)
+    alerts.add_argument("--size-factor", type=float, default=defaults.size_factor, help="x the median order")
+    alerts.set_defaults(run=_run(_alerts))
+    cross = subs.add_parser("crosscheck", parents=[common], help="the account's orders against this log")
+    cross.add_argument("--since", required=True, help="ISO 8601 or an age (24h, 7d)")
+    cross.add_argument(
+        "--max-symbols", type=int, default=40, help="ask about at most this many symbols (weight 20 each a day)"
+    )
+    cross.set_defaults(run=_run(_crosscheck))

@@ -7,7 +7,21 @@ import json
 
 import pytest
 
-from binance_mcp.events.audit import Filters, Stats, command_entry, iso, key_args, parse_time, percentile, summary
+from binance_mcp.events.audit import (
+    Call,
+    Filters,
+    Order,
+    Stats,
+    Thresholds,
+    command_entry,
+    crosscheck,
+    find_alerts,
+    iso,
+    key_args,
+    parse_time,
+    percentile,
+    summary,
+)
 from binance_mcp.events.chain import GENESIS, Event, Verifier, chain_hash
 
 NOW = 1_800_000_000_000_000  # µs
@@ -123,3 +137,75 @@ def test_the_verifier_names_the_first_bad_seq_and_what_is_wrong() -> None:
         verifier = Verifier()
         assert not all(verifier.feed(r) for r in tampered)
         assert verifier.bad_seq == bad and verifier.problem is not None and what in verifier.problem
+
+
+S = 1_000_000  # µs in a second
+
+
+def call(
+    n: int,
+    at_s: float,
+    *,
+    tool: str = "get_ticker_price",
+    kind: str | None = None,
+    outcome: str = "executed",
+    symbol: str | None = "BTCUSDT",
+    session: str = "s1",
+) -> Call:
+    return Call(f"c{n}", tool, NOW + int(at_s * S), outcome, kind, None, symbol, session)
+
+
+def order(n: int, at_s: float, notional: float = 100.0) -> Order:
+    return Order(f"o{n}", NOW + int(at_s * S), "BTCUSDT", "USDT", notional)
+
+
+HISTORY = [call(i, -86_400 + i * 60) for i in range(30)]
+ORDERS_BEFORE = [order(i, -86_400 + (i % 3) * 3600) for i in range(12)]  # at 3 hours of the day
+
+
+def patterns(period: list[Call], orders: list[Order] | None = None, thresholds: Thresholds | None = None) -> set[str]:
+    alerts = find_alerts(period, HISTORY, orders or [], ORDERS_BEFORE, thresholds or Thresholds())
+    return {a["pattern"] for a in alerts}
+
+
+def test_a_normal_period_raises_nothing() -> None:
+    assert patterns([call(100 + i, i * 30) for i in range(40)], [order(100, 0), order(101, 3600)]) == set()
+
+
+def test_each_pattern_is_raised_with_its_evidence() -> None:
+    burst = [call(200 + i, i * 5, outcome="rejected", kind="validation_error") for i in range(5)]
+    alerts = find_alerts(burst, HISTORY, [], ORDERS_BEFORE)
+    assert [a["pattern"] for a in alerts] == ["probing"]
+    assert alerts[0]["command_ids"] == [c.command_id for c in burst] and alerts[0]["count"] == 5
+    spread = [call(300 + i, i * 120, outcome="rejected", kind="validation_error") for i in range(5)]
+    assert patterns(spread) == set()  # five, but never five within a minute
+    assert patterns(burst[:4]) == set()
+    assert patterns(burst, thresholds=Thresholds(probe_count=6)) == set()
+    assert patterns([call(1, 0, tool="withdraw_all", outcome="rejected", kind="unknown_tool")]) == {"unknown_tools"}
+    assert patterns([call(1, 0, outcome="rejected", kind="request_too_large")]) == {"oversized_requests"}
+    assert patterns([call(1, 0, outcome="failed", kind="rate_limit_exceeded")]) == {"rate_limits"}
+    throttled = [call(i, i, outcome="throttled", kind="rate_limit_exceeded") for i in range(10)]
+    assert patterns(throttled[:9]) == set() and patterns(throttled) == {"rate_limits"}
+    assert patterns([call(1, 0, tool="create_order")]) == {"new_tools"}
+    assert patterns([call(1, 0, symbol="PEPEUSDT")]) == {"new_symbols"}
+    assert patterns([], [order(1, 5 * 3600)]) == {"unusual_hours"}
+    assert patterns([], [order(1, 0, notional=501.0)]) == {"unusual_sizes"}
+    assert patterns([], [order(1, 0, notional=499.0)]) == set()
+
+
+def test_without_history_nothing_is_new() -> None:
+    alerts = find_alerts([call(1, 0, tool="create_order")], HISTORY[:5], [order(1, 5 * 3600)], ORDERS_BEFORE[:3])
+    assert alerts == []
+
+
+def test_crosscheck_finds_orders_on_either_side_only() -> None:
+    dispatched = [("a", "mcpa", "placed"), ("b", "mcpb", None), ("c", "mcpc", "not_placed")]
+    exchange = [
+        {"symbol": "BTCUSDT", "orderId": 1, "clientOrderId": "mcpa", "status": "FILLED"},
+        {"symbol": "BTCUSDT", "orderId": 2, "clientOrderId": "web_123", "status": "NEW"},
+    ]
+    report = crosscheck(dispatched, exchange)
+    assert [o["orderId"] for o in report["not_placed_by_this_server"]] == [2]
+    assert report["unknown_to_the_exchange"] == [{"command_id": "b", "client_order_id": "mcpb"}]
+    clean = crosscheck([("a", "mcpa", "placed")], exchange[:1])
+    assert clean["not_placed_by_this_server"] == [] and clean["unknown_to_the_exchange"] == []

@@ -18,7 +18,12 @@ from typing import Any, TextIO
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
+from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.chain import GENESIS, Event, chain_hash
+from binance_mcp.events.outcomes import Executed
+from binance_mcp.events.store import EventStore
+from binance_mcp.exchange.client import BinanceClient, Credentials
+from binance_mcp.exchange.paper import start_paper_exchange
 from binance_mcp.server import main
 
 ROOT = Path(__file__).parents[2]
@@ -275,3 +280,75 @@ async def test_reading_while_a_server_appends_under_load(tmp_path: Path) -> None
 def _quiet_main(args: list[str]) -> int:
     with contextlib.redirect_stdout(io.StringIO()):
         return main(args)
+
+
+def test_alerts_stay_quiet_on_a_normal_session(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = audit(capsys, "alerts", "--event-log", str(log))
+    assert (code, out.startswith("no alerts since")) == (0, True)
+
+
+async def test_alerts_raise_each_pattern_of_a_scripted_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.actors.conftest import build
+
+    async with build(tmp_path) as h:
+        for _ in range(6):  # probing: bad input, fast
+            await h.call("get_order_book", symbol="BTCUSDT", limit=7)
+        await h.call("withdraw_all")  # a made-up tool
+        await h.system.ask(new_envelope("get_ticker_price", {"_omitted": "big"}, 20_000))  # over 16 KiB
+    gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await gone.wait()  # its pid belongs to no process now
+    store = EventStore(h.log)
+    store.append_batch(
+        [
+            Event(1, "r" * 32, "started", "", "paper", json.dumps({"pid": gone.pid})),  # a run that never stopped
+            Event(2, "d" * 32, "received", "create_order", "paper", "{}"),
+            Event(3, "d" * 32, "dispatched", "create_order", "paper", json.dumps({"symbol": "BTCUSDT"})),
+        ]
+    )
+    store.close()
+    code = await asyncio.to_thread(main, ["audit", "alerts", "--event-log", str(h.log), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    found = {a["pattern"]: a for a in report["alerts"]}
+    assert code == 1
+    assert set(found) == {"probing", "unknown_tools", "oversized_requests", "unresolved_orders", "unclean_stop"}
+    assert found["probing"]["count"] >= 5 and found["unresolved_orders"]["command_ids"] == ["d" * 32]
+    assert found["unclean_stop"]["command_ids"] == ["r" * 32]
+
+
+async def test_crosscheck_finds_an_order_placed_around_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = await start_paper_exchange()
+    log = tmp_path / "events.sqlite3"
+    for name, value in (
+        ("BINANCE_VENUE", "paper"),
+        ("BINANCE_BASE_URL", running.url),
+        ("BINANCE_API_KEY", running.api_key),
+        ("BINANCE_API_SECRET", running.api_secret),
+    ):
+        monkeypatch.setenv(name, value)
+    try:
+        client = BinanceClient(running.url, credentials=Credentials(running.api_key, running.api_secret))
+        system = System(client=client, store=EventStore(log), venue="paper", calls_per_minute=None)
+        await system.start()
+        order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+        placed = await system.ask(new_envelope("create_order", order, 80))
+        assert isinstance(placed, Executed)
+        await system.stop()
+        crosscheck = ["audit", "crosscheck", "--since", "1h", "--event-log", str(log), "--json"]
+        assert await asyncio.to_thread(main, crosscheck) == 0  # a clean session
+        clean = json.loads(capsys.readouterr().out)
+        assert clean["orders_compared"] == 1 and clean["dispatched_compared"] == 1
+        # Someone with the key places an order without the server (the website, another app, a thief).
+        other = BinanceClient(running.url, credentials=Credentials(running.api_key, running.api_secret))
+        await other.request("POST", "/api/v3/order", {**order, "newClientOrderId": "web_1"}, signed=True)
+        await other.close()
+        assert await asyncio.to_thread(main, crosscheck) == 1
+        report = json.loads(capsys.readouterr().out)
+    finally:
+        await running.stop()
+    assert [o["clientOrderId"] for o in report["not_placed_by_this_server"]] == ["web_1"]
+    assert report["unknown_to_the_exchange"] == [] and "BTCUSDT" in report["symbols"]
+    assert "ETHUSDT" in report["symbols"]  # from the balances: the account holds ETH
