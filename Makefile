@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stdio_calls.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/orders.py
+	$(BIN)/python bench/audit.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +66,9 @@ def iso(ts_us: int) -> str:
     return datetime.fromtimestamp(ts_us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+COMMANDS_COLUMNS = {k: k for k in ("received_us", "tool", "outcome", "symbol", "session")}
+
+
 @dataclass(frozen=True)
 class Filters:
     since_us: int | None = None
@@ -75,24 +78,26 @@ class Filters:
     symbol: str | None = None
     session: str | None = None
 
-    def where(self) -> tuple[str, list[object]]:
-        """A WHERE clause over the `commands` view, and its parameters."""
+    def where(self, columns: Mapping[str, str] | None = None) -> tuple[str, list[object]]:
+        """A WHERE clause over the `commands` view (or over other `columns`), and its parameters."""
+        col = columns or COMMANDS_COLUMNS
         clauses: list[str] = []
         params: list[object] = []
-        for column, value, op in (
+        for name, value, op in (
             ("received_us", self.since_us, ">="),
             ("received_us", self.until_us, "<="),
             ("tool", self.tool, "="),
             ("symbol", self.symbol, "="),
         ):
             if value is not None:
-                clauses.append(f"{column} {op} ?")
+                clauses.append(f"{col[name]} {op} ?")
                 params.append(value)
         if self.outcome is not None:  # 'pending' is a command with no terminal yet
-            clauses.append("outcome IS NULL" if self.outcome == "pending" else "outcome = ?")
+            outcome = col["outcome"]
+            clauses.append(f"{outcome} IS NULL" if self.outcome == "pending" else f"{outcome} = ?")
             params.extend(() if self.outcome == "pending" else (self.outcome,))
         if self.session is not None:
-            clauses.append("session LIKE ?")
+            clauses.append(f"{col['session']} LIKE ?")
             params.append(self.session + "%")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
@@ -176,31 +181,43 @@ def percentile(ordered: Sequence[float], q: float) -> float | None:
 
 @dataclass
 class Stats:
-    """Counts and latencies, fed one command at a time (tool, outcome, latency_ms, received_us,
-    session, result)."""
+    """Counts and latencies of commands, added one at a time, as `audit stats` reports them."""
 
     by_tool: Counter[tuple[str, str]] = field(default_factory=Counter)
     latencies: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     throttles: Counter[str] = field(default_factory=Counter)
     per_session: Counter[str] = field(default_factory=Counter)
-    per_day: Counter[str] = field(default_factory=Counter)
+    per_day: Counter[int] = field(default_factory=Counter)  # days since the epoch (UTC)
 
-    def feed(
+    def add(
         self,
         tool: str,
         outcome: str | None,
         latency_ms: float | None,
-        received_us: int,
         session: str | None,
-        result: str | None,
+        day: int,
+        throttled: str | None,
     ) -> None:
-        self.by_tool[(tool, outcome or "pending")] += 1
-        if latency_ms is not None:
-            self.latencies[tool].append(latency_ms)
-        if outcome == "throttled" or (outcome == "failed" and result and "rate_limit_exceeded" in result):
-            self.throttles[str(_decoder.decode(result or "{}").get("message", "?"))] += 1
-        self.per_session[session or "-"] += 1
-        self.per_day[iso(received_us)[:10]] += 1
+        """One command; `throttled` is the message of a throttle (ours or the exchange's), else None."""
+        self.add_rows([(tool, outcome, latency_ms, session, day, throttled)])
+
+    def add_rows(self, rows: Iterable[tuple[str, str | None, float | None, str | None, int, str | None]]) -> None:
+        """`add` for many commands in one loop (a million-event log is half a million commands)."""
+        by_tool, latencies, sessions, days, throttles = (
+            self.by_tool,
+            self.latencies,
+            self.per_session,
+            self.per_day,
+            self.throttles,
+        )
+        for tool, outcome, latency_ms, session, day, throttled in rows:
+            by_tool[(tool, outcome or "pending")] += 1
+            if latency_ms is not None:
+                latencies[tool].append(latency_ms)
+            sessions[session or "-"] += 1
+            days[day] += 1
+            if throttled is not None:
+                throttles[throttled] += 1
 
     def report(self) -> dict[str, Any]:
         tools: dict[str, dict[str, Any]] = {}
@@ -217,7 +234,7 @@ class Stats:
             "tools": tools,
             "throttles": dict(self.throttles.most_common()),
             "sessions": dict(self.per_session.most_common()),
-            "days": dict(sorted(self.per_day.items())),
+            "days": {iso(day * 86_400_000_000)[:10]: n for day, n in sorted(self.per_day.items())},
         }
 
 

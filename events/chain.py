@@ -32,11 +32,12 @@ class Event(NamedTuple):
     body: str  # JSON
 
 
-def chain_digest(prev: bytes, seq: int, event: Event) -> bytes:
-    """The raw SHA-256 link: one buffer, one hash call (the journal's hot path)."""
+def chain_digest(prev: bytes, seq: int, event: Sequence[object]) -> bytes:
+    """The raw SHA-256 link of an Event, or of any (ts, command_id, kind, tool, venue, body): one
+    buffer, one hash call (the journal's and verify's hot path)."""
     parts = [DOMAIN, seq.to_bytes(8, "big")]
-    for text in (str(event.ts), event.command_id, event.kind, event.tool, event.venue, event.body):
-        data = text.encode()
+    for value in event:
+        data = str(value).encode()
         parts.append(len(data).to_bytes(4, "big"))
         parts.append(data)
     parts.append(prev)
@@ -64,6 +65,22 @@ class Verifier:
     def head_hash(self) -> str:
         return self.head.hex()
 
+    def feed_all(self, rows: Iterable[Sequence[object]]) -> bool:
+        """`feed` for every row, in one loop (verify's hot path); False at the first bad one."""
+        head, head_seq, events, keep = self.head, self.head_seq, self.events, self.keep
+        for row in rows:
+            seq, stored = row[0], row[7]
+            assert isinstance(seq, int)
+            digest = chain_digest(head, seq, row[1:7]) if seq == head_seq + 1 else b""
+            if digest.hex() != stored:
+                self.head, self.head_seq, self.events = head, head_seq, events
+                return self.feed(row)  # names the problem
+            head, head_seq, events = digest, seq, events + 1
+            if seq in keep:
+                self.seen[seq] = str(stored)
+        self.head, self.head_seq, self.events = head, head_seq, events
+        return True
+
     def feed(self, row: Sequence[object]) -> bool:
         """False (and `problem` set) once the chain breaks; feed no more after that."""
         seq, ts, command_id, kind, tool, venue, body, stored = row
@@ -74,8 +91,7 @@ class Verifier:
             self.problem = f"seq {min(seq, expected)} {what}: seq {seq} follows seq {self.head_seq}"
             self.bad_seq = min(seq, expected)
             return False
-        event = Event(int(str(ts)), str(command_id), str(kind), str(tool), str(venue), str(body))
-        digest = chain_digest(self.head, seq, event)
+        digest = chain_digest(self.head, seq, (ts, command_id, kind, tool, venue, body))
         if digest.hex() != stored:
             self.problem = f"seq {seq}: its hash does not match its fields and the hash before it"
             self.bad_seq = seq
@@ -90,7 +106,4 @@ class Verifier:
 def verify_rows(rows: Iterable[Sequence[object]]) -> int | None:
     """The first `seq` whose hash or order is wrong, or None when the chain holds."""
     verifier = Verifier()
-    for row in rows:
-        if not verifier.feed(row):
-            return verifier.bad_seq
-    return None
+    return None if verifier.feed_all(rows) else verifier.bad_seq

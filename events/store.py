@@ -77,9 +77,11 @@ CREATE VIEW orders AS
     WITH cancels AS (  -- orders a cancel_order or cancel_open_orders of this server reported canceled
         SELECT j.value ->> '$.symbol' AS symbol, j.value ->> '$.orderId' AS order_id,
                j.value ->> '$.status' AS status, x.command_id AS cancel_id
-        FROM events x, json_each(CASE json_type(x.body, '$.data') WHEN 'array' THEN x.body -> '$.data'
-                                 ELSE json_array(x.body -> '$.data') END) j
-        WHERE x.kind = 'executed' AND x.tool IN ('cancel_order', 'cancel_open_orders')
+        FROM events dc  -- cancels are dispatched: far fewer rows to look at than every `executed`
+        JOIN events x ON x.command_id = dc.command_id AND x.kind IN ({_TERMINAL_SQL}),
+             json_each(CASE json_type(x.body, '$.data') WHEN 'array' THEN x.body -> '$.data'
+                       ELSE json_array(x.body -> '$.data') END) j
+        WHERE dc.kind = 'dispatched' AND dc.tool IN ('cancel_order', 'cancel_open_orders') AND x.kind = 'executed'
     ),
     placed AS (
         SELECT d.command_id, d.ts AS dispatched_us, d.venue, d.body ->> '$.symbol' AS symbol,
@@ -199,9 +201,9 @@ class LogReader:
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
-    def rows(self, after_seq: int = 0, batch: int = 20_000) -> Iterator[tuple[object, ...]]:
-        """Every event after `after_seq`, in log order, with bounded memory."""
-        cursor = self.conn.execute(f"{_ROW} WHERE seq > ? ORDER BY seq", (after_seq,))
+    def rows(self, after_seq: int = 0, batch: int = 20_000, limit: int = -1) -> Iterator[tuple[object, ...]]:
+        """The events after `after_seq` (at most `limit`), in log order, with bounded memory."""
+        cursor = self.conn.execute(f"{_ROW} WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
         while chunk := cursor.fetchmany(batch):
             yield from chunk
 

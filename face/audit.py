@@ -26,6 +26,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -146,19 +147,16 @@ def _verify(reader: LogReader, args: argparse.Namespace) -> int:
 
 def _walk(reader: LogReader, verifier: Verifier, total: int, *, show_progress: bool) -> None:
     if not show_progress:
-        for row in reader.rows():
-            if not verifier.feed(row):
-                return
+        verifier.feed_all(reader.rows())
         return
     from rich.progress import Progress
 
     with Progress(transient=True) as progress:
         task = progress.add_task("verifying", total=total)
-        for row in reader.rows():
-            if not verifier.feed(row):
+        while verifier.problem is None and verifier.head_seq < total:
+            if not verifier.feed_all(reader.rows(after_seq=verifier.head_seq, limit=50_000)):
                 return
-            if verifier.events % 10_000 == 0:
-                progress.update(task, completed=verifier.events)
+            progress.update(task, completed=verifier.head_seq)
 
 
 def _digest(reader: LogReader, args: argparse.Namespace) -> int:
@@ -242,32 +240,53 @@ def _show(reader: LogReader, args: argparse.Namespace) -> int:
     return 0
 
 
+# One pass over the log for `stats`: SQLite joins each command to its outcome, Python counts.
+_STATS_COLUMNS = {
+    "received_us": "r.ts",
+    "tool": "r.tool",
+    "outcome": "t.kind",
+    "symbol": "r.body ->> '$.args.symbol'",
+    "session": "r.body ->> '$.session'",
+}
+_STATS = f"""
+SELECT r.tool, t.kind, (t.ts - r.ts) / 1000.0, r.body ->> '$.session', r.ts / 86400000000,
+       CASE WHEN t.kind = 'throttled' OR (t.kind = 'failed' AND t.body ->> '$.kind' = 'rate_limit_exceeded')
+            THEN t.body ->> '$.message' END
+FROM events r LEFT JOIN events t ON t.command_id = r.command_id AND t.kind IN ({_TERMINALS})
+"""
+
+
+def _orders_by_status(path: Path, filters: Filters) -> list[dict[str, Any]]:
+    """Orders by symbol and last known status, on a connection of its own (see `_stats`)."""
+    clauses, params = [], []
+    for op, value in ((">=", filters.since_us), ("<=", filters.until_us)):
+        if value is not None:
+            clauses.append(f"dispatched_us {op} ?")
+            params.append(value)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    reader = LogReader(path)
+    try:
+        rows = reader.query(
+            f"SELECT symbol, status, outcome, count(*) FROM orders{where} GROUP BY 1, 2, 3 ORDER BY 1, 2", params
+        ).fetchall()
+    finally:
+        reader.close()
+    return [{"symbol": sym, "status": status or outcome or "pending", "orders": n} for sym, status, outcome, n in rows]
+
+
 def _stats(reader: LogReader, args: argparse.Namespace) -> int:
     filters = _filters(args)
-    where, params = filters.where()
+    where, params = filters.where(_STATS_COLUMNS)
+    where = f"{where} AND r.kind = 'received'" if where else " WHERE r.kind = 'received'"
     stats = Stats()
-    cursor = reader.query(
-        f"SELECT tool, outcome, latency_ms, received_us, session, result FROM commands{where}", params
-    )
-    while chunk := cursor.fetchmany(20_000):
-        for tool, outcome, latency, received, session, result in chunk:
-            stats.feed(tool, outcome, latency, int(received), session, result if outcome != "executed" else None)
-    report = stats.report()
-    order_where = []
-    order_params: list[object] = []
-    if filters.since_us is not None:
-        order_where.append("dispatched_us >= ?")
-        order_params.append(filters.since_us)
-    if filters.until_us is not None:
-        order_where.append("dispatched_us <= ?")
-        order_params.append(filters.until_us)
-    clause = (" WHERE " + " AND ".join(order_where)) if order_where else ""
-    report["orders"] = [
-        {"symbol": symbol, "status": status or outcome or "pending", "orders": n}
-        for symbol, status, outcome, n in reader.query(
-            f"SELECT symbol, status, outcome, count(*) FROM orders{clause} GROUP BY 1, 2, 3 ORDER BY 1, 2", order_params
-        )
-    ]
+    # The orders query runs beside the commands pass: SQLite works without the GIL, on the other core.
+    with ThreadPoolExecutor(1) as pool:
+        orders = pool.submit(_orders_by_status, reader.path, filters)
+        cursor = reader.query(_STATS + where, params)
+        while chunk := cursor.fetchmany(50_000):
+            stats.add_rows(chunk)
+        report = stats.report()
+        report["orders"] = orders.result()
     if args.json:
         _emit_json(report)
         return 0

@@ -65,6 +65,11 @@ def test_filters_bind_their_values_never_format_them() -> None:
     ]
 
 
+def test_filters_name_other_columns_when_asked() -> None:
+    columns = {"received_us": "r.ts", "tool": "r.tool", "outcome": "t.kind", "symbol": "s", "session": "x"}
+    assert Filters(tool="a", outcome="pending").where(columns) == (" WHERE r.tool = ? AND t.kind IS NULL", ["a"])
+
+
 def test_a_command_line_says_what_it_was_about_and_how_it_ended() -> None:
     request = json.dumps(
         {"args": {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "60000"}}
@@ -89,18 +94,23 @@ def test_percentiles_by_nearest_rank() -> None:
     assert percentile([], 0.5) is None and percentile([7.0], 0.99) == 7.0
 
 
-def test_stats_count_outcomes_errors_latencies_throttles_sessions_and_days() -> None:
+def test_stats_report_outcomes_error_rates_latencies_throttles_sessions_and_days() -> None:
     stats = Stats()
-    for latency in (1.0, 2.0, 3.0):
-        stats.feed("get_ticker_price", "executed", latency, NOW, "s1", None)
-    throttled = json.dumps({"outcome": "throttled", "message": "too many calls"})
-    stats.feed("get_ticker_price", "throttled", 0.1, NOW, "s1", throttled)
-    stats.feed("create_order", None, None, NOW + 86_400_000_000, "s2", None)
+    day = NOW // 86_400_000_000
+    for latency in (3.0, 1.0, 2.0):
+        stats.add("get_ticker_price", "executed", latency, "s1", day, None)
+    stats.add("get_ticker_price", "throttled", 0.1, "s1", day, "too many calls")
+    stats.add("create_order", None, None, "s2", day + 1, None)
     report = stats.report()
     ticker = report["tools"]["get_ticker_price"]
     assert ticker["calls"] == 4 and ticker["outcomes"] == {"executed": 3, "throttled": 1}
-    assert ticker["error_rate"] == 0.25 and ticker["latency_ms"]["p50"] == 1.0
-    assert report["tools"]["create_order"]["outcomes"] == {"pending": 1}
+    assert ticker["error_rate"] == 0.25 and ticker["latency_ms"] == {"p50": 1.0, "p95": 3.0, "p99": 3.0}
+    assert report["tools"]["create_order"] == {
+        "calls": 1,
+        "outcomes": {"pending": 1},
+        "error_rate": 0.0,
+        "latency_ms": {"p50": None, "p95": None, "p99": None},
+    }
     assert report["throttles"] == {"too many calls": 1}
     assert report["sessions"] == {"s1": 4, "s2": 1} and list(report["days"]) == ["2027-01-15", "2027-01-16"]
 
