@@ -277,7 +277,8 @@ class Order:
     notional: float
 
 
-def _alert(pattern: str, summary_text: str, ids: Sequence[str], times: Sequence[int]) -> dict[str, Any]:
+def alert(pattern: str, summary_text: str, ids: Sequence[str], times: Sequence[int]) -> dict[str, Any]:
+    """One alert: its pattern, what it means, and its evidence (up to 20 command ids, first, last)."""
     return {
         "pattern": pattern,
         "summary": summary_text,
@@ -312,7 +313,7 @@ def find_alerts(
             if end - start + 1 >= t.probe_count:
                 burst = calls[start : end + 1]
                 alerts.append(
-                    _alert(
+                    alert(
                         "probing",
                         f"{len(burst)} rejected calls within {t.probe_window_s} s from session {session}",
                         [c.command_id for c in burst],
@@ -324,7 +325,7 @@ def find_alerts(
     if unknown:
         names = sorted({c.tool for c in unknown})
         alerts.append(
-            _alert(
+            alert(
                 "unknown_tools",
                 f"calls to tools that do not exist: {', '.join(names)}",
                 [c.command_id for c in unknown],
@@ -334,7 +335,7 @@ def find_alerts(
     big = [c for c in period if c.kind == "request_too_large"]
     if big:
         alerts.append(
-            _alert(
+            alert(
                 "oversized_requests",
                 f"{len(big)} calls over the argument size limit",
                 [c.command_id for c in big],
@@ -346,7 +347,7 @@ def find_alerts(
     if len(limited) >= t.rate_limit_hits or len(throttled) >= 10 * t.rate_limit_hits:
         hits = limited + throttled
         alerts.append(
-            _alert(
+            alert(
                 "rate_limits",
                 f"{len(limited)} rate-limit answers from the exchange (429/418), {len(throttled)} calls throttled here",
                 [c.command_id for c in hits],
@@ -364,7 +365,7 @@ def find_alerts(
         ):
             if calls:
                 alerts.append(
-                    _alert(
+                    alert(
                         pattern,
                         f"never used before in this log: {', '.join(what)}",
                         [c.command_id for c in calls],
@@ -376,7 +377,7 @@ def find_alerts(
         odd_hours = [o for o in orders if int(iso(o.dispatched_us)[11:13]) not in usual_hours]
         if odd_hours:
             alerts.append(
-                _alert(
+                alert(
                     "unusual_hours",
                     f"orders at hours (UTC) with none before: {sorted(usual_hours)} are usual",
                     [o.command_id for o in odd_hours],
@@ -390,7 +391,7 @@ def find_alerts(
         large = [o for o in orders if o.quote_asset in medians and o.notional > t.size_factor * medians[o.quote_asset]]
         if large:
             alerts.append(
-                _alert(
+                alert(
                     "unusual_sizes",
                     f"orders worth over {t.size_factor:g}x the median order before them",
                     [o.command_id for o in large],

@@ -39,6 +39,7 @@ from binance_mcp.events.audit import (
     Order,
     Stats,
     Thresholds,
+    alert,
     command_entry,
     crosscheck,
     find_alerts,
@@ -361,30 +362,14 @@ def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
     alerts = find_alerts(period, history, orders, before, thresholds)
     unresolved = reader.query(_UNRESOLVED).fetchall()
     if unresolved:
-        alerts.append(
-            {
-                "pattern": "unresolved_orders",
-                "summary": f"{len(unresolved)} orders or cancels sent whose outcome is still unknown",
-                "count": len(unresolved),
-                "command_ids": [r[0] for r in unresolved][:20],
-                "first": iso(int(unresolved[0][2])),
-                "last": iso(int(unresolved[-1][2])),
-            }
-        )
+        what = f"{len(unresolved)} orders or cancels sent whose outcome is still unknown"
+        alerts.append(alert("unresolved_orders", what, [r[0] for r in unresolved], [int(r[2]) for r in unresolved]))
     runs = reader.query(_UNSTOPPED).fetchall()
     if runs and _alive(runs[-1][2]):
         runs = runs[:-1]  # the run still going: its `stopped` is not due yet
     if runs:
-        alerts.append(
-            {
-                "pattern": "unclean_stop",
-                "summary": f"{len(runs)} server runs ended without `stopped` (killed or crashed)",
-                "count": len(runs),
-                "command_ids": [r[0] for r in runs][:20],
-                "first": iso(int(runs[0][1])),
-                "last": iso(int(runs[-1][1])),
-            }
-        )
+        what = f"{len(runs)} server runs ended without `stopped` (killed or crashed)"
+        alerts.append(alert("unclean_stop", what, [r[0] for r in runs], [int(r[1]) for r in runs]))
     if args.json:
         _emit_json({"since": iso(since), "alerts": alerts})
     elif alerts:

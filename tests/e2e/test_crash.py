@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import sys
@@ -15,6 +14,8 @@ from typing import Any
 
 from binance_mcp.events.commands import client_order_id
 from binance_mcp.exchange.paper import Fault, FaultMode, start_paper_exchange
+
+from .conftest import serve_env
 
 ROOT = Path(__file__).parents[2]
 
@@ -54,15 +55,7 @@ async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start
 
     running = await start_paper_exchange(faults={"POST /api/v3/order": Fault(FaultMode.LATENCY, 1, 1)}, sleep=held)
     log = tmp_path / "events.sqlite3"
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
-    env = {
-        **base,
-        "BINANCE_VENUE": "paper",
-        "BINANCE_BASE_URL": running.url,
-        "BINANCE_API_KEY": running.api_key,
-        "BINANCE_API_SECRET": running.api_secret,
-        "MCP_EVENT_LOG": str(log),
-    }
+    env = serve_env(running, log)
     try:
         first = await serve(env)
         init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
@@ -112,19 +105,10 @@ async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start
 
 async def test_sigterm_and_sigint_stop_cleanly_with_calls_in_flight(tmp_path: Path) -> None:
     running = await start_paper_exchange()
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
     try:
         for sig in (signal.SIGTERM, signal.SIGINT):
             log = tmp_path / f"{sig.name}.sqlite3"
-            env = {
-                **base,
-                "BINANCE_VENUE": "paper",
-                "BINANCE_BASE_URL": running.url,
-                "BINANCE_API_KEY": running.api_key,
-                "BINANCE_API_SECRET": running.api_secret,
-                "MCP_EVENT_LOG": str(log),
-            }
-            proc = await serve(env)
+            proc = await serve(serve_env(running, log))
             init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
             await rpc(proc, {"id": 1, "method": "initialize", "params": init})
             await answer(proc)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -24,6 +23,8 @@ from mcp.types import ElicitResult
 from binance_mcp.events.commands import client_order_id
 from binance_mcp.exchange.paper import RunningPaperExchange, start_paper_exchange
 from binance_mcp.exchange.rules import plain
+
+from .conftest import serve_env
 
 ROOT = Path(__file__).parents[2]
 POST = "POST /api/v3/order"
@@ -58,17 +59,7 @@ async def paper_exchange() -> AsyncIterator[RunningPaperExchange]:
 
 
 def env_for(running: RunningPaperExchange, log: Path, **extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
-    return {
-        **base,
-        "BINANCE_VENUE": "paper",
-        "BINANCE_BASE_URL": running.url,
-        "BINANCE_API_KEY": running.api_key,
-        "BINANCE_API_SECRET": running.api_secret,
-        "MCP_EVENT_LOG": str(log),
-        "MCP_MAX_REQUESTS_PER_MINUTE": "10000",
-        **extra,
-    }
+    return serve_env(running, log, MCP_MAX_REQUESTS_PER_MINUTE="10000", **extra)
 
 
 @asynccontextmanager
