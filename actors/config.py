@@ -22,15 +22,33 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]  # binance_mcp: the repository
 LIVE_URL = "https://api.binance.com"
 TESTNET_URL = "https://testnet.binance.vision"
 # A real key is 64 random letters and digits, so it may well contain "xxx" or "example" somewhere:
-# only what a placeholder looks like as a whole is refused (copied from a template, or filled with
-# one character), never a substring of a random key.
-_PLACEHOLDER_STARTS = ("your", "example", "placeholder", "changeme", "replace", "insert")
-_PLACEHOLDER_MARKS = ("<", ">", "_here", "api_key", "_secret", "...")
+# a value is a placeholder only as a whole (one of the template values people leave in a config,
+# an <angle-bracketed> hole, or one character repeated), never for what it contains.
+_PLACEHOLDERS = frozenset(
+    {
+        "your_api_key_here",
+        "your_api_secret_here",
+        "your_secret_key_here",
+        "your_api_key",
+        "your_api_secret",
+        "your_secret_key",
+        "your_secret",
+        "api_key_here",
+        "api_secret_here",
+        "secret_key_here",
+        "changeme",
+        "change_me",
+        "placeholder",
+        "example",
+        "replace_me",
+        "todo",
+    }
+)
 
 
 def _placeholder(value: str) -> bool:
     low = value.lower()
-    return low.startswith(_PLACEHOLDER_STARTS) or any(m in low for m in _PLACEHOLDER_MARKS) or len(set(low)) == 1
+    return low in _PLACEHOLDERS or "<" in low or ">" in low or len(set(low)) == 1
 
 
 class ConfigError(Exception):

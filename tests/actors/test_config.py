@@ -1,8 +1,11 @@
 """Configuration from the environment: venues, credential checks that never echo the value."""
 
+import string
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from binance_mcp.actors.config import LIVE_URL, TESTNET_URL, ConfigError, Settings, default_event_log, load_dotenv
 
@@ -33,7 +36,8 @@ def test_credentials_choose_live_or_testnet() -> None:
         ({"BINANCE_API_KEY": "your_api_key_here", "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
         ({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": "<your secret>"}, "BINANCE_API_SECRET"),
         ({"BINANCE_API_KEY": "x" * 64, "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
-        ({"BINANCE_API_KEY": "YourApiKeyGoesHere0000", "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
+        ({"BINANCE_API_KEY": "CHANGEME", "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
+        ({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": "your_api_secret_here"}, "BINANCE_API_SECRET"),
         ({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET[:20] + " " + SECRET[21:]}, "BINANCE_API_SECRET"),
         ({"BINANCE_API_KEY": "short", "BINANCE_API_SECRET": SECRET}, "BINANCE_API_KEY"),
         ({"BINANCE_VENUE": "live"}, "BINANCE_API_KEY"),
@@ -54,6 +58,18 @@ def test_bad_settings_name_the_variable_and_hide_the_value(env: dict[str, str], 
 def test_random_keys_that_happen_to_contain_placeholder_words_are_real_keys() -> None:
     # Seen as a flaky test: a generated 64-character key held "xxx" and was refused.
     key, secret = "aB3xxx" + "Q7" * 29, "k9Example" + "Zz" * 27 + "w"
+    settings = Settings.from_env({"BINANCE_API_KEY": key, "BINANCE_API_SECRET": secret})
+    assert settings.credentials is not None and settings.credentials.api_key == key
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=string.ascii_letters + string.digits, min_size=64, max_size=64).filter(
+        lambda s: len(set(s)) >= 8  # Binance's keys are random: never a handful of characters
+    ),
+    st.text(alphabet=string.ascii_letters + string.digits, min_size=64, max_size=64).filter(lambda s: len(set(s)) >= 8),
+)
+def test_no_key_of_binances_shape_is_refused(key: str, secret: str) -> None:
     settings = Settings.from_env({"BINANCE_API_KEY": key, "BINANCE_API_SECRET": secret})
     assert settings.credentials is not None and settings.credentials.api_key == key
 
