@@ -66,15 +66,23 @@ def _paper(args: argparse.Namespace) -> int:
     )
 
 
-def _tools() -> list[Any]:
+def _tools(families: frozenset[str]) -> list[Any]:
+    """Every tool; one the venue cannot serve is listed, marked in its description."""
     from mcp.types import Tool, ToolAnnotations
 
+    from binance_mcp.actors.validator import UNSUPPORTED
     from binance_mcp.events.commands import COMMANDS, input_schema
+
+    def description(cls: Any) -> str:
+        family = cls.family()
+        if family in families or family == "local":
+            return str(cls.description())
+        return f"NOT AVAILABLE ON THIS VENUE ({UNSUPPORTED[family]}). {cls.description()}"
 
     return [
         Tool(
             name=name,
-            description=cls.description(),
+            description=description(cls),
             input_schema=input_schema(cls),
             annotations=ToolAnnotations.model_validate(cls.hints()),
         )
@@ -151,6 +159,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
         log_security=settings.log_security,
         guard=settings.guard,
         confirm_timeout_s=settings.confirm_timeout_s,
+        families=settings.families,
     )
     try:
         await system.start({"version": __version__, "base_url": base_url})
@@ -171,7 +180,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     print(f"binance-mcp: trading guard {json.dumps(guard)}", file=sys.stderr, flush=True)
     if not settings.input_validation:
         logging.getLogger("binance_mcp").warning("MCP_INPUT_VALIDATION=false: exchange-rule pre-checks are off")
-    tools = _tools()
+    tools = _tools(settings.families)
     sessions = Sessions(system.open_session)
 
     async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> ListToolsResult:

@@ -16,10 +16,11 @@ from binance_mcp.actors.guard import Guard, parse_caps
 from binance_mcp.exchange.client import Credentials
 from binance_mcp.exchange.rules import normalize_symbol, symbol_problem
 
-__all__ = ["ConfigError", "Settings", "default_event_log", "load_dotenv"]
+__all__ = ["LIVE_FUTURES_URL", "LIVE_URL", "TESTNET_URL", "ConfigError", "Settings", "default_event_log", "load_dotenv"]
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # binance_mcp: the repository root in a checkout
 LIVE_URL = "https://api.binance.com"
+LIVE_FUTURES_URL = "https://fapi.binance.com"
 TESTNET_URL = "https://testnet.binance.vision"
 # A real key is 64 random letters and digits, so it may well contain "xxx" or "example" somewhere:
 # a value is a placeholder only as a whole (one of the template values people leave in a config,
@@ -143,6 +144,7 @@ class Settings:
     venue: str
     base_url: str | None  # None for paper: the embedded exchange's URL is known at start
     futures_base_url: str | None
+    families: frozenset[str]  # the API families the venue serves: spot (/api), wallet (/sapi), futures (/fapi)
     credentials: Credentials | None
     rate_limit_enabled: bool
     max_requests_per_minute: int
@@ -170,11 +172,18 @@ class Settings:
         if venue != "paper":
             base = base or (TESTNET_URL if venue == "testnet" else LIVE_URL)
         rpm = _whole(env, "MCP_MAX_REQUESTS_PER_MINUTE", 60, 1, 10**9)
+        # The spot testnet has no /sapi and no /fapi; its futures testnet is a host of its own.
+        futures = env.get("BINANCE_FUTURES_BASE_URL") or (LIVE_FUTURES_URL if venue == "live" else None)
+        if venue == "testnet":
+            families = frozenset({"spot", "futures"} if futures else {"spot"})
+        else:  # live, and the paper exchange (which serves all three on one host)
+            families = frozenset({"spot", "wallet", "futures"})
         log_path = Path(env.get("MCP_EVENT_LOG") or default_event_log(env))
         return cls(
             venue=venue,
             base_url=base,
-            futures_base_url=env.get("BINANCE_FUTURES_BASE_URL") or None,
+            futures_base_url=futures,
+            families=families,
             credentials=Credentials(key, secret) if key is not None and secret is not None else None,
             rate_limit_enabled=_flag(env, "MCP_RATE_LIMIT_ENABLED", True),
             max_requests_per_minute=rpm,

@@ -117,6 +117,7 @@ class System:
         confirm_timeout_s: float = 300.0,
         reconcile_backoff_s: tuple[float, ...] = BACKOFF_S,
         reconcile_margin_ms: int = 2000,
+        families: frozenset[str] = frozenset({"spot", "wallet", "futures"}),
         workers: int = 8,
         max_restarts: int = 5,
         restart_window_s: float = 10.0,
@@ -140,6 +141,7 @@ class System:
             exchange_rules=exchange_rules,
             guard=self.guard,
             market_facts=self._market_facts,
+            families=families,
         )
         self.reconciler = Reconciler(
             client, self.journal, self.validator, backoff_s=reconcile_backoff_s, settle_margin_ms=reconcile_margin_ms

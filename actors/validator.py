@@ -39,6 +39,7 @@ from binance_mcp.events.outcomes import (
     TRANSPORT_ERROR,
     UNKNOWN_SYMBOL,
     UNKNOWN_TOOL,
+    UNSUPPORTED_ON_VENUE,
     VALIDATION_ERROR,
     Failed,
     Rejected,
@@ -57,7 +58,7 @@ from binance_mcp.exchange.rules import (
     symbol_problem,
 )
 
-__all__ = ["MAX_ARGS_BYTES", "MarketFacts", "SymbolDirectory", "Validator", "order_value", "rate_limits"]
+__all__ = ["MAX_ARGS_BYTES", "UNSUPPORTED", "MarketFacts", "SymbolDirectory", "Validator", "order_value", "rate_limits"]
 
 log = logging.getLogger("binance_mcp.validator")
 MAX_ARGS_BYTES = 16 * 1024
@@ -140,8 +141,10 @@ class Validator(Actor):
         market_facts: MarketFacts | None = None,
         confirmer: Actor | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        families: frozenset[str] = frozenset({"spot", "wallet", "futures"}),
     ):
         super().__init__("validator")
+        self.families = families
         self.directory = directory
         self.next_stage = next_stage
         self.journal = journal
@@ -219,6 +222,9 @@ class Validator(Actor):
         problem = command.problem()
         if problem is not None:
             return Rejected(kind=VALIDATION_ERROR, message=problem[1], field=problem[0])
+        family = command.family()
+        if family not in self.families and family != "local":
+            return Rejected(kind=UNSUPPORTED_ON_VENUE, message=UNSUPPORTED[family])
         trading = command.signed and command.method != "GET"  # orders, order tests and cancels
         symbol = getattr(command, "symbol", None)
         if symbol is not None:
@@ -227,7 +233,9 @@ class Validator(Actor):
             if problem_text:
                 return Rejected(kind=VALIDATION_ERROR, message=f"symbol {symbol!r} {problem_text}", field="symbol")
             # The guard needs the symbol's quote asset, so a trading tool always checks the listing.
-            if self.exchange_rules or trading or isinstance(command, GetSymbolInfo):
+            # Futures symbols are not in the spot exchangeInfo: only spot tools are checked.
+            spot = family in ("spot", "local")
+            if spot and (self.exchange_rules or trading or isinstance(command, GetSymbolInfo)):
                 self.directory.refresh_if_stale()
                 if normalized not in self.directory.symbols:
                     suggestions = self.directory.closest(normalized)
@@ -380,6 +388,14 @@ class Validator(Actor):
                     "nothing was sent",
                 )
         return None
+
+
+UNSUPPORTED = {
+    "wallet": "this venue has no wallet API (/sapi): the spot testnet has none; use the live venue",
+    "futures": "this venue has no futures API (/fapi): set BINANCE_FUTURES_BASE_URL (the futures testnet is "
+    "https://testnet.binancefuture.com)",
+    "spot": "this venue has no spot API",
+}
 
 
 _FILTER_FIELDS = {

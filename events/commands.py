@@ -35,22 +35,29 @@ __all__ = [
     "CancelOrder",
     "Command",
     "CreateOrder",
+    "GetAccountSnapshot",
     "GetAuditLog",
     "GetAvailableAssets",
     "GetAvgPrice",
     "GetBalance",
     "GetBookTicker",
+    "GetDepositAddress",
+    "GetDepositHistory",
     "GetFeeInfo",
     "GetKlines",
+    "GetLiquidationHistory",
     "GetMyTrades",
     "GetOpenOrders",
     "GetOrder",
     "GetOrderBook",
     "GetOrders",
+    "GetPnl",
+    "GetPositionInfo",
     "GetRecentTrades",
     "GetSymbolInfo",
     "GetTicker",
     "GetTickerPrice",
+    "GetWithdrawHistory",
     "OrderRef",
     "OrderSpec",
     "TestOrder",
@@ -114,6 +121,13 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         return inspect.cleandoc(cls.__doc__ or "")
 
     @classmethod
+    def family(cls) -> str:
+        """The API it needs: spot (/api), wallet (/sapi), futures (/fapi), or local (no exchange call)."""
+        if not cls.endpoint:
+            return "local"
+        return {"/sapi": "wallet", "/fapi": "futures"}.get(cls.endpoint[:5], "spot")
+
+    @classmethod
     def hints(cls) -> dict[str, bool]:
         """The MCP tool annotations, from what the command does."""
         return {
@@ -149,12 +163,15 @@ def _time_params(params: dict[str, str], start: int | None, end: int | None) -> 
     return params
 
 
-def _span_problem(start: int | None, end: int | None) -> tuple[str, str] | None:
+def _span_problem(
+    start: int | None, end: int | None, most_ms: int | None = DAY_MS, most: str = "24 hours"
+) -> tuple[str, str] | None:
+    """end before start, or further apart than Binance allows for the endpoint (None: no bound)."""
     if start is not None and end is not None:
         if end < start:
             return "end_time", "end_time is before start_time"
-        if end - start > DAY_MS:
-            return "end_time", "Binance allows at most 24 hours between start_time and end_time"
+        if most_ms is not None and end - start > most_ms:
+            return "end_time", f"Binance allows at most {most} between start_time and end_time"
     return None
 
 
@@ -428,6 +445,177 @@ class GetMyTrades(Command, frozen=True, tag="get_my_trades"):
         return _span_problem(self.start_time, self.end_time)
 
 
+# -- wallet and futures (signed reads) --------------------------------------------------------
+Coin = Annotated[str, Meta(min_length=1, max_length=20, description="A coin, e.g. BTC or USDT.")]
+
+
+class GetAccountSnapshot(Command, frozen=True, tag="get_account_snapshot"):
+    """Daily snapshots of the spot account (total value in BTC and the balances), from Binance's
+    wallet API: the last `limit` days (7 to 30), or between `start_time` and `end_time`. Weight 2400:
+    use it sparingly."""
+
+    endpoint: ClassVar[str] = "/sapi/v1/accountSnapshot"
+    signed: ClassVar[bool] = True
+    start_time: Millis | None = None
+    end_time: Millis | None = None
+    limit: Annotated[int, Meta(ge=7, le=30, description="Days, 7 to 30.")] = 7
+
+    def binance_params(self) -> dict[str, str]:
+        return _time_params({"type": "SPOT", "limit": str(self.limit)}, self.start_time, self.end_time)
+
+    def weight(self) -> int:
+        return 2400
+
+    def problem(self) -> tuple[str, str] | None:
+        return _span_problem(self.start_time, self.end_time, 30 * DAY_MS, "30 days")
+
+
+class GetDepositAddress(Command, frozen=True, tag="get_deposit_address"):
+    """The account's deposit address for a coin (and a network, e.g. ETH, BSC, TRX; the coin's
+    default network when not given), with its tag or memo if the network needs one."""
+
+    endpoint: ClassVar[str] = "/sapi/v1/capital/deposit/address"
+    signed: ClassVar[bool] = True
+    coin: Coin
+    network: Annotated[str, Meta(min_length=1, max_length=20, description="e.g. ETH, BSC, TRX.")] | None = None
+
+    def binance_params(self) -> dict[str, str]:
+        params = {"coin": self.coin}
+        if self.network is not None:
+            params["network"] = self.network
+        return params
+
+    def weight(self) -> int:
+        return 10
+
+
+class _WalletHistory(Command, frozen=True):
+    signed: ClassVar[bool] = True
+    coin: Coin | None = None
+    status: Annotated[int, Meta(ge=0, le=10, description="Binance's status code of the transfer.")] | None = None
+    start_time: Millis | None = None
+    end_time: Millis | None = None
+    offset: Annotated[int, Meta(ge=0, le=100_000)] = 0
+    limit: Annotated[int, Meta(ge=1, le=1000, description="How many, 1 to 1000.")] = 100
+
+    def binance_params(self) -> dict[str, str]:
+        params = {"offset": str(self.offset), "limit": str(self.limit)}
+        if self.coin is not None:
+            params["coin"] = self.coin
+        if self.status is not None:
+            params["status"] = str(self.status)
+        return _time_params(params, self.start_time, self.end_time)
+
+    def problem(self) -> tuple[str, str] | None:
+        return _span_problem(self.start_time, self.end_time, 90 * DAY_MS, "90 days")
+
+
+class GetDepositHistory(_WalletHistory, frozen=True, tag="get_deposit_history"):
+    """Deposits into the account: coin, amount, network, address, transaction id and status.
+    Narrow by `coin`, `status` and `start_time`/`end_time` (ms, at most 90 days apart)."""
+
+    endpoint: ClassVar[str] = "/sapi/v1/capital/deposit/hisrec"
+
+    def weight(self) -> int:
+        return 1
+
+
+class GetWithdrawHistory(_WalletHistory, frozen=True, tag="get_withdraw_history"):
+    """Withdrawals from the account: coin, amount, fee, network, address, transaction id and
+    status. Narrow by `coin`, `status` and `start_time`/`end_time` (ms, at most 90 days apart).
+    This server can read withdrawals; it cannot make one."""
+
+    endpoint: ClassVar[str] = "/sapi/v1/capital/withdraw/history"
+
+    def weight(self) -> int:
+        return 10
+
+
+FuturesSymbol = Annotated[str, Meta(min_length=1, max_length=40, description="A USDⓈ-M futures symbol, e.g. BTCUSDT.")]
+
+
+class GetPositionInfo(Command, frozen=True, tag="get_position_info"):
+    """Open USDⓈ-M futures positions: size, entry and mark price, unrealized PnL, liquidation price,
+    leverage, margin type. One `symbol`, or all."""
+
+    endpoint: ClassVar[str] = "/fapi/v2/positionRisk"
+    signed: ClassVar[bool] = True
+    symbol: FuturesSymbol | None = None
+
+    def weight(self) -> int:
+        return 5
+
+
+class GetPnl(Command, frozen=True, tag="get_pnl"):
+    """USDⓈ-M futures income: realized PnL, funding fees, commissions, transfers… Narrow by
+    `symbol`, `income_type` and `start_time`/`end_time` (ms); without times, the last 7 days.
+    Binance keeps 3 months."""
+
+    endpoint: ClassVar[str] = "/fapi/v1/income"
+    signed: ClassVar[bool] = True
+    symbol: FuturesSymbol | None = None
+    income_type: (
+        Literal[
+            "TRANSFER",
+            "WELCOME_BONUS",
+            "REALIZED_PNL",
+            "FUNDING_FEE",
+            "COMMISSION",
+            "INSURANCE_CLEAR",
+            "REFERRAL_KICKBACK",
+            "COMMISSION_REBATE",
+            "API_REBATE",
+            "CONTEST_REWARD",
+        ]
+        | None
+    ) = None
+    start_time: Millis | None = None
+    end_time: Millis | None = None
+    limit: Annotated[int, Meta(ge=1, le=1000, description="How many rows, 1 to 1000.")] = 100
+
+    def binance_params(self) -> dict[str, str]:
+        params = {"limit": str(self.limit)}
+        if self.symbol is not None:
+            params["symbol"] = self.symbol
+        if self.income_type is not None:
+            params["incomeType"] = self.income_type
+        return _time_params(params, self.start_time, self.end_time)
+
+    def weight(self) -> int:
+        return 30
+
+    def problem(self) -> tuple[str, str] | None:
+        return _span_problem(self.start_time, self.end_time, None)
+
+
+class GetLiquidationHistory(Command, frozen=True, tag="get_liquidation_history"):
+    """The account's USDⓈ-M futures orders closed by liquidation or auto-deleveraging (ADL).
+    Narrow by `symbol`, `auto_close_type` and `start_time`/`end_time` (ms); without a start, the
+    7 days before the end."""
+
+    endpoint: ClassVar[str] = "/fapi/v1/forceOrders"
+    signed: ClassVar[bool] = True
+    symbol: FuturesSymbol | None = None
+    auto_close_type: Literal["LIQUIDATION", "ADL"] | None = None
+    start_time: Millis | None = None
+    end_time: Millis | None = None
+    limit: Annotated[int, Meta(ge=1, le=100, description="How many orders, 1 to 100.")] = 50
+
+    def binance_params(self) -> dict[str, str]:
+        params = {"limit": str(self.limit)}
+        if self.symbol is not None:
+            params["symbol"] = self.symbol
+        if self.auto_close_type is not None:
+            params["autoCloseType"] = self.auto_close_type
+        return _time_params(params, self.start_time, self.end_time)
+
+    def weight(self) -> int:
+        return 20 if self.symbol else 50
+
+    def problem(self) -> tuple[str, str] | None:
+        return _span_problem(self.start_time, self.end_time, None)
+
+
 # -- trading ----------------------------------------------------------------------------------
 class OrderSpec(Command, frozen=True):
     """A new order's arguments; CreateOrder places it, TestOrder only checks it."""
@@ -558,6 +746,13 @@ COMMANDS: dict[str, type[Command]] = {
         TestOrder,
         CancelOrder,
         CancelOpenOrders,
+        GetAccountSnapshot,
+        GetDepositAddress,
+        GetDepositHistory,
+        GetWithdrawHistory,
+        GetPositionInfo,
+        GetPnl,
+        GetLiquidationHistory,
     )
 }
 

@@ -39,6 +39,7 @@ __all__ = [
     "UNKNOWN_OUTCOME",
     "UNKNOWN_SYMBOL",
     "UNKNOWN_TOOL",
+    "UNSUPPORTED_ON_VENUE",
     "VALIDATION_ERROR",
     "Executed",
     "Failed",
@@ -54,6 +55,7 @@ VALIDATION_ERROR = "validation_error"
 REQUEST_TOO_LARGE = "request_too_large"
 UNKNOWN_SYMBOL = "unknown_symbol"
 UNKNOWN_TOOL = "unknown_tool"
+UNSUPPORTED_ON_VENUE = "unsupported_on_venue"
 RATE_LIMITED = "rate_limit_exceeded"
 EXCHANGE_ERROR = "exchange_error"
 TRANSPORT_ERROR = "transport_error"

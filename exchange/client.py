@@ -132,7 +132,8 @@ class BinanceClient:
         return self.offset_ms
 
     def _url(self, path: str) -> str:
-        base = self.futures_base_url if path.startswith(("/fapi", "/sapi")) else self.base_url
+        """Spot (/api) and wallet (/sapi) routes live on the spot host, futures (/fapi) on its own."""
+        base = self.futures_base_url if path.startswith("/fapi") else self.base_url
         return base + path
 
     async def request(

@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from binance_mcp.actors.config import LIVE_URL, TESTNET_URL, ConfigError, Settings, default_event_log, load_dotenv
+from binance_mcp.actors.config import (
+    LIVE_FUTURES_URL,
+    LIVE_URL,
+    TESTNET_URL,
+    ConfigError,
+    Settings,
+    default_event_log,
+    load_dotenv,
+)
 
 KEY, SECRET = "A1" * 32, "B2" * 32
 
@@ -97,3 +105,14 @@ def test_default_event_log_outside_a_checkout_is_the_state_directory(tmp_path: P
     assert default_event_log(xdg, installed) == state / "binance-mcp" / "events.sqlite3"
     relative = {"HOME": str(home), "XDG_STATE_HOME": "relative/state"}  # invalid per the XDG spec: ignored
     assert default_event_log(relative, installed) == home / ".local/state/binance-mcp/events.sqlite3"
+
+
+def test_api_families_and_hosts_per_venue() -> None:
+    creds = {"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET}
+    live = Settings.from_env(creds)
+    assert live.futures_base_url == LIVE_FUTURES_URL and live.families == {"spot", "wallet", "futures"}
+    testnet = Settings.from_env({**creds, "BINANCE_TESTNET": "true"})
+    assert testnet.futures_base_url is None and testnet.families == {"spot"}
+    told = Settings.from_env({**creds, "BINANCE_TESTNET": "true", "BINANCE_FUTURES_BASE_URL": "https://f"})
+    assert told.families == {"spot", "futures"} and told.futures_base_url == "https://f"
+    assert Settings.from_env({}).families == {"spot", "wallet", "futures"}  # the paper exchange serves all three
