@@ -43,7 +43,19 @@ def _paper(args: argparse.Namespace) -> int:
             return 2
         faults[path] = fault
     key, secret = os.environ.get("BINANCE_API_KEY") or None, os.environ.get("BINANCE_API_SECRET") or None
-    if (key is None) != (secret is None):
+    public_key = None
+    if args.ed25519_public_key:
+        from binance_mcp.exchange.signing import KeyProblem, load_ed25519_public_key
+
+        try:
+            public_key = load_ed25519_public_key(Path(args.ed25519_public_key).read_bytes())
+        except (OSError, KeyProblem) as exc:
+            print(f"binance-mcp paper: --ed25519-public-key {args.ed25519_public_key}: {exc}", file=sys.stderr)
+            return 2
+        if secret is not None:
+            print("binance-mcp paper: an Ed25519 account takes no BINANCE_API_SECRET", file=sys.stderr)
+            return 2
+    elif (key is None) != (secret is None):
         print("binance-mcp paper: set both BINANCE_API_KEY and BINANCE_API_SECRET, or neither", file=sys.stderr)
         return 2
     limits = LimitConfig(
@@ -58,6 +70,7 @@ def _paper(args: argparse.Namespace) -> int:
         port=args.port,
         api_key=key,
         api_secret=secret,
+        ed25519_public_key=public_key,
         seed=args.seed,
         market_config=MarketConfig(seed=args.seed),
         limits=limits,
@@ -119,7 +132,7 @@ def tool_result(outcome: Any, command_id: str) -> Any:
     )
 
 
-async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> int:
+async def _serve_async(settings: Any, paper_weight_limit: int | None = None, paper_ed25519: bool = False) -> int:
     from mcp import MCPError
     from mcp.server import Server, ServerRequestContext
     from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
@@ -131,7 +144,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     from binance_mcp.actors.validator import MAX_ARGS_BYTES
     from binance_mcp.events.commands import COMMANDS
     from binance_mcp.events.store import EventStore
-    from binance_mcp.exchange.client import BinanceClient, Credentials
+    from binance_mcp.exchange.client import BinanceClient
     from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
     from binance_mcp.face import confirm
     from binance_mcp.face.session import Sessions
@@ -141,8 +154,8 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None) -> 
     credentials, base_url = settings.credentials, settings.base_url
     if settings.venue == "paper" and settings.base_url is None:  # else: a `binance-mcp paper` running elsewhere
         limits = LimitConfig(weight_per_minute=paper_weight_limit) if paper_weight_limit else None
-        paper = await start_paper_exchange(limits=limits)
-        credentials, base_url = Credentials(paper.api_key, paper.api_secret), paper.url
+        paper = await start_paper_exchange(limits=limits, ed25519=paper_ed25519)
+        credentials, base_url = paper.credentials(), paper.url
     client = BinanceClient(
         base_url,
         credentials=credentials,
@@ -293,7 +306,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"binance-mcp: configuration error: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve_async(settings, args.paper_weight_limit))
+    return asyncio.run(_serve_async(settings, args.paper_weight_limit, args.paper_ed25519))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -319,6 +332,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="paper venue only: the embedded exchange's REQUEST_WEIGHT per minute (default 6000), for load tests",
     )
+    serve.add_argument(
+        "--paper-ed25519",
+        action="store_true",
+        help="paper venue only: the embedded exchange's account signs with a generated Ed25519 key pair",
+    )
     serve.set_defaults(run=_serve)
     paper = sub.add_parser("paper", help="run the paper exchange (a local Binance Spot REST API)")
     paper.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
@@ -333,6 +351,11 @@ def _parser() -> argparse.ArgumentParser:
         "malformed)",
     )
     paper.add_argument("--clock-skew-ms", type=int, default=0, help="skew the server clock by N ms")
+    paper.add_argument(
+        "--ed25519-public-key",
+        metavar="PATH",
+        help="the account signs with Ed25519: this public key (PEM) verifies it; BINANCE_API_KEY names it",
+    )
     paper.add_argument("--weight-limit", type=int, default=6000, help="REQUEST_WEIGHT per minute per IP")
     paper.add_argument("--orders-per-10s", type=int, default=50)
     paper.add_argument("--orders-per-day", type=int, default=160_000)

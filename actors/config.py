@@ -12,9 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from binance_mcp.actors.guard import Guard, parse_caps
 from binance_mcp.exchange.client import Credentials
 from binance_mcp.exchange.rules import normalize_symbol, symbol_problem
+from binance_mcp.exchange.signing import KeyProblem, load_ed25519_private_key
 
 __all__ = ["LIVE_FUTURES_URL", "LIVE_URL", "TESTNET_URL", "ConfigError", "Settings", "default_event_log", "load_dotenv"]
 
@@ -139,6 +142,35 @@ def _credential(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def _private_key(env: Mapping[str, str]) -> Ed25519PrivateKey | None:
+    """The Ed25519 key from BINANCE_PRIVATE_KEY_PATH (BINANCE_PRIVATE_KEY_PASSPHRASE if encrypted).
+    Errors name the variable and the problem, never the key."""
+    path = env.get("BINANCE_PRIVATE_KEY_PATH") or None
+    passphrase = env.get("BINANCE_PRIVATE_KEY_PASSPHRASE") or None
+    if path is None:
+        if passphrase is not None:
+            raise ConfigError("BINANCE_PRIVATE_KEY_PASSPHRASE is set without BINANCE_PRIVATE_KEY_PATH")
+        return None
+    try:
+        pem = Path(path).expanduser().read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"BINANCE_PRIVATE_KEY_PATH: cannot read {path} ({exc.strerror or type(exc).__name__})"
+        ) from None
+    try:
+        return load_ed25519_private_key(pem, passphrase.encode() if passphrase is not None else None)
+    except KeyProblem as exc:
+        blame_passphrase = passphrase is not None and "passphrase" in str(exc)
+        where = "BINANCE_PRIVATE_KEY_PASSPHRASE" if blame_passphrase else "BINANCE_PRIVATE_KEY_PATH"
+        raise ConfigError(f"{where}: {path}: {exc}") from None
+
+
+def _credentials(key: str | None, secret: str | None, private_key: Ed25519PrivateKey | None) -> Credentials | None:
+    if key is None:
+        return None
+    return Credentials(key, private_key=private_key) if private_key is not None else Credentials(key, secret)
+
+
 @dataclass(frozen=True)
 class Settings:
     venue: str
@@ -159,15 +191,27 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         key, secret = _credential(env, "BINANCE_API_KEY"), _credential(env, "BINANCE_API_SECRET")
-        if (key is None) != (secret is None):
-            missing = "BINANCE_API_SECRET" if secret is None else "BINANCE_API_KEY"
-            raise ConfigError(f"{missing} is not set: set both BINANCE_API_KEY and BINANCE_API_SECRET, or neither")
+        private_key = _private_key(env)
+        if secret is not None and private_key is not None:
+            raise ConfigError(
+                "BINANCE_API_SECRET and BINANCE_PRIVATE_KEY_PATH are both set: give the HMAC secret or the "
+                "Ed25519 key file, one of them"
+            )
+        signer = secret or private_key
+        if (key is None) != (signer is None):
+            missing = "BINANCE_API_KEY" if key is None else "BINANCE_API_SECRET (or BINANCE_PRIVATE_KEY_PATH)"
+            raise ConfigError(
+                f"{missing} is not set: set BINANCE_API_KEY with BINANCE_API_SECRET or BINANCE_PRIVATE_KEY_PATH, "
+                "or none of them"
+            )
         testnet = _flag(env, "BINANCE_TESTNET", False)
         venue = env.get("BINANCE_VENUE") or ("paper" if key is None else "testnet" if testnet else "live")
         if venue not in ("paper", "testnet", "live"):
             raise ConfigError("BINANCE_VENUE must be paper, testnet or live")
         if venue != "paper" and key is None:
-            raise ConfigError(f"BINANCE_VENUE={venue} needs BINANCE_API_KEY and BINANCE_API_SECRET")
+            raise ConfigError(
+                f"BINANCE_VENUE={venue} needs BINANCE_API_KEY and BINANCE_API_SECRET (or BINANCE_PRIVATE_KEY_PATH)"
+            )
         base = env.get("BINANCE_BASE_URL") or None
         if venue != "paper":
             base = base or (TESTNET_URL if venue == "testnet" else LIVE_URL)
@@ -184,7 +228,7 @@ class Settings:
             base_url=base,
             futures_base_url=futures,
             families=families,
-            credentials=Credentials(key, secret) if key is not None and secret is not None else None,
+            credentials=_credentials(key, secret, private_key),
             rate_limit_enabled=_flag(env, "MCP_RATE_LIMIT_ENABLED", True),
             max_requests_per_minute=rpm,
             input_validation=_flag(env, "MCP_INPUT_VALIDATION", True),

@@ -22,27 +22,39 @@ from typing import Any
 
 import aiohttp
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from binance_mcp.exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
-from binance_mcp.exchange.signing import encode_params, sign
+from binance_mcp.exchange.signing import ed25519_signature, encode_params, sign
 
 __all__ = ["BinanceClient", "Credentials", "Prepared", "Reply"]
 
 
 class Credentials:
-    """An API key pair whose repr never shows the secret."""
+    """An API key with its HMAC secret or its Ed25519 private key; its repr shows neither."""
 
-    __slots__ = ("_secret", "api_key")
+    __slots__ = ("_private_key", "_secret", "api_key")
 
-    def __init__(self, api_key: str, secret: str):
+    def __init__(self, api_key: str, secret: str | None = None, *, private_key: Ed25519PrivateKey | None = None):
+        if (secret is None) == (private_key is None):
+            raise ValueError("give an HMAC secret or an Ed25519 private key, one of them")
         self.api_key = api_key
         self._secret = secret
+        self._private_key = private_key
+
+    @property
+    def kind(self) -> str:
+        return "ed25519" if self._private_key is not None else "hmac"
 
     def sign(self, payload: str) -> str:
+        """The `signature` parameter's value for `payload`, ready for the query."""
+        if self._private_key is not None:
+            return ed25519_signature(self._private_key, payload)
+        assert self._secret is not None
         return sign(self._secret, payload)
 
     def __repr__(self) -> str:
-        return f"Credentials(api_key='{self.api_key[:4]}…', secret='***')"
+        return f"Credentials(api_key='{self.api_key[:4]}…', {self.kind}='***')"
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from binance_mcp.exchange.client import Credentials
 from binance_mcp.exchange.paper.app import DEFAULT_BALANCES, PaperExchange, generate_credentials
 from binance_mcp.exchange.paper.faults import Fault, FaultMode, parse_fault
 from binance_mcp.exchange.paper.limits import LimitConfig
 from binance_mcp.exchange.paper.market import MarketConfig
+from binance_mcp.exchange.signing import ed25519_public_bytes
 
 __all__ = [
     "DEFAULT_BALANCES",
@@ -40,9 +43,16 @@ __all__ = [
 class RunningPaperExchange:
     url: str
     api_key: str
-    api_secret: str
+    api_secret: str  # empty for an Ed25519 account
     exchange: PaperExchange
     runner: web.AppRunner
+    private_key: Ed25519PrivateKey | None = None  # the generated pair's, for an Ed25519 account
+
+    def credentials(self) -> Credentials:
+        """What a client signs this account's requests with."""
+        if self.private_key is not None:
+            return Credentials(self.api_key, private_key=self.private_key)
+        return Credentials(self.api_key, self.api_secret)
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -54,21 +64,36 @@ async def start_paper_exchange(
     port: int = 0,
     api_key: str | None = None,
     api_secret: str | None = None,
+    ed25519: bool = False,
+    ed25519_public_key: bytes | None = None,
     **options: Any,
 ) -> RunningPaperExchange:
-    """Start a paper exchange on (host, port); port 0 picks a free one. `options` go to PaperExchange."""
-    if (api_key is None) != (api_secret is None):
+    """Start a paper exchange on (host, port); port 0 picks a free one. Its account signs with HMAC
+    (`api_secret`, generated if not given), or with Ed25519: the raw `ed25519_public_key` given, or
+    a pair generated when `ed25519` is true. `options` go to PaperExchange."""
+    if (api_key is None) != (api_secret is None) and ed25519_public_key is None:
         raise ValueError("pass both api_key and api_secret, or neither")
-    if api_key is None or api_secret is None:
-        api_key, api_secret = generate_credentials()
-    exchange = PaperExchange(accounts={api_key: api_secret}, **options)
+    generated_key, generated_secret = generate_credentials()
+    api_key = api_key or generated_key
+    private_key = None
+    if ed25519 and ed25519_public_key is None:
+        private_key = Ed25519PrivateKey.generate()
+        ed25519_public_key = ed25519_public_bytes(private_key)
+    if ed25519_public_key is not None:
+        api_secret = ""
+        exchange = PaperExchange(ed25519_accounts={api_key: ed25519_public_key}, **options)
+    else:
+        api_secret = api_secret or generated_secret
+        exchange = PaperExchange(accounts={api_key: api_secret}, **options)
     runner = web.AppRunner(exchange.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound_host, bound_port = runner.addresses[0][:2]
     url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return RunningPaperExchange(f"http://{url_host}:{bound_port}", api_key, api_secret, exchange, runner)
+    return RunningPaperExchange(
+        f"http://{url_host}:{bound_port}", api_key, api_secret, exchange, runner, private_key=private_key
+    )
 
 
 async def _standalone(host: str, port: int, api_key: str | None, api_secret: str | None, **options: Any) -> None:
@@ -81,9 +106,9 @@ async def _standalone(host: str, port: int, api_key: str | None, api_secret: str
     running = await start_paper_exchange(host=host, port=port, api_key=api_key, api_secret=api_secret, **options)
     print(f"PAPER_EXCHANGE_URL={running.url}", flush=True)
     if generated:
+        secret = f" BINANCE_API_SECRET={running.api_secret}" if running.api_secret else ""
         print(
-            f"paper exchange: generated credentials BINANCE_API_KEY={running.api_key} "
-            f"BINANCE_API_SECRET={running.api_secret}",
+            f"paper exchange: generated credentials BINANCE_API_KEY={running.api_key}{secret}",
             file=sys.stderr,
             flush=True,
         )

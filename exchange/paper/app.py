@@ -48,7 +48,7 @@ from binance_mcp.exchange.rules import (
     SymbolRules,
     decimal_places,
 )
-from binance_mcp.exchange.signing import signature_matches
+from binance_mcp.exchange.signing import ed25519_matches, signature_matches
 
 __all__ = ["DEFAULT_BALANCES", "PaperExchange", "generate_credentials"]
 
@@ -147,6 +147,7 @@ class PaperExchange:
         *,
         seed: int = 0,
         accounts: dict[str, str] | None = None,
+        ed25519_accounts: dict[str, bytes] | None = None,
         balances: dict[str, Decimal] | None = None,
         market_config: MarketConfig | None = None,
         limits: LimitConfig | None = None,
@@ -176,6 +177,8 @@ class PaperExchange:
         self.balances = dict(balances or DEFAULT_BALANCES)
         for key, secret in (accounts or {}).items():
             self.add_account(key, secret)
+        for key, public_key in (ed25519_accounts or {}).items():
+            self.add_account(key, "", public_key=public_key)
         self.weights = WeightLimiter(limits or LimitConfig())
         self.served: Counter[str] = Counter()  # requests received per endpoint: "GET /api/v3/time"
         self.orders = OrderLimiter(limits or LimitConfig())
@@ -188,8 +191,12 @@ class PaperExchange:
     def now(self) -> int:
         return self.clock() + self.clock_skew_ms
 
-    def add_account(self, api_key: str, secret: str, balances: dict[str, Decimal] | None = None) -> Account:
-        return self.engine.add_account(api_key, secret, dict(balances or self.balances))
+    def add_account(
+        self, api_key: str, secret: str, balances: dict[str, Decimal] | None = None, public_key: bytes | None = None
+    ) -> Account:
+        """An account whose requests are signed with HMAC `secret`, or with the Ed25519 key whose
+        raw `public_key` it holds."""
+        return self.engine.add_account(api_key, secret, dict(balances or self.balances), public_key)
 
     def _market(self, symbol: str) -> SymbolMarket:
         market = self._markets.get(symbol)
@@ -304,7 +311,12 @@ class PaperExchange:
             raise BinanceError(-1021, Msg.OUTSIDE_RECV_WINDOW)
         payload = _without_signature(raw_query) + _without_signature(raw_body)
         # Binance signs the percent-encoded form: raw non-ASCII bytes in the request do not match.
-        if not signature_matches(account.secret, quote(payload, safe=_SAFE_RAW), signature):
+        signed = quote(payload, safe=_SAFE_RAW)
+        if account.public_key is not None:
+            valid = ed25519_matches(account.public_key, signed, signature)
+        else:
+            valid = signature_matches(account.secret, signed, signature)
+        if not valid:
             raise BinanceError(-1022, Msg.BAD_SIGNATURE)
         return account
 

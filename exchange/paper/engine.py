@@ -110,8 +110,9 @@ class Order:
 @dataclass
 class Account:
     api_key: str
-    secret: str
+    secret: str  # HMAC; empty for an Ed25519 account
     balances: dict[str, Balance]
+    public_key: bytes | None = None  # raw Ed25519 public key: requests are verified with it
     orders: dict[int, Order] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
     fill_symbols: list[str] = field(default_factory=list)
@@ -166,8 +167,10 @@ class Engine:
         self._book_orders: dict[str, list[tuple[Account, Order]]] = {}
 
     # -- accounts -----------------------------------------------------------------------------
-    def add_account(self, api_key: str, secret: str, balances: dict[str, Decimal]) -> Account:
-        account = Account(api_key, secret, {a: Balance(free=v) for a, v in balances.items()})
+    def add_account(
+        self, api_key: str, secret: str, balances: dict[str, Decimal], public_key: bytes | None = None
+    ) -> Account:
+        account = Account(api_key, secret, {a: Balance(free=v) for a, v in balances.items()}, public_key=public_key)
         self.accounts[api_key] = account
         return account
 

@@ -2,8 +2,12 @@
 
 import string
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,3 +120,51 @@ def test_api_families_and_hosts_per_venue() -> None:
     told = Settings.from_env({**creds, "BINANCE_TESTNET": "true", "BINANCE_FUTURES_BASE_URL": "https://f"})
     assert told.families == {"spot", "futures"} and told.futures_base_url == "https://f"
     assert Settings.from_env({}).families == {"spot", "wallet", "futures"}  # the paper exchange serves all three
+
+
+def _key_file(tmp_path: Path, name: str, key: Any, passphrase: bytes | None = None) -> Path:
+    encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    path = tmp_path / name
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+    return path
+
+
+def test_an_ed25519_key_file_signs_instead_of_a_secret(tmp_path: Path) -> None:
+    plain = _key_file(tmp_path, "plain.pem", Ed25519PrivateKey.generate())
+    settings = Settings.from_env({"BINANCE_API_KEY": KEY, "BINANCE_PRIVATE_KEY_PATH": str(plain)})
+    assert settings.credentials is not None and settings.credentials.kind == "ed25519"
+    assert settings.venue == "live" and "ed25519='***'" in repr(settings.credentials)
+    locked = _key_file(tmp_path, "locked.pem", Ed25519PrivateKey.generate(), b"s3cret pass")
+    env = {
+        "BINANCE_API_KEY": KEY,
+        "BINANCE_PRIVATE_KEY_PATH": str(locked),
+        "BINANCE_PRIVATE_KEY_PASSPHRASE": "s3cret pass",
+    }
+    assert Settings.from_env(env).credentials is not None
+
+
+def test_each_ed25519_set_up_error_names_its_variable_and_never_the_key(tmp_path: Path) -> None:
+    plain = _key_file(tmp_path, "plain.pem", Ed25519PrivateKey.generate())
+    locked = _key_file(tmp_path, "locked.pem", Ed25519PrivateKey.generate(), b"right")
+    other = _key_file(tmp_path, "ec.pem", ec.generate_private_key(ec.SECP256R1()))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    cases = [
+        ({"BINANCE_API_SECRET": SECRET, "BINANCE_PRIVATE_KEY_PATH": str(plain)}, "are both set"),
+        ({"BINANCE_PRIVATE_KEY_PATH": str(tmp_path / "missing.pem")}, "BINANCE_PRIVATE_KEY_PATH: cannot read"),
+        ({"BINANCE_PRIVATE_KEY_PATH": str(other)}, "BINANCE_PRIVATE_KEY_PATH: .* not an Ed25519 key"),
+        ({"BINANCE_PRIVATE_KEY_PATH": str(garbage)}, "BINANCE_PRIVATE_KEY_PATH: .* not a PEM private key"),
+        ({"BINANCE_PRIVATE_KEY_PATH": str(locked)}, "BINANCE_PRIVATE_KEY_PATH: .* encrypted and no passphrase"),
+        (
+            {"BINANCE_PRIVATE_KEY_PATH": str(locked), "BINANCE_PRIVATE_KEY_PASSPHRASE": "wrong"},
+            "BINANCE_PRIVATE_KEY_PASSPHRASE: .* passphrase is wrong",
+        ),
+        ({"BINANCE_PRIVATE_KEY_PASSPHRASE": "right"}, "without BINANCE_PRIVATE_KEY_PATH"),
+    ]
+    for extra, why in cases:
+        with pytest.raises(ConfigError, match=why) as info:
+            Settings.from_env({"BINANCE_API_KEY": KEY, **extra})
+        for path in (plain, locked, other):
+            assert path.read_text().splitlines()[1] not in str(info.value)  # no key material
+    with pytest.raises(ConfigError, match="BINANCE_API_KEY is not set"):
+        Settings.from_env({"BINANCE_PRIVATE_KEY_PATH": str(plain)})

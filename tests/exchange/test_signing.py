@@ -1,6 +1,25 @@
-"""The official HMAC-SHA256 vectors from Binance's docs (BINANCE.md §2)."""
+"""Signing: the official HMAC-SHA256 vectors from Binance's docs (BINANCE.md §2), and Ed25519."""
 
-from binance_mcp.exchange.signing import encode_params, sign, signature_matches
+import base64
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from binance_mcp.exchange.signing import (
+    KeyProblem,
+    ed25519_matches,
+    ed25519_public_bytes,
+    ed25519_signature,
+    encode_params,
+    load_ed25519_private_key,
+    load_ed25519_public_key,
+    sign,
+    signature_matches,
+)
 
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 REST = [
@@ -40,3 +59,58 @@ def test_signature_check_accepts_either_case_and_rejects_others() -> None:
     assert signature_matches(SECRET, payload, good.upper())
     assert not signature_matches(SECRET, payload + "&b=2", good)
     assert not signature_matches(SECRET[:-1] + "x", payload, good)
+
+
+# RFC 8032, section 7.1, test 1: the Ed25519 reference vector (an empty message).
+RFC_SECRET = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+RFC_PUBLIC = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+RFC_SIGNATURE = bytes.fromhex(
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5"
+    "f0595bbe24655141438e7a100b"
+)
+
+
+def test_ed25519_signs_the_payload_bytes_base64_then_percent_encoded() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(RFC_SECRET)
+    assert ed25519_public_bytes(key) == RFC_PUBLIC
+    assert unquote(ed25519_signature(key, "")) == base64.b64encode(RFC_SIGNATURE).decode()
+    payload = (
+        "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=1&price=0.2&timestamp=1668481559918"
+        "&recvWindow=5000"
+    )
+    signature = ed25519_signature(key, payload)
+    assert signature == "XtZirsmmi0noRzUfkqktvkVfxpkq%2FWtbLg2UOL3QGYdUBZVlqOBEMuEVw8zioY93N54NcKj9UuAXQEa9zgTDBg%3D%3D"
+    assert len(base64.b64decode(unquote(signature))) == 64 and "+" not in signature and "/" not in signature
+    assert ed25519_matches(RFC_PUBLIC, payload, unquote(signature))
+    assert not ed25519_matches(RFC_PUBLIC, payload + "&x=1", unquote(signature))
+    assert not ed25519_matches(RFC_PUBLIC, payload, "not base64!")
+
+
+def _pem(key: Any, passphrase: bytes | None = None) -> bytes:
+    encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def test_key_files_load_or_say_what_is_wrong_without_the_key() -> None:
+    key = Ed25519PrivateKey.generate()
+    assert ed25519_public_bytes(load_ed25519_private_key(_pem(key), None)) == ed25519_public_bytes(key)
+    locked = _pem(key, b"correct horse")
+    assert ed25519_public_bytes(load_ed25519_private_key(locked, b"correct horse")) == ed25519_public_bytes(key)
+    for pem, passphrase, why in (
+        (locked, None, "encrypted and no passphrase"),
+        (locked, b"wrong", "passphrase is wrong"),
+        (_pem(key), b"extra", "not encrypted"),
+        (_pem(ec.generate_private_key(ec.SECP256R1())), None, "not an Ed25519 key"),
+        (b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n", None, "not a PEM private key"),
+    ):
+        with pytest.raises(KeyProblem, match=why) as info:
+            load_ed25519_private_key(pem, passphrase)
+        assert pem.decode() not in str(info.value)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert load_ed25519_public_key(public) == ed25519_public_bytes(key)
+    with pytest.raises(KeyProblem, match="not an Ed25519 public key"):
+        load_ed25519_public_key(
+            ec.generate_private_key(ec.SECP256R1())
+            .public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
