@@ -58,6 +58,21 @@ def _paper(args: argparse.Namespace) -> int:
     elif (key is None) != (secret is None):
         print("binance-mcp paper: set both BINANCE_API_KEY and BINANCE_API_SECRET, or neither", file=sys.stderr)
         return 2
+    from binance_mcp.exchange.paper import DEFAULT_API_RESTRICTIONS
+
+    restrictions: dict[str, Any] | None = dict(DEFAULT_API_RESTRICTIONS)
+    for spec in args.key_permission:
+        name, _, value = spec.partition("=")
+        if name not in DEFAULT_API_RESTRICTIONS or value not in ("true", "false"):
+            known = ", ".join(DEFAULT_API_RESTRICTIONS)
+            print(
+                f"binance-mcp paper: --key-permission {spec!r}: NAME=true|false, NAME one of {known}", file=sys.stderr
+            )
+            return 2
+        assert restrictions is not None
+        restrictions[name] = value == "true"
+    if args.no_api_restrictions:
+        restrictions = None
     limits = LimitConfig(
         weight_per_minute=args.weight_limit,
         orders_per_10s=args.orders_per_10s,
@@ -71,6 +86,7 @@ def _paper(args: argparse.Namespace) -> int:
         api_key=key,
         api_secret=secret,
         ed25519_public_key=public_key,
+        api_restrictions=restrictions,
         seed=args.seed,
         market_config=MarketConfig(seed=args.seed),
         limits=limits,
@@ -139,6 +155,7 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None, pap
     from mcp.types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, InputRequiredResult, ListToolsResult
 
     from binance_mcp.actors.journal import AuditUnavailable
+    from binance_mcp.actors.keycheck import check_key
     from binance_mcp.actors.messages import NeedsConfirmation
     from binance_mcp.actors.system import System, new_envelope
     from binance_mcp.actors.validator import MAX_ARGS_BYTES
@@ -191,6 +208,19 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None, pap
     )
     guard = settings.guard.record()
     print(f"binance-mcp: trading guard {json.dumps(guard)}", file=sys.stderr, flush=True)
+    if settings.venue in ("testnet", "live") and credentials is not None:
+        verdict = await check_key(
+            client,
+            trading_enabled=settings.guard.trading_enabled,
+            allow_withdrawals=settings.allow_withdrawal_keys,
+        )
+        await system.security_event("key_permissions", system.run_id, "", **verdict.record)
+        for warning in verdict.warnings:
+            print(f"binance-mcp: WARNING: {warning}", file=sys.stderr, flush=True)
+        if verdict.refuse is not None:
+            print(f"binance-mcp: refusing to start: {verdict.refuse}", file=sys.stderr, flush=True)
+            await system.stop(reason="refused: the API key can withdraw")
+            return 2
     if not settings.input_validation:
         logging.getLogger("binance_mcp").warning("MCP_INPUT_VALIDATION=false: exchange-rule pre-checks are off")
     tools = _tools(settings.families)
@@ -351,6 +381,16 @@ def _parser() -> argparse.ArgumentParser:
         "malformed)",
     )
     paper.add_argument("--clock-skew-ms", type=int, default=0, help="skew the server clock by N ms")
+    paper.add_argument(
+        "--key-permission",
+        action="append",
+        default=[],
+        metavar="NAME=true|false",
+        help="what /sapi/v1/account/apiRestrictions says of the key, e.g. enableWithdrawals=true, ipRestrict=true",
+    )
+    paper.add_argument(
+        "--no-api-restrictions", action="store_true", help="answer that endpoint 404, as the spot testnet does"
+    )
     paper.add_argument(
         "--ed25519-public-key",
         metavar="PATH",

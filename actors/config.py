@@ -184,6 +184,7 @@ class Settings:
     log_security: bool
     event_log: Path
     guard: Guard
+    allow_withdrawal_keys: bool
     recv_window_ms: int
     confirm_timeout_s: int
 
@@ -235,6 +236,7 @@ class Settings:
             log_security=_flag(env, "MCP_LOG_SECURITY", True),
             event_log=log_path,
             guard=_guard(env, venue),
+            allow_withdrawal_keys=_flag(env, "MCP_ALLOW_WITHDRAWAL_KEYS", False),
             recv_window_ms=_whole(env, "BINANCE_RECV_WINDOW_MS", 5000, 1, 60000),
             confirm_timeout_s=_whole(env, "MCP_CONFIRM_TIMEOUT_S", 300, 5, 3600),
         )

@@ -203,9 +203,9 @@ class BinanceClient:
         try:
             data = msgspec.json.decode(body) if body else None
         except msgspec.DecodeError as exc:
-            if status < 500:
+            if status < 400:  # a success we cannot read: it may have happened
                 raise UnknownOutcome(f"{method} {path}: the answer was not valid JSON") from exc
-            data = None
+            data = None  # an error page (a 404 from a route the venue lacks, a proxy's 5XX): the status says it
         code, msg = (
             (data.get("code"), str(data.get("msg", ""))) if isinstance(data, dict) and "msg" in data else (None, "")
         )

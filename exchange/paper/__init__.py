@@ -18,13 +18,19 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from binance_mcp.exchange.client import Credentials
-from binance_mcp.exchange.paper.app import DEFAULT_BALANCES, PaperExchange, generate_credentials
+from binance_mcp.exchange.paper.app import (
+    DEFAULT_API_RESTRICTIONS,
+    DEFAULT_BALANCES,
+    PaperExchange,
+    generate_credentials,
+)
 from binance_mcp.exchange.paper.faults import Fault, FaultMode, parse_fault
 from binance_mcp.exchange.paper.limits import LimitConfig
 from binance_mcp.exchange.paper.market import MarketConfig
 from binance_mcp.exchange.signing import ed25519_public_bytes
 
 __all__ = [
+    "DEFAULT_API_RESTRICTIONS",
     "DEFAULT_BALANCES",
     "Fault",
     "FaultMode",

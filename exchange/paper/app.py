@@ -50,8 +50,24 @@ from binance_mcp.exchange.rules import (
 )
 from binance_mcp.exchange.signing import ed25519_matches, signature_matches
 
-__all__ = ["DEFAULT_BALANCES", "PaperExchange", "generate_credentials"]
+__all__ = ["DEFAULT_API_RESTRICTIONS", "DEFAULT_BALANCES", "PaperExchange", "generate_credentials"]
 
+# What GET /sapi/v1/account/apiRestrictions answers for every paper key, unless told otherwise:
+# a careful key (read and trade, no withdrawals), not locked to an IP.
+DEFAULT_API_RESTRICTIONS: dict[str, Any] = {
+    "ipRestrict": False,
+    "enableReading": True,
+    "enableWithdrawals": False,
+    "enableInternalTransfer": False,
+    "enableMargin": False,
+    "enableFutures": False,
+    "permitsUniversalTransfer": False,
+    "enableVanillaOptions": False,
+    "enableFixApiTrade": False,
+    "enableFixReadOnly": False,
+    "enableSpotAndMarginTrading": True,
+    "enablePortfolioMarginTrading": False,
+}
 DEFAULT_BALANCES = {
     "USDT": Decimal("10000"),
     "BTC": Decimal("0.5"),
@@ -156,6 +172,7 @@ class PaperExchange:
         clock: Callable[[], int] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         markets: dict[str, Any] | None = None,
+        api_restrictions: dict[str, Any] | None = DEFAULT_API_RESTRICTIONS,
     ):
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.clock_skew_ms = clock_skew_ms
@@ -184,6 +201,7 @@ class PaperExchange:
         self.orders = OrderLimiter(limits or LimitConfig())
         self.faults = Faults(faults)
         self.fixtures = _load("fixtures.json")
+        self.api_restrictions = api_restrictions  # None: the endpoint is missing, as on the spot testnet
         self._closing = asyncio.Event()
         self.endpoints = _endpoints()
 
@@ -824,6 +842,12 @@ def h_withdraw_history(ex: PaperExchange, ctx: Ctx) -> Any:
     return _history(ex, ctx, "withdrawHistory", None)
 
 
+def h_api_restrictions(ex: PaperExchange, ctx: Ctx) -> Any:
+    if ex.api_restrictions is None:
+        raise web.HTTPNotFound()  # the spot testnet has no /sapi
+    return {**ex.api_restrictions, "createTime": ex.started_at}
+
+
 def h_trade_fee(ex: PaperExchange, ctx: Ctx) -> Any:
     names = [ex.symbol(ctx.params)] if "symbol" in ctx.params else list(ex.rules)
     rate = fmt(ex.engine.commission, 8)
@@ -894,6 +918,7 @@ def _endpoints() -> list[Endpoint]:
         Endpoint("GET", "/sapi/v1/capital/deposit/hisrec", True, one(1), h_deposit_history),
         Endpoint("GET", "/sapi/v1/capital/withdraw/history", True, one(10), h_withdraw_history),
         Endpoint("GET", "/sapi/v1/asset/tradeFee", True, one(1), h_trade_fee),
+        Endpoint("GET", "/sapi/v1/account/apiRestrictions", True, one(1), h_api_restrictions),
         Endpoint("GET", "/fapi/v2/positionRisk", True, one(5), h_position_risk),
         Endpoint("GET", "/fapi/v1/income", True, one(30), h_income),
         Endpoint("GET", "/fapi/v1/forceOrders", True, one(20), h_force_orders),
