@@ -11,7 +11,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.paper import start_paper_exchange
 from binance_mcp.exchange.signing import encode_params, sign
 
@@ -91,3 +94,27 @@ async def test_embedded_start_and_stop() -> None:
         with pytest.raises(aiohttp.ClientConnectionError):
             async with session.get(f"{running.url}/api/v3/ping"):
                 pass
+
+
+async def test_standalone_with_an_ed25519_public_key_and_key_permissions(tmp_path: Path) -> None:
+    private = Ed25519PrivateKey.generate()
+    public = tmp_path / "public.pem"
+    public.write_bytes(
+        private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    key = "Ed25519PaperKey" + "5" * 49
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BINANCE_")} | {"BINANCE_API_KEY": key}
+    proc = await _spawn("--ed25519-public-key", str(public), "--key-permission", "enableWithdrawals=true", env=env)
+    assert proc.stdout is not None
+    url = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip().split("=", 1)[1]
+    client = BinanceClient(url, credentials=Credentials(key, private_key=private))
+    try:
+        restrictions = (await client.request("GET", "/sapi/v1/account/apiRestrictions", signed=True)).data
+        assert restrictions["enableWithdrawals"] is True and restrictions["enableReading"] is True
+        assert (await client.request("GET", "/api/v3/account", signed=True)).data["canTrade"] is True
+    finally:
+        await client.close()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    bad = await _spawn("--key-permission", "enableEverything=true")
+    assert await asyncio.wait_for(bad.wait(), 30) == 2
