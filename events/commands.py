@@ -155,12 +155,14 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         return data
 
 
-def _time_params(params: dict[str, str], start: int | None, end: int | None) -> dict[str, str]:
-    if start is not None:
-        params["startTime"] = str(start)
-    if end is not None:
-        params["endTime"] = str(end)
+def _with(params: dict[str, str], **optional: object) -> dict[str, str]:
+    """`params` and each optional Binance parameter that has a value, as a string."""
+    params.update({name: str(value) for name, value in optional.items() if value is not None})
     return params
+
+
+def _time_params(params: dict[str, str], start: int | None, end: int | None) -> dict[str, str]:
+    return _with(params, startTime=start, endTime=end)
 
 
 def _span_problem(
@@ -393,12 +395,7 @@ class OrderRef(Command, frozen=True):
     client_order_id: ClientOrderId | None = None
 
     def binance_params(self) -> dict[str, str]:
-        params = {"symbol": self.symbol}
-        if self.order_id is not None:
-            params["orderId"] = str(self.order_id)
-        if self.client_order_id is not None:
-            params["origClientOrderId"] = self.client_order_id
-        return params
+        return _with({"symbol": self.symbol}, orderId=self.order_id, origClientOrderId=self.client_order_id)
 
     def problem(self) -> tuple[str, str] | None:
         if self.order_id is None and self.client_order_id is None:
@@ -429,11 +426,7 @@ class GetMyTrades(Command, frozen=True, tag="get_my_trades"):
     limit: HistoryLimit = 500
 
     def binance_params(self) -> dict[str, str]:
-        params = {"symbol": self.symbol, "limit": str(self.limit)}
-        if self.order_id is not None:
-            params["orderId"] = str(self.order_id)
-        if self.from_id is not None:
-            params["fromId"] = str(self.from_id)
+        params = _with({"symbol": self.symbol, "limit": str(self.limit)}, orderId=self.order_id, fromId=self.from_id)
         return _time_params(params, self.start_time, self.end_time)
 
     def weight(self) -> int:
@@ -480,10 +473,7 @@ class GetDepositAddress(Command, frozen=True, tag="get_deposit_address"):
     network: Annotated[str, Meta(min_length=1, max_length=20, description="e.g. ETH, BSC, TRX.")] | None = None
 
     def binance_params(self) -> dict[str, str]:
-        params = {"coin": self.coin}
-        if self.network is not None:
-            params["network"] = self.network
-        return params
+        return _with({"coin": self.coin}, network=self.network)
 
     def weight(self) -> int:
         return 10
@@ -499,11 +489,7 @@ class _WalletHistory(Command, frozen=True):
     limit: Annotated[int, Meta(ge=1, le=1000, description="How many, 1 to 1000.")] = 100
 
     def binance_params(self) -> dict[str, str]:
-        params = {"offset": str(self.offset), "limit": str(self.limit)}
-        if self.coin is not None:
-            params["coin"] = self.coin
-        if self.status is not None:
-            params["status"] = str(self.status)
+        params = _with({"offset": str(self.offset), "limit": str(self.limit)}, coin=self.coin, status=self.status)
         return _time_params(params, self.start_time, self.end_time)
 
     def problem(self) -> tuple[str, str] | None:
@@ -574,11 +560,7 @@ class GetPnl(Command, frozen=True, tag="get_pnl"):
     limit: Annotated[int, Meta(ge=1, le=1000, description="How many rows, 1 to 1000.")] = 100
 
     def binance_params(self) -> dict[str, str]:
-        params = {"limit": str(self.limit)}
-        if self.symbol is not None:
-            params["symbol"] = self.symbol
-        if self.income_type is not None:
-            params["incomeType"] = self.income_type
+        params = _with({"limit": str(self.limit)}, symbol=self.symbol, incomeType=self.income_type)
         return _time_params(params, self.start_time, self.end_time)
 
     def weight(self) -> int:
@@ -602,11 +584,7 @@ class GetLiquidationHistory(Command, frozen=True, tag="get_liquidation_history")
     limit: Annotated[int, Meta(ge=1, le=100, description="How many orders, 1 to 100.")] = 50
 
     def binance_params(self) -> dict[str, str]:
-        params = {"limit": str(self.limit)}
-        if self.symbol is not None:
-            params["symbol"] = self.symbol
-        if self.auto_close_type is not None:
-            params["autoCloseType"] = self.auto_close_type
+        params = _with({"limit": str(self.limit)}, symbol=self.symbol, autoCloseType=self.auto_close_type)
         return _time_params(params, self.start_time, self.end_time)
 
     def weight(self) -> int:
