@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -274,7 +275,7 @@ class Order:
     dispatched_us: int
     symbol: str
     quote_asset: str
-    notional: float
+    notional: Decimal
 
 
 def alert(pattern: str, summary_text: str, ids: Sequence[str], times: Sequence[int]) -> dict[str, Any]:
@@ -384,11 +385,12 @@ def find_alerts(
                     [o.dispatched_us for o in odd_hours],
                 )
             )
-        medians: dict[str, float] = {}
+        medians: dict[str, Decimal] = {}
         for asset in {o.quote_asset for o in orders_before}:
             values = sorted(o.notional for o in orders_before if o.quote_asset == asset)
             medians[asset] = values[len(values) // 2]
-        large = [o for o in orders if o.quote_asset in medians and o.notional > t.size_factor * medians[o.quote_asset]]
+        factor = Decimal(str(t.size_factor))
+        large = [o for o in orders if o.quote_asset in medians and o.notional > factor * medians[o.quote_asset]]
         if large:
             alerts.append(
                 alert(

@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -320,10 +321,7 @@ _CALLS = (
     "SELECT command_id, tool, received_us, outcome, result ->> '$.kind', result ->> '$.code', symbol, session "
     "FROM commands"
 )
-_ORDERS = (
-    "SELECT command_id, dispatched_us, symbol, quote_asset, CAST(notional AS REAL) FROM orders "
-    "WHERE notional IS NOT NULL"
-)
+_ORDERS = "SELECT command_id, dispatched_us, symbol, quote_asset, notional FROM orders WHERE notional IS NOT NULL"
 _UNSTOPPED = (
     "SELECT command_id, ts, body ->> '$.pid' FROM events WHERE kind = 'started' "
     "AND command_id NOT IN (SELECT command_id FROM events WHERE kind = 'stopped') ORDER BY seq"
@@ -350,8 +348,8 @@ def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
         (period if call.received_us >= since else history).append(call)
     orders: list[Order] = []
     before: list[Order] = []
-    for row in reader.query(_ORDERS):
-        order = Order(*row)
+    for cid, at, symbol, quote, notional in reader.query(_ORDERS):
+        order = Order(cid, at, symbol, quote, Decimal(str(notional)))
         (orders if order.dispatched_us >= since else before).append(order)
     thresholds = Thresholds(
         probe_count=args.probe_count,
@@ -430,7 +428,7 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
             for balance in account.get("balances", ()):
                 for quote in _QUOTES:
                     name = balance["asset"] + quote
-                    if name in listed and (float(balance["free"]) or float(balance["locked"])):
+                    if name in listed and (Decimal(balance["free"]) or Decimal(balance["locked"])):
                         symbols.add(name)
             checked = sorted(symbols)[: args.max_symbols]
             found: list[dict[str, Any]] = []

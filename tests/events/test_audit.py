@@ -4,6 +4,7 @@ and the chain verifier with golden vectors."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -165,8 +166,8 @@ def call(
     return Call(f"c{n}", tool, NOW + int(at_s * S), outcome, kind, None, symbol, session)
 
 
-def order(n: int, at_s: float, notional: float = 100.0) -> Order:
-    return Order(f"o{n}", NOW + int(at_s * S), "BTCUSDT", "USDT", notional)
+def order(n: int, at_s: float, notional: str = "100") -> Order:
+    return Order(f"o{n}", NOW + int(at_s * S), "BTCUSDT", "USDT", Decimal(notional))
 
 
 HISTORY = [call(i, -86_400 + i * 60) for i in range(30)]
@@ -199,8 +200,8 @@ def test_each_pattern_is_raised_with_its_evidence() -> None:
     assert patterns([call(1, 0, tool="create_order")]) == {"new_tools"}
     assert patterns([call(1, 0, symbol="PEPEUSDT")]) == {"new_symbols"}
     assert patterns([], [order(1, 5 * 3600)]) == {"unusual_hours"}
-    assert patterns([], [order(1, 0, notional=501.0)]) == {"unusual_sizes"}
-    assert patterns([], [order(1, 0, notional=499.0)]) == set()
+    assert patterns([], [order(1, 0, notional="500.01")]) == {"unusual_sizes"}
+    assert patterns([], [order(1, 0, notional="500")]) == set()  # 5x the median exactly: not over
 
 
 def test_without_history_nothing_is_new() -> None:
