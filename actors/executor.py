@@ -103,6 +103,7 @@ class Executor(Actor):
             "client_order_id": client_id,
             "order_id": getattr(command, "order_id", None),
             "quote_asset": facts.quote_asset if facts else None,
+            "base_asset": facts.base_asset if facts else None,
             "notional": facts.notional if facts else None,
             "ref_price": facts.ref_price if facts else None,
             "guard": self.guard_record,

@@ -46,6 +46,7 @@ class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
     reference price it was valued at (both `None` for a cancel)."""
 
     quote_asset: str
+    base_asset: str = ""
     notional: Decimal | None = None
     ref_price: Decimal | None = None
 

@@ -280,7 +280,8 @@ class Validator(Actor):
             )
         rules = self.directory.rules[symbol]
         if not isinstance(command, OrderSpec):
-            return Validated(envelope=env, command=command, facts=OrderFacts(quote_asset=rules.quote_asset))
+            facts = OrderFacts(quote_asset=rules.quote_asset, base_asset=rules.base_asset)
+            return Validated(envelope=env, command=command, facts=facts)
         static = self._order_problem(rules, command) if self.exchange_rules else None
         if static is not None:
             return static
@@ -360,7 +361,9 @@ class Validator(Actor):
                     field=_FILTER_FIELDS.get(failed),
                 )
         notional = order_value(order, message.ref_price)
-        facts = OrderFacts(quote_asset=rules.quote_asset, notional=notional, ref_price=message.ref_price)
+        facts = OrderFacts(
+            quote_asset=rules.quote_asset, base_asset=rules.base_asset, notional=notional, ref_price=message.ref_price
+        )
         over = self._over_caps(order, facts)
         if over is not None:
             return over

@@ -3,7 +3,8 @@
 - verify: events per second, against a baseline measured in the same run that only reads the same
   rows and SHA-256-hashes each (aim: at least half of it);
 - stats, and a filtered list: wall time (aim: 2 s each on 2 cores);
-- export: peak resident memory of the process at 100,000 and at 1,000,000 events (aim: flat).
+- export: peak resident memory of the process at 100,000 and at 1,000,000 events (aim: flat);
+- replay, the fold of the whole log into the account's state: events per second.
 
 The log is written once into a temporary directory through EventStore (the server's own append):
 commands of a paper session spread over ten days, 40% market reads, orders, cancels, rejections
@@ -148,6 +149,9 @@ def main_bench() -> None:
             f"verify:   {rate:>10,.0f} events/s ({seconds:.2f} s)   baseline read+SHA-256 {base:,.0f} events/s   "
             f"ratio {rate / base:.2f}   (aim >= 0.5)"
         )
+        seconds, code = timed(["replay", *log])
+        assert code == 0
+        print(f"replay (the fold): {events / seconds:>10,.0f} events/s ({seconds:.2f} s)")
         for name, command in (
             ("stats", ["stats", *log]),
             ("stats --since (the last day of ten)", ["stats", "--since", "2026-11-27T00:00", *log]),

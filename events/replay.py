@@ -21,7 +21,7 @@ import msgspec
 
 from binance_mcp.events.lifecycle import OUTSIDE, illegal_move
 
-__all__ = ["DAY_MS", "Fold", "Pending"]
+__all__ = ["DAY_MS", "AccountView", "Fold", "OrderView", "Pending", "replay_state"]
 
 DAY_MS = 86_400_000
 _decoder = msgspec.json.Decoder()
@@ -50,11 +50,17 @@ class _Command:
 
 
 class Fold:
-    def __init__(self) -> None:
+    """`account=True` also keeps the AccountView that `audit replay` prints (the start-up fold
+    does without it: it reads no answers)."""
+
+    def __init__(self, *, account: bool = False) -> None:
         self.commands: dict[str, _Command] = {}
         self.anomalies: list[tuple[int, str, str]] = []  # (seq, command id, what)
+        self.account = AccountView() if account else None
 
     def apply(self, seq: int, ts_us: int, command_id: str, kind: str, tool: str, body: str) -> None:
+        if self.account is not None:
+            self.account.apply(seq, ts_us, command_id, kind, tool, body)
         if kind in OUTSIDE or command_id == "system":
             return
         command = self.commands.get(command_id)
@@ -112,3 +118,189 @@ class Fold:
             for command_id, c in self.commands.items()
             if c.terminal is None and c.dispatched_ms is None
         ]
+
+
+# -- the account as this server saw it (`audit replay`) -------------------------------------
+_ORDER_READS = ("create_order", "get_order", "get_orders", "get_open_orders", "cancel_order", "cancel_open_orders")
+
+
+@dataclass
+class OrderView:
+    """An order this server dispatched, as the log last saw it."""
+
+    command_id: str
+    client_order_id: str
+    symbol: str
+    side: str | None
+    type: str | None
+    base_asset: str | None
+    quote_asset: str | None
+    status: str = "DISPATCHED"
+    executed_qty: Decimal = Decimal(0)
+    quote_qty: Decimal = Decimal(0)
+    order_id: int | None = None
+    seq: int = 0  # the event that last told us about it
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "command_id": self.command_id,
+            "client_order_id": self.client_order_id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "type": self.type,
+            "status": self.status,
+            "executed_qty": f"{self.executed_qty:f}",
+            "quote_qty": f"{self.quote_qty:f}",
+            "order_id": self.order_id,
+            "as_of_seq": self.seq,
+        }
+
+
+@dataclass
+class AccountView:
+    """What `audit replay` prints: orders, flows, balances, counts and the session, folded one event
+    at a time (so any split of the log gives the same view as the whole). Balances are the last
+    full read (a `get_balance` without `asset`); the implied ones move it by the fills since."""
+
+    orders: dict[str, OrderView] = field(default_factory=dict)  # by client order id
+    args: dict[str, dict[str, Any]] = field(default_factory=dict)  # create_order arguments, by command id
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # tool → outcome → n
+    session: dict[str, Any] | None = None
+    balances: dict[str, Decimal] | None = None  # free, as get_balance last read them
+    balances_seq: int | None = None
+    at_read: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # executed at that read
+    last_seq: int = 0
+    last_ts_us: int = 0
+
+    def apply(self, seq: int, ts_us: int, command_id: str, kind: str, tool: str, body: str) -> None:
+        self.last_seq, self.last_ts_us = seq, ts_us
+        if kind == "session":
+            self.session = {"session": command_id, **_decoder.decode(body)}
+        elif kind == "received" and tool in ("create_order", "get_balance"):
+            args = _decoder.decode(body).get("args")
+            self.args[command_id] = args if isinstance(args, dict) else {}
+        elif kind == "dispatched" and tool == "create_order":
+            self._dispatched(seq, command_id, _decoder.decode(body))
+        elif kind == "reconciled" and tool == "create_order":
+            self._reconciled(seq, command_id, _decoder.decode(body))
+        if kind in ("rejected", "throttled", "executed", "failed", "unknown"):
+            per_tool = self.counts.setdefault(tool, {})
+            per_tool[kind] = per_tool.get(kind, 0) + 1
+            self._outcome(seq, command_id, kind, tool, body)
+
+    def _dispatched(self, seq: int, command_id: str, dispatch: dict[str, Any]) -> None:
+        client_id = str(dispatch.get("client_order_id") or "")
+        args = self.args.get(command_id, {})
+        symbol, quote = str(dispatch.get("symbol", "")), dispatch.get("quote_asset")
+        base = dispatch.get("base_asset")
+        if not base and quote and symbol.endswith(str(quote)):  # logs from before base_asset was kept
+            base = symbol[: -len(str(quote))]
+        self.orders[client_id] = OrderView(
+            command_id=command_id,
+            client_order_id=client_id,
+            symbol=symbol,
+            side=args.get("side"),
+            type=args.get("type"),
+            base_asset=base,
+            quote_asset=quote,
+            seq=seq,
+        )
+
+    def _by_command(self, command_id: str) -> OrderView | None:
+        return next((o for o in self.orders.values() if o.command_id == command_id), None)
+
+    def _reconciled(self, seq: int, command_id: str, found: dict[str, Any]) -> None:
+        order = self._by_command(command_id)
+        if order is None:
+            return
+        if found.get("placed") is False:
+            order.status, order.seq = "NOT_PLACED", seq
+        else:
+            self._update(order, found, seq)
+
+    def _outcome(self, seq: int, command_id: str, kind: str, tool: str, body: str) -> None:
+        if tool == "create_order" and kind in ("failed", "unknown"):
+            order = self._by_command(command_id)
+            if order is not None:
+                order.status, order.seq = ("NOT_PLACED" if kind == "failed" else "UNKNOWN"), seq
+            return
+        if kind != "executed" or (tool not in _ORDER_READS and tool != "get_balance"):
+            return
+        data = _decoder.decode(body).get("data")
+        if tool == "get_balance" and isinstance(data, dict):
+            if self.args.pop(command_id, {}).get("asset") is not None:
+                return  # one asset: not a picture of the account
+            self.balances = {str(b["asset"]): Decimal(str(b["free"])) for b in data.get("balances", ())}
+            self.balances_seq = seq
+            self.at_read = {cid: (o.executed_qty, o.quote_qty) for cid, o in self.orders.items()}
+            return
+        for report in data if isinstance(data, list) else [data]:
+            if not isinstance(report, dict):
+                continue
+            # A cancel's own clientOrderId names the cancel; the order is origClientOrderId.
+            client_id = report.get("origClientOrderId") or report.get("clientOrderId")
+            order = self.orders.get(str(client_id))
+            if order is None and tool == "create_order":
+                order = self._by_command(command_id)
+            if order is not None:
+                self._update(order, report, seq)
+
+    @staticmethod
+    def _update(order: OrderView, report: dict[str, Any], seq: int) -> None:
+        if report.get("status"):
+            order.status = str(report["status"])
+        if report.get("executedQty") is not None:
+            order.executed_qty = Decimal(str(report["executedQty"]))
+        if report.get("cummulativeQuoteQty") is not None:
+            order.quote_qty = Decimal(str(report["cummulativeQuoteQty"]))
+        if report.get("orderId") is not None:
+            order.order_id = int(report["orderId"])
+        order.seq = seq
+
+    def flows(self) -> dict[str, dict[str, str]]:
+        """Per symbol: the base bought (+) or sold (-) and the quote paid (-) or received (+)."""
+        totals: dict[str, list[Decimal]] = {}
+        for order in self.orders.values():
+            sign = 1 if order.side == "BUY" else -1 if order.side == "SELL" else 0
+            entry = totals.setdefault(order.symbol, [Decimal(0), Decimal(0)])
+            entry[0] += sign * order.executed_qty
+            entry[1] -= sign * order.quote_qty
+        return {s: {"base": f"{b:f}", "quote": f"{q:f}"} for s, (b, q) in sorted(totals.items())}
+
+    def implied_balances(self) -> dict[str, str] | None:
+        """The last balances read, moved by what the fills since then imply (commissions aside)."""
+        if self.balances is None:
+            return None
+        implied = dict(self.balances)
+        for client_id, order in self.orders.items():
+            then_qty, then_quote = self.at_read.get(client_id, (Decimal(0), Decimal(0)))
+            sign = 1 if order.side == "BUY" else -1 if order.side == "SELL" else 0
+            if not sign or not order.base_asset or not order.quote_asset:
+                continue
+            implied[order.base_asset] = implied.get(order.base_asset, Decimal(0)) + sign * (
+                order.executed_qty - then_qty
+            )
+            implied[order.quote_asset] = implied.get(order.quote_asset, Decimal(0)) - sign * (
+                order.quote_qty - then_quote
+            )
+        return {asset: f"{value:f}" for asset, value in sorted(implied.items())}
+
+
+def replay_state(fold: Fold) -> dict[str, Any]:
+    """The state `audit replay` prints, from a Fold made with `account=True`."""
+    view = fold.account
+    assert view is not None, "fold with account=True"
+    return {
+        "as_of": {"seq": view.last_seq, "ts_us": view.last_ts_us},
+        "orders": [o.report() for o in view.orders.values()],
+        "flows": view.flows(),
+        "balances": {
+            "read_at_seq": view.balances_seq,
+            "read": {a: f"{v:f}" for a, v in sorted((view.balances or {}).items())},
+            "implied": view.implied_balances(),
+        },
+        "unresolved": [p.command_id for p in fold.unresolved()],
+        "counts": view.counts,
+        "session": view.session,
+        "anomalies": len(fold.anomalies),
+    }

@@ -6,6 +6,7 @@ otherwise); `--json` for machines. The analysis itself is pure (events/audit.py,
 this module reads, renders and sets the exit code.
 
     verify [--against SEQ:HASH]   the hash chain and the invariants; exit 1 on tampering
+    replay [--until SEQ|WHEN]     the state the log folds into as of a point (events/replay.py)
     digest                        the head (seq:hash) to keep elsewhere
     list                          one line per command, filtered
     show COMMAND_ID               one command's whole timeline (a unique prefix is enough)
@@ -50,6 +51,7 @@ from binance_mcp.events.audit import (
 )
 from binance_mcp.events.chain import Verifier
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
+from binance_mcp.events.replay import Fold, replay_state
 from binance_mcp.events.store import LogReader, NoEventLog
 
 __all__ = ["add_parser"]
@@ -475,6 +477,50 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
 _QUOTES = ("USDT", "FDUSD", "USDC", "BTC")
 
 
+# -- replay (the fold) -------------------------------------------------------------------------
+def _replay(reader: LogReader, args: argparse.Namespace) -> int:
+    until_seq: int | None = None
+    until_us: int | None = None
+    if args.until:
+        if args.until.isdigit():
+            until_seq = int(args.until)
+        else:
+            until_us = parse_time(args.until, time.time_ns() // 1000)
+    fold = Fold(account=True)
+    for row in reader.rows():
+        seq, ts = int(str(row[0])), int(str(row[1]))
+        if (until_seq is not None and seq > until_seq) or (until_us is not None and ts > until_us):
+            break
+        fold.apply(seq, ts, str(row[2]), str(row[3]), str(row[4]), str(row[6]))
+    state = replay_state(fold)
+    if args.json:
+        _emit_json(state)
+        return 0
+    console = _console()
+    as_of = state["as_of"]
+    console.print(f"as of seq {as_of['seq']} ({iso(as_of['ts_us']) if as_of['ts_us'] else '-'})")
+    if state["session"]:
+        who = state["session"].get("client", {})
+        console.print(f"session {state['session']['session']}: {who.get('name')} {who.get('version')}")
+    columns = ["symbol", "side", "type", "status", "executed_qty", "quote_qty", "client_order_id"]
+    orders = [[o[c] for c in columns] for o in state["orders"]]
+    console.print(_table(f"{len(orders)} orders dispatched", columns, orders))
+    flows = [[s, f["base"], f["quote"]] for s, f in state["flows"].items()]
+    console.print(_table("net executed, per symbol", ["symbol", "base", "quote"], flows))
+    balances = state["balances"]
+    if balances["read_at_seq"] is not None:
+        implied = balances["implied"] or {}
+        rows = [[a, balances["read"].get(a, ""), implied.get(a, "")] for a in sorted(implied)]
+        console.print(
+            _table(f"balances (free) read at seq {balances['read_at_seq']}", ["asset", "read", "implied now"], rows)
+        )
+    counts = [[t, ", ".join(f"{o} {n}" for o, n in sorted(c.items()))] for t, c in sorted(state["counts"].items())]
+    console.print(_table("commands", ["tool", "outcomes"], counts))
+    for command_id in state["unresolved"]:
+        console.print(f"unresolved: {command_id}")
+    return 0
+
+
 # -- export -----------------------------------------------------------------------------------
 _EVENT_COLUMNS = ("seq", "ts", "command_id", "kind", "tool", "venue", "body", "hash")
 _COMMAND_COLUMNS = (
@@ -609,3 +655,6 @@ def add_parser(sub: Any) -> None:
         "--max-symbols", type=int, default=40, help="ask about at most this many symbols (weight 20 each a day)"
     )
     cross.set_defaults(run=_run(_crosscheck))
+    replay = subs.add_parser("replay", parents=[common], help="the state the log folds into, as of a point")
+    replay.add_argument("--until", metavar="SEQ|WHEN", help="stop at this seq, or this time (ISO 8601 or an age)")
+    replay.set_defaults(run=_run(_replay))
