@@ -163,12 +163,15 @@ class AccountView:
     full read (a `get_balance` without `asset`); the implied ones move it by the fills since."""
 
     orders: dict[str, OrderView] = field(default_factory=dict)  # by client order id
+    client_ids: dict[str, str] = field(default_factory=dict)  # command id → client order id
     args: dict[str, dict[str, Any]] = field(default_factory=dict)  # create_order arguments, by command id
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # tool → outcome → n
     session: dict[str, Any] | None = None
     balances: dict[str, Decimal] | None = None  # free, as get_balance last read them
     balances_seq: int | None = None
-    at_read: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # executed at that read
+    at_read: dict[str, tuple[Decimal, Decimal]] = field(
+        default_factory=dict
+    )  # executed at that read, of orders moved since
     last_seq: int = 0
     last_ts_us: int = 0
 
@@ -195,6 +198,7 @@ class AccountView:
         base = dispatch.get("base_asset")
         if not base and quote and symbol.endswith(str(quote)):  # logs from before base_asset was kept
             base = symbol[: -len(str(quote))]
+        self.client_ids[command_id] = client_id
         self.orders[client_id] = OrderView(
             command_id=command_id,
             client_order_id=client_id,
@@ -207,7 +211,8 @@ class AccountView:
         )
 
     def _by_command(self, command_id: str) -> OrderView | None:
-        return next((o for o in self.orders.values() if o.command_id == command_id), None)
+        client_id = self.client_ids.get(command_id)
+        return None if client_id is None else self.orders.get(client_id)
 
     def _reconciled(self, seq: int, command_id: str, found: dict[str, Any]) -> None:
         order = self._by_command(command_id)
@@ -232,7 +237,7 @@ class AccountView:
                 return  # one asset: not a picture of the account
             self.balances = {str(b["asset"]): Decimal(str(b["free"])) for b in data.get("balances", ())}
             self.balances_seq = seq
-            self.at_read = {cid: (o.executed_qty, o.quote_qty) for cid, o in self.orders.items()}
+            self.at_read = {}  # filled in as orders move after this read (see _update)
             return
         for report in data if isinstance(data, list) else [data]:
             if not isinstance(report, dict):
@@ -245,8 +250,12 @@ class AccountView:
             if order is not None:
                 self._update(order, report, seq)
 
-    @staticmethod
-    def _update(order: OrderView, report: dict[str, Any], seq: int) -> None:
+    def _update(self, order: OrderView, report: dict[str, Any], seq: int) -> None:
+        if self.balances_seq is not None and order.client_order_id not in self.at_read:
+            # What it had executed when the balances were read: the fills since move them.
+            self.at_read[order.client_order_id] = (
+                (order.executed_qty, order.quote_qty) if order.seq < self.balances_seq else (Decimal(0), Decimal(0))
+            )
         if report.get("status"):
             order.status = str(report["status"])
         if report.get("executedQty") is not None:
@@ -273,7 +282,8 @@ class AccountView:
             return None
         implied = dict(self.balances)
         for client_id, order in self.orders.items():
-            then_qty, then_quote = self.at_read.get(client_id, (Decimal(0), Decimal(0)))
+            # Not in at_read: it has not moved since the read (or began after it, at zero).
+            then_qty, then_quote = self.at_read.get(client_id, (order.executed_qty, order.quote_qty))
             sign = 1 if order.side == "BUY" else -1 if order.side == "SELL" else 0
             if not sign or not order.base_asset or not order.quote_asset:
                 continue

@@ -503,8 +503,12 @@ def _replay(reader: LogReader, args: argparse.Namespace) -> int:
         who = state["session"].get("client", {})
         console.print(f"session {state['session']['session']}: {who.get('name')} {who.get('version')}")
     columns = ["symbol", "side", "type", "status", "executed_qty", "quote_qty", "client_order_id"]
-    orders = [[o[c] for c in columns] for o in state["orders"]]
-    console.print(_table(f"{len(orders)} orders dispatched", columns, orders))
+    shown = state["orders"][-args.orders :] if args.orders else []
+    more = len(state["orders"]) - len(shown)
+    title = f"{len(state['orders'])} orders dispatched" + (
+        f", the last {len(shown)} (--orders N, --json: all)" if more else ""
+    )
+    console.print(_table(title, columns, [[o[c] for c in columns] for o in shown]))
     flows = [[s, f["base"], f["quote"]] for s, f in state["flows"].items()]
     console.print(_table("net executed, per symbol", ["symbol", "base", "quote"], flows))
     balances = state["balances"]
@@ -657,4 +661,5 @@ def add_parser(sub: Any) -> None:
     cross.set_defaults(run=_run(_crosscheck))
     replay = subs.add_parser("replay", parents=[common], help="the state the log folds into, as of a point")
     replay.add_argument("--until", metavar="SEQ|WHEN", help="stop at this seq, or this time (ISO 8601 or an age)")
+    replay.add_argument("--orders", type=int, default=50, metavar="N", help="show the last N orders (default 50)")
     replay.set_defaults(run=_run(_replay))

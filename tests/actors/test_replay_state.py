@@ -41,6 +41,9 @@ async def test_the_fold_of_a_scripted_session(tmp_path: Path) -> None:
     async with exchange_server(exchange) as url, system_on(url, log, **FAST) as system:
         assert isinstance((await call(system, "get_balance"))[1], Executed)  # the full read
         _, filled = await call(system, "create_order", **BUY)
+        _, read = await call(system, "get_balance")  # a second full read, after the first fill
+        assert isinstance(read, Executed)
+        at_read = {b["asset"]: Decimal(b["free"]) for b in read.data["balances"]}
         _, book = await call(system, "get_order_book", symbol="BTCUSDT", limit=5)
         assert isinstance(filled, Executed) and isinstance(book, Executed)
         best_ask, ask_qty = (Decimal(v) for v in book.data["asks"][0])
@@ -68,9 +71,11 @@ async def test_the_fold_of_a_scripted_session(tmp_path: Path) -> None:
     paid = sum(Decimal(o["quote_qty"]) for o in state["orders"])
     assert Decimal(state["flows"]["BTCUSDT"]["base"]) == bought and Decimal(state["flows"]["BTCUSDT"]["quote"]) == -paid
     balances = state["balances"]
-    assert Decimal(balances["read"]["BTC"]) == Decimal("0.5")
-    assert Decimal(balances["implied"]["BTC"]) == Decimal("0.5") + bought  # commissions aside
-    assert Decimal(balances["implied"]["USDT"]) == Decimal(10000) - paid
+    assert {a: Decimal(v) for a, v in balances["read"].items()} == at_read
+    # The fills after that read move it (commissions aside); the first fill is in the read already.
+    first_qty, first_quote = Decimal(filled.data["executedQty"]), Decimal(filled.data["cummulativeQuoteQty"])
+    assert Decimal(balances["implied"]["BTC"]) == at_read["BTC"] + bought - first_qty
+    assert Decimal(balances["implied"]["USDT"]) == at_read["USDT"] - (paid - first_quote)
     assert state["counts"]["create_order"] == {"executed": 3, "unknown": 1}
     assert state["unresolved"] == [] and state["anomalies"] == 0
     assert state["session"] is None  # an in-process system has no MCP session
