@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TextIO
 
 from binance_mcp.exchange.paper import RunningPaperExchange
+
+
+def errlog(path: Path | None) -> TextIO:
+    """Where a server's stderr goes: a file to read afterwards, or nowhere. (A helper, so that async
+    tests open it outside the event loop's view.)"""
+    return Path(path or os.devnull).open("w")
 
 
 def serve_env(running: RunningPaperExchange, log: Path, **extra: str) -> dict[str, str]:

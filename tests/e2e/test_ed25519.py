@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,14 +18,10 @@ from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.errors import ExchangeRejected
 from binance_mcp.exchange.paper import start_paper_exchange
 
-from .conftest import serve_env
+from .conftest import errlog, serve_env
 
 ROOT = Path(__file__).parents[2]
 PASSPHRASE = "paper passphrase 42"
-
-
-def _writable(path: Path) -> TextIO:
-    return path.open("w")
 
 
 def _read(path: Path) -> str:
@@ -37,8 +33,8 @@ async def _session(env: dict[str, str], stderr: Path, calls: list[tuple[str, dic
         command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env=env, cwd=str(ROOT)
     )
     answers = []
-    with _writable(stderr) as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+    with errlog(stderr) as err:
+        async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             for tool, args in calls:
                 answers.append((await session.call_tool(tool, args)).structured_content)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import pytest
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
@@ -18,6 +18,8 @@ from binance_mcp.events.commands import COMMANDS
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.events.store import verify_rows
 from binance_mcp.exchange.paper import start_paper_exchange
+
+from .conftest import errlog
 
 ROOT = Path(__file__).parents[2]
 CALLS: list[tuple[str, dict[str, Any]]] = [
@@ -33,19 +35,14 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def _writable(path: Path | None) -> TextIO:
-    """Where the server's stderr goes: a file to read afterwards, or nowhere."""
-    return Path(path or os.devnull).open("w")
-
-
 @asynccontextmanager
 async def session(env: dict[str, str], stderr: Path | None = None) -> AsyncIterator[ClientSession]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
     params = StdioServerParameters(
         command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env={**base, **env}, cwd=str(ROOT)
     )
-    with _writable(stderr) as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as s:
+    with errlog(stderr) as err:
+        async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as s:
             await s.initialize()
             yield s
 

@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
@@ -25,6 +25,7 @@ from binance_mcp.events.store import EventStore
 from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.paper import start_paper_exchange
 from binance_mcp.server import main
+from tests.e2e.conftest import errlog
 
 ROOT = Path(__file__).parents[2]
 SESSION: list[tuple[str, dict[str, Any]]] = [
@@ -39,10 +40,6 @@ SESSION: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def _nowhere() -> TextIO:
-    return Path(os.devnull).open("w")
-
-
 async def _run_session(log: Path) -> list[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
     env["MCP_EVENT_LOG"] = str(log)
@@ -50,8 +47,8 @@ async def _run_session(log: Path) -> list[dict[str, Any]]:
         command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env=env, cwd=str(ROOT)
     )
     results = []
-    with _nowhere() as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+    with errlog(None) as err:
+        async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             for tool, args in SESSION:
                 result = await session.call_tool(tool, args)
