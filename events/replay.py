@@ -21,7 +21,16 @@ import msgspec
 
 from binance_mcp.events.lifecycle import OUTSIDE, illegal_move
 
-__all__ = ["DAY_MS", "AccountView", "Fold", "OrderView", "Pending", "replay_state"]
+__all__ = [
+    "DAY_MS",
+    "AccountView",
+    "Fold",
+    "OrderView",
+    "Pending",
+    "difference",
+    "outcome_signature",
+    "replay_state",
+]
 
 DAY_MS = 86_400_000
 _decoder = msgspec.json.Decoder()
@@ -314,3 +323,28 @@ def replay_state(fold: Fold) -> dict[str, Any]:
         "session": view.session,
         "anomalies": len(fold.anomalies),
     }
+
+
+# -- comparing outcomes (`audit replay --execute`) -----------------------------------------
+def outcome_signature(outcome: str | None, result: dict[str, Any] | None) -> dict[str, Any]:
+    """What a re-run must reproduce of an outcome: its kind, the error type of a refusal, and an
+    order's status. Prices are not in it: on paper they differ by themselves."""
+    signature: dict[str, Any] = {"outcome": outcome or "pending"}
+    if not result:
+        return signature
+    if outcome == "executed":
+        data = result.get("data")
+        if isinstance(data, dict) and "status" in data:
+            signature["status"] = data["status"]
+    elif result.get("kind") is not None:
+        signature["type"] = result["kind"]
+    return signature
+
+
+def difference(original: dict[str, Any], rerun: dict[str, Any]) -> str | None:
+    """How a re-run's outcome signature differs from the original's ('outcome', 'type', 'status'),
+    or None when they are the same."""
+    for field_name in ("outcome", "type", "status"):
+        if original.get(field_name) != rerun.get(field_name):
+            return field_name
+    return None

@@ -486,6 +486,8 @@ def _replay(reader: LogReader, args: argparse.Namespace) -> int:
             until_seq = int(args.until)
         else:
             until_us = parse_time(args.until, time.time_ns() // 1000)
+    if args.execute:
+        return _rerun(reader, args, until_seq, until_us)
     fold = Fold(account=True)
     for row in reader.rows():
         seq, ts = int(str(row[0])), int(str(row[1]))
@@ -523,6 +525,52 @@ def _replay(reader: LogReader, args: argparse.Namespace) -> int:
     for command_id in state["unresolved"]:
         console.print(f"unresolved: {command_id}")
     return 0
+
+
+def _rerun(reader: LogReader, args: argparse.Namespace, until_seq: int | None, until_us: int | None) -> int:
+    import asyncio
+
+    from binance_mcp.actors.config import ConfigError
+    from binance_mcp.face.rerun import parse_sets, rerun
+
+    if until_seq is not None:
+        row = reader.row_at(until_seq)
+        until_us = int(str(row[1])) if row else None
+    out = Path(
+        args.out or reader.path.with_name(reader.path.stem + f".replay-{time.strftime('%Y%m%dT%H%M%S')}.sqlite3")
+    )
+    if out.exists():
+        print(f"binance-mcp audit replay: {out} exists; give another --out", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(rerun(reader, until_us, parse_sets(args.set), out))
+    except ConfigError as exc:
+        print(f"binance-mcp audit replay: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _emit_json(report)
+    else:
+        console = _console()
+        console.print(
+            f"replayed {report['replayed']} commands of {report['source']} into {report['new_log']}: "
+            f"{report['same']} the same, {report['different']} different, "
+            f"{len(report['not_replayable'])} not replayable; {report['confirmations']}"
+        )
+        if report["set"]:
+            console.print("with " + ", ".join(f"{k}={v}" for k, v in report["set"].items()))
+        rows = [
+            [d["command_id"], d["tool"], json.dumps(d["args"], sort_keys=True), _sig(d["original"]), _sig(d["rerun"])]
+            for d in report["differences"]
+        ]
+        if rows:
+            console.print(_table("differences", ["command", "tool", "arguments", "original", "re-run"], rows))
+        for entry in report["not_replayable"]:
+            console.print(f"not replayable: {entry['command_id']} {entry['tool']} ({entry['why']})")
+    return 1 if report["different"] else 0
+
+
+def _sig(signature: dict[str, Any]) -> str:
+    return " ".join(str(v) for v in signature.values())
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -662,4 +710,11 @@ def add_parser(sub: Any) -> None:
     replay = subs.add_parser("replay", parents=[common], help="the state the log folds into, as of a point")
     replay.add_argument("--until", metavar="SEQ|WHEN", help="stop at this seq, or this time (ISO 8601 or an age)")
     replay.add_argument("--orders", type=int, default=50, metavar="N", help="show the last N orders (default 50)")
+    replay.add_argument(
+        "--execute", action="store_true", help="re-send the commands to a fresh paper exchange and compare outcomes"
+    )
+    replay.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="an MCP_* setting for the re-run"
+    )
+    replay.add_argument("--out", metavar="NEW_LOG", help="the re-run's event log (default: beside the source)")
     replay.set_defaults(run=_run(_replay))
