@@ -268,6 +268,10 @@ class Call:
     symbol: str | None
     session: str | None
 
+    @property
+    def at_us(self) -> int:
+        return self.received_us
+
 
 @dataclass(frozen=True)
 class Order:
@@ -276,6 +280,10 @@ class Order:
     symbol: str
     quote_asset: str
     notional: Decimal
+
+    @property
+    def at_us(self) -> int:
+        return self.dispatched_us
 
 
 def alert(pattern: str, summary_text: str, ids: Sequence[str], times: Sequence[int]) -> dict[str, Any]:
@@ -299,6 +307,11 @@ def find_alerts(
 ) -> list[dict[str, Any]]:
     """The security patterns in `period` (judged against what came before it), with evidence."""
     alerts: list[dict[str, Any]] = []
+
+    def add(pattern: str, what: str, items: Sequence[Call | Order]) -> None:
+        if items:
+            alerts.append(alert(pattern, what, [i.command_id for i in items], [i.at_us for i in items]))
+
     # Probing: bursts of rejected input from one session, and any made-up tool name.
     by_session: defaultdict[str, list[Call]] = defaultdict(list)
     for call in period:
@@ -313,93 +326,36 @@ def find_alerts(
                 start += 1
             if end - start + 1 >= t.probe_count:
                 burst = calls[start : end + 1]
-                alerts.append(
-                    alert(
-                        "probing",
-                        f"{len(burst)} rejected calls within {t.probe_window_s} s from session {session}",
-                        [c.command_id for c in burst],
-                        [c.received_us for c in burst],
-                    )
-                )
+                add("probing", f"{len(burst)} rejected calls within {t.probe_window_s} s from session {session}", burst)
                 break
     unknown = [c for c in period if c.kind == "unknown_tool"]
-    if unknown:
-        names = sorted({c.tool for c in unknown})
-        alerts.append(
-            alert(
-                "unknown_tools",
-                f"calls to tools that do not exist: {', '.join(names)}",
-                [c.command_id for c in unknown],
-                [c.received_us for c in unknown],
-            )
-        )
+    add("unknown_tools", f"calls to tools that do not exist: {', '.join(sorted({c.tool for c in unknown}))}", unknown)
     big = [c for c in period if c.kind == "request_too_large"]
-    if big:
-        alerts.append(
-            alert(
-                "oversized_requests",
-                f"{len(big)} calls over the argument size limit",
-                [c.command_id for c in big],
-                [c.received_us for c in big],
-            )
-        )
+    add("oversized_requests", f"{len(big)} calls over the argument size limit", big)
     limited = [c for c in period if c.kind == "rate_limit_exceeded" and c.outcome == "failed"]
     throttled = [c for c in period if c.outcome == "throttled"]
     if len(limited) >= t.rate_limit_hits or len(throttled) >= 10 * t.rate_limit_hits:
-        hits = limited + throttled
-        alerts.append(
-            alert(
-                "rate_limits",
-                f"{len(limited)} rate-limit answers from the exchange (429/418), {len(throttled)} calls throttled here",
-                [c.command_id for c in hits],
-                [c.received_us for c in hits],
-            )
-        )
+        what = f"{len(limited)} rate-limit answers from the exchange (429/418), {len(throttled)} calls throttled here"
+        add("rate_limits", what, limited + throttled)
     if len(history) >= t.history_min:
         known_tools = {c.tool for c in history}
         known_symbols = {c.symbol for c in history if c.symbol}
         new_tools = [c for c in period if c.tool not in known_tools and c.kind != "unknown_tool"]
         new_symbols = [c for c in period if c.symbol and c.symbol not in known_symbols]
-        for pattern, calls, what in (
-            ("new_tools", new_tools, sorted({c.tool for c in new_tools})),
-            ("new_symbols", new_symbols, sorted({c.symbol or "" for c in new_symbols})),
-        ):
-            if calls:
-                alerts.append(
-                    alert(
-                        pattern,
-                        f"never used before in this log: {', '.join(what)}",
-                        [c.command_id for c in calls],
-                        [c.received_us for c in calls],
-                    )
-                )
+        add("new_tools", f"never used before in this log: {', '.join(sorted({c.tool for c in new_tools}))}", new_tools)
+        names = ", ".join(sorted({c.symbol or "" for c in new_symbols}))
+        add("new_symbols", f"never used before in this log: {names}", new_symbols)
     if len(orders_before) >= t.orders_history_min:
         usual_hours = {int(iso(o.dispatched_us)[11:13]) for o in orders_before}
         odd_hours = [o for o in orders if int(iso(o.dispatched_us)[11:13]) not in usual_hours]
-        if odd_hours:
-            alerts.append(
-                alert(
-                    "unusual_hours",
-                    f"orders at hours (UTC) with none before: {sorted(usual_hours)} are usual",
-                    [o.command_id for o in odd_hours],
-                    [o.dispatched_us for o in odd_hours],
-                )
-            )
+        add("unusual_hours", f"orders at hours (UTC) with none before: {sorted(usual_hours)} are usual", odd_hours)
         medians: dict[str, Decimal] = {}
         for asset in {o.quote_asset for o in orders_before}:
             values = sorted(o.notional for o in orders_before if o.quote_asset == asset)
             medians[asset] = values[len(values) // 2]
         factor = Decimal(str(t.size_factor))
         large = [o for o in orders if o.quote_asset in medians and o.notional > factor * medians[o.quote_asset]]
-        if large:
-            alerts.append(
-                alert(
-                    "unusual_sizes",
-                    f"orders worth over {t.size_factor:g}x the median order before them",
-                    [o.command_id for o in large],
-                    [o.dispatched_us for o in large],
-                )
-            )
+        add("unusual_sizes", f"orders worth over {t.size_factor:g}x the median order before them", large)
     return alerts
 
 
