@@ -8,7 +8,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,7 +17,7 @@ from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.errors import ExchangeRejected
 from binance_mcp.exchange.paper import start_paper_exchange
 
-from .conftest import errlog, serve_env
+from .conftest import serve_env, stdio_calls
 
 ROOT = Path(__file__).parents[2]
 PASSPHRASE = "paper passphrase 42"
@@ -26,19 +25,6 @@ PASSPHRASE = "paper passphrase 42"
 
 def _read(path: Path) -> str:
     return "".join(p.read_bytes().decode("latin-1") for p in sorted(path.parent.glob(path.name + "*")))
-
-
-async def _session(env: dict[str, str], stderr: Path, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    params = StdioServerParameters(
-        command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env=env, cwd=str(ROOT)
-    )
-    answers = []
-    with errlog(stderr) as err:
-        async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
-            for tool, args in calls:
-                answers.append((await session.call_tool(tool, args)).structured_content)
-    return answers
 
 
 async def test_a_whole_session_signed_with_ed25519_and_no_key_material_anywhere(tmp_path: Path) -> None:
@@ -59,10 +45,10 @@ async def test_a_whole_session_signed_with_ed25519_and_no_key_material_anywhere(
     del env["BINANCE_API_SECRET"]
     order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
     try:
-        answers = await _session(
+        answers = await stdio_calls(
             env,
-            tmp_path / "stderr.txt",
-            [
+            stderr=tmp_path / "stderr.txt",
+            calls=[
                 ("get_balance", {"asset": "BTC"}),
                 ("create_order", order),
                 ("create_order", {**order, "type": "LIMIT", "price": "40000"}),

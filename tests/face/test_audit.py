@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.chain import GENESIS, Event, chain_hash
@@ -25,7 +24,7 @@ from binance_mcp.events.store import EventStore
 from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.paper import start_paper_exchange
 from binance_mcp.server import main
-from tests.e2e.conftest import errlog
+from tests.e2e.conftest import stdio_calls
 
 ROOT = Path(__file__).parents[2]
 SESSION: list[tuple[str, dict[str, Any]]] = [
@@ -43,18 +42,7 @@ SESSION: list[tuple[str, dict[str, Any]]] = [
 async def _run_session(log: Path) -> list[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
     env["MCP_EVENT_LOG"] = str(log)
-    params = StdioServerParameters(
-        command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env=env, cwd=str(ROOT)
-    )
-    results = []
-    with errlog(None) as err:
-        async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
-            for tool, args in SESSION:
-                result = await session.call_tool(tool, args)
-                assert result.structured_content is not None
-                results.append(result.structured_content)
-    return results
+    return await stdio_calls(env, SESSION)
 
 
 @pytest.fixture(scope="module")
