@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from binance_mcp.actors.base import Actor, Reply
@@ -67,8 +68,10 @@ class Executor(Actor):
         *,
         reconciler: Actor | None = None,
         guard: Guard | None = None,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ):
         super().__init__("executor")
+        self.clock_ms = clock_ms
         self.client = client
         self.directory = directory
         self.limiter = limiter
@@ -133,7 +136,7 @@ class Executor(Actor):
             symbol=getattr(command, "symbol", ""),
             client_order_id=client_id,
             order_id=getattr(command, "order_id", None),
-            dispatched_ms=time.time_ns() // 1_000_000,
+            dispatched_ms=self.clock_ms(),
             finished=True,
         )
         await self.reconciler.ask(pending)  # taken over before the caller hears `unknown`

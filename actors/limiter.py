@@ -27,7 +27,24 @@ from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.messages import Admitted, Backoff, Finish, OrderCountSeen, RateBudget, Validated, WeightSeen
 from binance_mcp.events.outcomes import RATE_LIMITED, Throttled
 
-__all__ = ["Limiter"]
+__all__ = ["Bucket", "Limiter"]
+
+
+class Bucket(AsyncLimiter):
+    """aiolimiter's leaky bucket, drained by the limiter's own clock rather than the event loop's,
+    so a re-run of the event log (`audit replay --execute`) keeps the budgets on the log's clock.
+    The limiter only ever takes capacity the bucket has, so aiolimiter's timers never wait on it."""
+
+    def __init__(self, max_rate: float, time_period: float, clock: Callable[[], float]):
+        super().__init__(max_rate, time_period)
+        self._clock = clock
+        self._last_check = clock()
+
+    def _leak(self) -> None:
+        now = self._clock()
+        if self._level:
+            self._level = max(self._level - (now - self._last_check) * self._rate_per_sec, 0)
+        self._last_check = now
 
 
 class Limiter(Actor):
@@ -61,15 +78,15 @@ class Limiter(Actor):
         self.reset()
 
     def reset(self) -> None:
-        self.calls = AsyncLimiter(self.calls_per_minute, 60) if self.calls_per_minute else None
-        self.weight = AsyncLimiter(self.weight_per_minute, 60)
+        self.calls = Bucket(self.calls_per_minute, 60, self.clock) if self.calls_per_minute else None
+        self.weight = Bucket(self.weight_per_minute, 60, self.clock)
         self.backoff_until = 0.0  # the exchange said 429/418: nothing goes out before this
         self.spent_until = 0.0  # its headers say this minute's weight is spent (our inference)
         self.window = -1  # the exchange's fixed one-minute window, as wall-clock minute number
         self.charged = 0  # weight we charged in that window
 
     def _charge_window(self, weight: int) -> None:
-        minute = int(time.time() // 60)
+        minute = self.clock_ms() // 60_000
         if minute != self.window:
             self.window, self.charged = minute, 0
         self.charged += weight
@@ -86,7 +103,7 @@ class Limiter(Actor):
             await self.weight.acquire(extra)  # returns at once: the capacity is there
             self.charged += extra
         else:
-            self.spent_until = max(self.spent_until, self.clock() + 60 - time.time() % 60)
+            self.spent_until = max(self.spent_until, self.clock() + 60 - self.clock_ms() % 60_000 / 1000)
 
     def back_off(self, seconds: float) -> None:
         self.backoff_until = max(self.backoff_until, self.clock() + seconds)
@@ -96,7 +113,7 @@ class Limiter(Actor):
         The new bucket starts with what this minute has already used."""
         if per_minute > 0 and per_minute != self.weight_per_minute:
             self.weight_per_minute = per_minute
-            self.weight = AsyncLimiter(per_minute, 60)
+            self.weight = Bucket(per_minute, 60, self.clock)
             self.spent_until = 0.0  # judged against the old budget: the next header judges again
             self._charge_window(0)
             used = min(self.charged, per_minute)

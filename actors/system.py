@@ -29,7 +29,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -121,6 +121,7 @@ class System:
         workers: int = 8,
         max_restarts: int = 5,
         restart_window_s: float = 10.0,
+        clock_ms: Callable[[], int] | None = None,
     ):
         self.client = client
         self.store = store
@@ -131,9 +132,17 @@ class System:
         self.guard = guard or Guard()
         self.log_security = log_security
         self.workers = workers
+        # Wall-clock ms unless told otherwise: a re-run of the log runs on the log's clock.
+        self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self.journal = Journal(store, venue)
         self.directory = SymbolDirectory(lambda: self._exchange_info(), on_rate_limits=self._rate_limits)
-        self.limiter = Limiter(None, self.journal, calls_per_minute=calls_per_minute)
+        self.limiter = Limiter(
+            None,
+            self.journal,
+            calls_per_minute=calls_per_minute,
+            clock=lambda: self.clock_ms() / 1000,
+            clock_ms=self.clock_ms,
+        )
         self.validator = Validator(
             self.directory,
             self.limiter,
@@ -142,12 +151,24 @@ class System:
             guard=self.guard,
             market_facts=self._market_facts,
             families=families,
+            clock_ms=self.clock_ms,
         )
         self.reconciler = Reconciler(
-            client, self.journal, self.validator, backoff_s=reconcile_backoff_s, settle_margin_ms=reconcile_margin_ms
+            client,
+            self.journal,
+            self.validator,
+            backoff_s=reconcile_backoff_s,
+            settle_margin_ms=reconcile_margin_ms,
+            clock_ms=self.clock_ms,
         )
         self.executor = Executor(
-            client, self.directory, self.limiter, self.journal, reconciler=self.reconciler, guard=self.guard
+            client,
+            self.directory,
+            self.limiter,
+            self.journal,
+            reconciler=self.reconciler,
+            guard=self.guard,
+            clock_ms=self.clock_ms,
         )
         self.limiter.next_stage = self.executor  # the two refer to each other: wired after both exist
         self.confirmer = Confirmer(
@@ -197,7 +218,7 @@ class System:
         """The fold of the log first; then journal first, MCP last: each stage is running before
         anything can send to it; the run's `started` (with `about`: what the face knows of it,
         never a credential); then what the log left open is closed and reconciled."""
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = self.clock_ms()
         fold = Fold()
         for row in await asyncio.to_thread(self.store.fold_rows, (now_ms - DAY_MS) * 1000):
             seq, ts, command_id, kind, tool, body = row

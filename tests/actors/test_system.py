@@ -143,6 +143,20 @@ async def test_mcp_call_budget_throttles_at_once(tmp_path: Path) -> None:
         assert log_rows(h.log)[-1][3] == "throttled"
 
 
+async def test_the_budgets_follow_the_systems_clock_not_the_wall_clock(tmp_path: Path) -> None:
+    now = [1_700_000_000_000]  # a re-run of the log sets this to each command's recorded time
+    async with build(tmp_path, calls_per_minute=2, clock_ms=lambda: now[0]) as h:
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Throttled)
+        now[0] += 30_000  # half a minute on this clock frees one call
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Throttled)
+        now[0] += 86_400_000  # a day later on the log's clock: the whole budget again, at once
+        outcomes = [await h.call("get_ticker_price", symbol="BTCUSDT") for _ in range(3)]
+        assert [type(o) for o in outcomes] == [Executed, Executed, Throttled]
+
+
 async def test_the_weight_budget_is_the_one_exchange_info_states(tmp_path: Path) -> None:
     async with build(tmp_path, limits=LimitConfig(weight_per_minute=60)) as h:
         outcomes = [await h.call("get_ticker_price", symbol="BTCUSDT") for _ in range(40)]
