@@ -172,6 +172,7 @@ class PaperExchange:
         clock: Callable[[], int] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         markets: dict[str, Any] | None = None,
+        start_prices: dict[str, Decimal] | None = None,
         api_restrictions: dict[str, Any] | None = DEFAULT_API_RESTRICTIONS,
     ):
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
@@ -184,6 +185,7 @@ class PaperExchange:
         self.exchange_doc = doc
         self.rules = {m["info"]["symbol"]: SymbolRules.from_exchange_info(m["info"]) for m in doc["markets"]}
         self._start_prices = {m["info"]["symbol"]: Decimal(m["startPrice"]) for m in doc["markets"]}
+        self._start_prices.update((s, p) for s, p in (start_prices or {}).items() if s in self._start_prices)
         self.stp_defaults = {
             m["info"]["symbol"]: str(m["info"].get("defaultSelfTradePreventionMode", "NONE")) for m in doc["markets"]
         }
@@ -228,6 +230,14 @@ class PaperExchange:
         if self.rules[symbol].status != "TRADING":
             now = min(now, self.started_at)
         return self.engine.sync(symbol, now)
+
+    def move_market(self, symbol: str, price: Decimal) -> bool:
+        """Move a symbol's market to `price` now (a re-run of the event log moving the paper market
+        to the prices the original session saw); False for a symbol this exchange does not list."""
+        if symbol not in self.rules or self.rules[symbol].status != "TRADING":
+            return False
+        self.engine.move(symbol, price, self.now())
+        return True
 
     # -- the application ----------------------------------------------------------------------
     def app(self) -> web.Application:

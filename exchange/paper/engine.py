@@ -198,6 +198,13 @@ class Engine:
             self._on_trade(market, trade.price, trade.qty, trade.time)
         return market
 
+    def move(self, symbol: str, price: Decimal, now: int) -> None:
+        """Move the symbol's market to `price` at `now`; paper orders fill and trigger on the way."""
+        market = self.sync(symbol, now)
+        trade = market.move_to(price, now)
+        if trade is not None:
+            self._on_trade(market, trade.price, trade.qty, trade.time)
+
     def resting(self, symbol: str) -> list[tuple[Account, Order]]:
         """Every account's open orders on `symbol`, from the index kept as orders are placed."""
         live = [(a, o) for a, o in self._book_orders.get(symbol, ()) if o.is_open]

@@ -73,13 +73,16 @@ class Trade:
 
 @dataclass(frozen=True)
 class MarketConfig:
-    """Shape of the simulated market. Defaults give two days of history at ~1 trade / 30 s."""
+    """Shape of the simulated market. Defaults give two days of history at ~1 trade / 30 s.
+    With `walk_until_ms` the synthetic trades stop at that time: after it, the market moves only
+    where it is moved to (`move_to`), as a re-run of the event log moves it to recorded prices."""
 
     seed: int = 0
     history_ms: int = 2 * DAY_MS
     mean_trade_gap_ms: int = 30_000
     depth_levels: int = 100
     daily_volatility: float = 0.03
+    walk_until_ms: int | None = None
 
 
 def _bucket_open(t: int, interval: str) -> int:
@@ -139,6 +142,8 @@ class SymbolMarket:
         """Generate the synthetic trades due up to `now_ms`; returns the new ones in order."""
         new: list[Trade] = []
         cfg = self.config
+        if cfg.walk_until_ms is not None:
+            now_ms = min(now_ms, cfg.walk_until_ms)
         while self._next_ms <= now_ms:
             rng = self._rng
             gap = 1 + int(rng.expovariate(1.0 / cfg.mean_trade_gap_ms))
@@ -165,6 +170,20 @@ class SymbolMarket:
         self.trades.append(trade)
         self.times.append(time_ms)
         return trade
+
+    def move_to(self, price: Decimal, time_ms: int) -> Trade | None:
+        """Put the market at `price` (to the nearest tick): one trade of a typical size there, and
+        the walk and the synthetic book go on from it. None when it is already at that tick."""
+        ticks = max(1, int((price / self.tick).to_integral_value()))
+        if ticks == self._ticks and self.trades and self.trades[-1].price == self.tick * ticks:
+            return None
+        buyer_maker = ticks < self._ticks
+        self._ticks = ticks
+        self._step_count += 1
+        self._book = None
+        self._taken.clear()
+        qty = self._lot * max(self._min_lots, int(self._typical_lots))
+        return self.record(self.tick * ticks, qty, time_ms, buyer_maker)
 
     @property
     def last_price(self) -> Decimal:

@@ -660,3 +660,30 @@ async def test_wallet_and_futures_fixtures(paper: PaperClient, path: str, params
     assert check(answer.body)
     unsigned = await paper.get(path, **params)
     assert unsigned.error[0] == -2014
+
+
+# -- a market moved to recorded prices (what a re-run of the event log does) ------------------
+async def test_a_frozen_market_moves_only_where_it_is_moved_and_fills_what_the_move_crosses(clock: ManualClock) -> None:
+    config = MarketConfig(seed=7, history_ms=3_600_000, walk_until_ms=clock.now)
+    exchange = make_exchange(clock, market_config=config, start_prices={"BTCUSDT": D("97000")})
+    async with TestClient(TestServer(exchange.app())) as client:
+        paper = PaperClient(client, exchange, clock)
+        start = await last_price(paper)
+        assert abs(start / D(97000) - 1) < D("0.05")  # the history walked from the recorded level
+        clock.advance(3_600_000)  # an hour with no synthetic trades: the market stands still
+        assert await last_price(paper) == start
+        resting = (
+            await paper.order(
+                symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001", price="96000.00"
+            )
+        ).body
+        assert resting["status"] == "NEW"
+        assert exchange.move_market("BTCUSDT", D("96500.004"))  # to the tick grid
+        assert await last_price(paper) == D("96500.00")
+        assert (await get_order(paper, resting["orderId"]))["status"] == "NEW"
+        assert exchange.move_market("BTCUSDT", D("95990"))  # traded through the limit: filled there
+        assert (await get_order(paper, resting["orderId"]))["status"] == "FILLED"
+        _, asks = await book(paper)
+        bought = (await paper.order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")).body
+        assert D(bought["fills"][0]["price"]) == asks[0][0] and abs(asks[0][0] / D(95990) - 1) < D("0.0001")
+        assert not exchange.move_market("NOSUCHUSDT", D(1))
