@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -192,7 +193,12 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None, pap
         families=settings.families,
     )
     try:
-        await system.start({"version": __version__, "base_url": base_url})
+        about: dict[str, Any] = {"version": __version__, "base_url": base_url}
+        if settings.venue == "paper":  # what a re-run of this log needs to rebuild the same exchange
+            about["paper"] = {"embedded": paper is not None}
+            if paper is not None:
+                about["paper"]["limits"] = dataclasses.asdict(paper.exchange.weights.config)
+        await system.start(about)
     except AuditUnavailable as exc:
         print(f"binance-mcp: {exc} ({settings.event_log}); not starting without it", file=sys.stderr)
         await client.close()

@@ -21,6 +21,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -72,10 +73,17 @@ def outcome_body(outcome: Outcome) -> str:
 
 
 class Journal(Actor):
-    def __init__(self, store: EventStore, venue: str, mailbox_size: int = 4096):
+    def __init__(
+        self,
+        store: EventStore,
+        venue: str,
+        mailbox_size: int = 4096,
+        clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+    ):
         super().__init__("journal", mailbox_size)
         self.store = store
         self.venue = venue
+        self.clock_us = clock_us  # the wall clock; a re-run of the log stamps its events with the log's
         self._to_writer: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._queued = 0  # events handed to the writer and not yet answered
@@ -126,7 +134,7 @@ class Journal(Actor):
     def _encode(self, pairs: list[tuple[Any, Reply]]) -> tuple[list[tuple[Any, Reply]], list[Event]]:
         """The events for `pairs`; a message that cannot be encoded is answered as unwritable
         and left out, so one bad body never costs its batch neighbours their record."""
-        now = time.time_ns() // 1000  # one stamp per batch: when the journal took it
+        now = self.clock_us()  # one stamp per batch: when the journal took it
         try:
             return pairs, [self._event(m, now) for m, _ in pairs]
         except Exception:

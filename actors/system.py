@@ -134,7 +134,10 @@ class System:
         self.workers = workers
         # Wall-clock ms unless told otherwise: a re-run of the log runs on the log's clock.
         self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
-        self.journal = Journal(store, venue)
+        if clock_ms is None:
+            self.journal = Journal(store, venue)
+        else:  # a re-run's log carries the original's times
+            self.journal = Journal(store, venue, clock_us=lambda: clock_ms() * 1000)
         self.directory = SymbolDirectory(lambda: self._exchange_info(), on_rate_limits=self._rate_limits)
         self.limiter = Limiter(
             None,

@@ -14,19 +14,22 @@ the rest gives the same state as folding them all at once. What comes out:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
 
 import msgspec
 
 from binance_mcp.events.lifecycle import OUTSIDE, illegal_move
+from binance_mcp.exchange.rules import normalize_symbol, plain
 
 __all__ = [
     "DAY_MS",
     "AccountView",
     "Fold",
+    "Move",
     "OrderView",
     "Pending",
+    "RecordedMarket",
     "difference",
     "outcome_signature",
     "replay_state",
@@ -336,15 +339,94 @@ def outcome_signature(outcome: str | None, result: dict[str, Any] | None) -> dic
         data = result.get("data")
         if isinstance(data, dict) and "status" in data:
             signature["status"] = data["status"]
+            # What an order sized in base units executed; one sized in quote (quoteOrderQty)
+            # executes a quantity that follows the price, which differs on paper by itself.
+            executed = _decimal(data.get("executedQty"))
+            if executed is not None and not _decimal(data.get("origQuoteOrderQty")):
+                signature["executed"] = plain(executed)
     elif result.get("kind") is not None:
         signature["type"] = result["kind"]
     return signature
 
 
 def difference(original: dict[str, Any], rerun: dict[str, Any]) -> str | None:
-    """How a re-run's outcome signature differs from the original's ('outcome', 'type', 'status'),
-    or None when they are the same."""
-    for field_name in ("outcome", "type", "status"):
+    """How a re-run's outcome signature differs from the original's ('outcome', 'type', 'status',
+    'executed'), or None when they are the same."""
+    for field_name in ("outcome", "type", "status", "executed"):
         if original.get(field_name) != rerun.get(field_name):
             return field_name
     return None
+
+
+# -- the market as recorded (`audit replay --execute`) --------------------------------------
+class Move(NamedTuple):
+    """Put `symbol`'s market at `price`: as its last trade (`at="last"`), or so that its best ask
+    (`"ask"`) or best bid (`"bid"`) is there, the side an order that took liquidity met."""
+
+    symbol: str
+    price: Decimal
+    at: str = "last"
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _mid(bid: Any, ask: Any) -> Decimal | None:
+    low, high = _decimal(bid), _decimal(ask)
+    return (low + high) / 2 if low and high else None
+
+
+def _seen(tool: str, args: dict[str, Any], data: Any) -> list[Move]:
+    """The prices a command's own answer holds: what it met."""
+    symbol = normalize_symbol(str(args.get("symbol") or ""))
+    price: Decimal | None
+    if tool in ("get_ticker_price", "get_ticker", "get_book_ticker"):
+        field_name = {"get_ticker_price": "price", "get_ticker": "lastPrice"}.get(tool)
+        moves = []
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item, dict) or not item.get("symbol"):
+                continue
+            price = _decimal(item.get(field_name)) if field_name else _mid(item.get("bidPrice"), item.get("askPrice"))
+            if price:
+                moves.append(Move(str(item["symbol"]), price))
+        return moves
+    if tool == "get_order_book" and isinstance(data, dict) and data.get("bids") and data.get("asks"):
+        price = _mid(data["bids"][0][0], data["asks"][0][0])
+        return [Move(symbol, price)] if price and symbol else []
+    if tool == "get_recent_trades" and isinstance(data, list) and data and isinstance(data[-1], dict):
+        price = _decimal(data[-1].get("price"))
+        return [Move(symbol, price)] if price and symbol else []
+    if tool == "create_order" and isinstance(data, dict):
+        executed, quote = _decimal(data.get("executedQty")), _decimal(data.get("cummulativeQuoteQty"))
+        if executed and quote:  # it took liquidity: its average price, on the side it took from
+            side = "ask" if data.get("side") == "BUY" else "bid"
+            return [Move(str(data.get("symbol") or symbol), quote / executed, side)]
+    return []
+
+
+class RecordedMarket:
+    """Where a re-run puts each symbol's paper market before a command: at the prices the
+    original session saw. A command's own answer says what it met (a ticker's price, the middle of
+    a book's best bid and ask, the last of the recent trades, an order's average fill on the side
+    it took); an order that met no fill was at least checked against the average price in its
+    `dispatched` record, used when nothing closer is known. Between commands the market stands
+    still. Pure: fed the commands in log order."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, Decimal] = {}
+
+    def moves(self, tool: str, args: dict[str, Any], outcome: str | None, result: Any, dispatch: Any) -> list[Move]:
+        data = result.get("data") if outcome == "executed" and isinstance(result, dict) else None
+        moves = _seen(tool, args, data)
+        if not moves and isinstance(dispatch, dict):
+            symbol, ref = str(dispatch.get("symbol") or ""), _decimal(dispatch.get("ref_price"))
+            if symbol and ref and symbol not in self.known:
+                moves = [Move(symbol, ref)]
+        for move in moves:
+            self.known[move.symbol] = move.price
+        return moves

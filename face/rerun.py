@@ -3,12 +3,22 @@
 The recorded commands go, in their original order and exactly as they arrived, through a fresh
 System (the same validator, guard, limiter and executor) against a fresh embedded paper exchange,
 into a new event log; each outcome is compared with the original (events/replay.py
-`outcome_signature`). `--set NAME=VALUE` changes MCP_* settings for the re-run: "would today's
-guard have stopped it?". Never a live or testnet venue: the exchange is always a new paper one.
-Nobody is asked to confirm anything (MCP_CONFIRM_ORDERS is off in a re-run, and the report says
-so). Not done yet (issue 11): moving the paper market to the prices the log recorded, and running
-the rate limits on the log's clock (the re-run has the MCP call budget off and the paper exchange's
-limits raised instead, so a day of commands is not throttled by the wall clock).
+`outcome_signature`). Never a live or testnet venue: the exchange is always a new paper one.
+
+- Settings: each original run's own, as its `started` recorded them (guard, call budget, input
+  validation, recvWindow), with `--set NAME=VALUE` (MCP_* only) on top: "would today's guard have
+  stopped it?". A new run in the log is a new run in the re-run (a restart, as it was then).
+  Nobody is asked to confirm anything (MCP_CONFIRM_ORDERS is off, and the report says so).
+- The clock is the log's: before each command it is set to the time the command was received,
+  for the limiter's budgets, the guard's rolling day, the paper exchange's weight and order
+  limits and its fills, and the new log's timestamps; so a day of commands replays in seconds
+  with the throttles it had.
+- The market is the recorded one (events/replay.py `RecordedMarket`): the paper market starts
+  from the first prices the log holds, stands still between commands, and is moved to the
+  prices each command met before it is sent.
+- The paper exchange: a fresh one for each run that had one embedded (as `serve` without keys
+  does), with the limits it had; for a run on another venue, one kept across runs, with Binance's
+  limits and, when the log read the whole balance before its first order, those balances.
 """
 
 from __future__ import annotations
@@ -16,6 +26,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +39,27 @@ from binance_mcp.actors.config import ConfigError, Settings
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import COMMANDS
 from binance_mcp.events.outcomes import Outcome
-from binance_mcp.events.replay import difference, outcome_signature
+from binance_mcp.events.replay import RecordedMarket, difference, outcome_signature
 from binance_mcp.events.store import EventStore, LogReader
 from binance_mcp.exchange.client import BinanceClient
-from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
+from binance_mcp.exchange.paper import LimitConfig, MarketConfig, RunningPaperExchange, start_paper_exchange
 
-__all__ = ["parse_sets", "rerun"]
+__all__ = ["LogClock", "parse_sets", "recorded_settings", "rerun"]
 
-_UNLIMITED = LimitConfig(weight_per_minute=10**9, orders_per_10s=10**9, orders_per_day=10**9)
 _encoder = msgspec.json.Encoder()
+
+
+class LogClock:
+    """The re-run's clock, in ms: the time the command being replayed was received; never back."""
+
+    def __init__(self, start_ms: int):
+        self.now = start_ms
+
+    def __call__(self) -> int:
+        return self.now
+
+    def to(self, ms: int) -> None:
+        self.now = max(self.now, ms)
 
 
 def parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -48,70 +73,219 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
     return sets
 
 
-def _commands(reader: LogReader, until_us: int | None) -> list[tuple[Any, ...]]:
-    where, params = ("", []) if until_us is None else (" WHERE received_us <= ?", [until_us])
-    return reader.query(
-        f"SELECT command_id, tool, request, outcome, result FROM commands{where} ORDER BY received_us", params
-    ).fetchall()
+def recorded_settings(started: dict[str, Any]) -> dict[str, str]:
+    """A run's settings, as its `started` event recorded them, in their environment spelling."""
+    env: dict[str, str] = {}
+    guard = started.get("guard") or {}
+    if "trading_enabled" in guard:
+        env["MCP_TRADING_ENABLED"] = "true" if guard["trading_enabled"] else "false"
+    for key in ("max_order_notional", "max_daily_notional"):
+        if guard.get(key):
+            env[f"MCP_{key.upper()}"] = str(guard[key])
+    if guard.get("symbol_allowlist"):
+        env["MCP_SYMBOL_ALLOWLIST"] = ",".join(guard["symbol_allowlist"])
+    if "calls_per_minute" in started:
+        per_minute = started["calls_per_minute"]
+        env["MCP_RATE_LIMIT_ENABLED"] = "false" if per_minute is None else "true"
+        if per_minute:
+            env["MCP_MAX_REQUESTS_PER_MINUTE"] = str(per_minute)
+    if "exchange_rules" in started:
+        env["MCP_INPUT_VALIDATION"] = "true" if started["exchange_rules"] else "false"
+    if started.get("recv_window_ms"):
+        env["BINANCE_RECV_WINDOW_MS"] = str(started["recv_window_ms"])
+    return env
+
+
+class _Row(msgspec.Struct, frozen=True):
+    command_id: str
+    tool: str
+    received_us: int
+    request: Any  # the `received` body, decoded; None when it is not JSON
+    outcome: str | None
+    result: Any
+    dispatch: Any
+    run: str
+
+
+def _loads(text: Any) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _rows(reader: LogReader, until_us: int | None) -> Iterator[_Row]:
+    where, params = ("", []) if until_us is None else (" WHERE c.received_us <= ?", [until_us])
+    cursor = reader.query(
+        "SELECT c.command_id, c.tool, c.received_us, c.request, c.outcome, c.result, d.body, c.run FROM commands c "
+        "LEFT JOIN events d ON d.command_id = c.command_id AND d.kind = 'dispatched'"
+        f"{where} ORDER BY c.received_us, c.command_id",
+        params,
+    )
+    for command_id, tool, received_us, request, outcome, result, dispatch, run in cursor:
+        yield _Row(
+            str(command_id),
+            str(tool),
+            int(received_us),
+            _loads(request),
+            outcome,
+            _loads(result),
+            _loads(dispatch),
+            str(run or ""),
+        )
+
+
+def _args(row: _Row) -> dict[str, Any] | None:
+    """The arguments as they arrived; None when the log does not hold them (malformed, omitted)."""
+    args = row.request.get("args") if isinstance(row.request, dict) else None
+    return args if isinstance(args, dict) and "_omitted" not in args else None
+
+
+def _first_prices(rows: list[_Row]) -> dict[str, Decimal]:
+    """The first price the log holds for each symbol: where each paper market's history ends."""
+    market, first = RecordedMarket(), dict[str, Decimal]()
+    for row in rows:
+        for move in market.moves(row.tool, _args(row) or {}, row.outcome, row.result, row.dispatch):
+            first.setdefault(move.symbol, move.price)
+    return first
+
+
+def _opening_balances(rows: list[_Row]) -> dict[str, Decimal] | None:
+    """The free balances of the log's first whole-account read, when it came before any order."""
+    for row in rows:
+        if row.tool == "create_order":
+            return None
+        data = (row.result or {}).get("data") if row.tool == "get_balance" and row.outcome == "executed" else None
+        if isinstance(data, dict) and isinstance(data.get("balances"), list) and not (_args(row) or {}).get("asset"):
+            return {b["asset"]: Decimal(str(b["free"])) for b in data["balances"] if "asset" in b and "free" in b}
+    return None
+
+
+def _embedded(started: dict[str, Any]) -> bool:
+    """Whether the run had its own paper exchange (`serve` without keys); logs older than the
+    `paper` record say so only by their venue."""
+    return started.get("venue") == "paper" and bool((started.get("paper") or {}).get("embedded", True))
+
+
+def _limits(started: dict[str, Any]) -> LimitConfig:
+    recorded = (started.get("paper") or {}).get("limits") or {}
+    names = {f.name for f in dataclasses.fields(LimitConfig)}
+    return LimitConfig(**{k: int(v) for k, v in recorded.items() if k in names})
 
 
 async def rerun(reader: LogReader, until_us: int | None, sets: dict[str, str], out: Path) -> dict[str, Any]:
     """Re-run the log's commands (up to `until_us`) with `sets`; the report."""
-    settings = Settings.from_env({"BINANCE_VENUE": "paper", "MCP_EVENT_LOG": str(out), **sets})
-    guard = dataclasses.replace(settings.guard, confirm_orders=False)
-    paper = await start_paper_exchange(limits=_UNLIMITED)
-    client = BinanceClient(paper.url, credentials=paper.credentials())
-    system = System(
-        client=client,
-        store=EventStore(out, server_version=__version__),
-        venue="paper",
-        calls_per_minute=None,
-        exchange_rules=settings.input_validation,
-        log_security=False,
-        guard=guard,
-    )
-    same = 0
-    by_difference: Counter[str] = Counter()
-    differences: list[dict[str, Any]] = []
-    not_replayable: list[dict[str, Any]] = []
+    Settings.from_env({"BINANCE_VENUE": "paper", "MCP_EVENT_LOG": str(out), **sets})  # refuse a bad --set first
+    rows = list(_rows(reader, until_us))
+    started = reader.query("SELECT command_id, body FROM events WHERE kind = 'started'")
+    replay = _Rerun(reader.path, until_us, sets, out, rows, {str(run): _loads(body) or {} for run, body in started})
     try:
-        await system.start({"version": __version__, "replay_of": str(reader.path), "until_us": until_us, "set": sets})
-        for command_id, tool, request, outcome, result in _commands(reader, until_us):
-            try:
-                args = json.loads(request)["args"]
-            except (ValueError, KeyError, TypeError):
-                args = None
-            if tool not in COMMANDS or not isinstance(args, dict) or "_omitted" in args:
-                why = "unknown tool" if tool not in COMMANDS else "its arguments are not in the log"
-                not_replayable.append({"command_id": command_id, "tool": tool, "why": why})
-                continue
-            original = outcome_signature(outcome, json.loads(result) if result else None)
-            answer = await system.ask(new_envelope(tool, args, len(_encoder.encode(args))))
-            assert isinstance(answer, Outcome)  # confirmations are off in a re-run
-            again = outcome_signature(*_as_logged(answer))
-            what = difference(original, again)
-            if what is None:
-                same += 1
-                continue
-            by_difference[what] += 1
-            differences.append(
-                {"command_id": command_id, "tool": tool, "args": args, "original": original, "rerun": again}
-            )
+        for run, in_run in groupby(rows, key=lambda r: r.run):
+            await replay.run(run, list(in_run))
     finally:
-        await system.stop(reason="replay done")
-        await paper.stop()
-    return {
-        "source": str(reader.path),
-        "new_log": str(out),
-        "set": sets,
-        "replayed": same + len(differences),
-        "same": same,
-        "different": len(differences),
-        "by_difference": dict(by_difference),
-        "not_replayable": not_replayable,
-        "differences": differences,
-        "confirmations": "not asked: nobody to ask in a re-run (MCP_CONFIRM_ORDERS off)",
-    }
+        if replay.paper is not None:
+            await replay.paper.stop()
+    return replay.report()
+
+
+class _Rerun:
+    def __init__(
+        self,
+        source: Path,
+        until_us: int | None,
+        sets: dict[str, str],
+        out: Path,
+        rows: list[_Row],
+        runs: dict[str, dict[str, Any]],
+    ):
+        self.source, self.until_us, self.sets, self.out, self.runs = source, until_us, sets, out, runs
+        self.clock = LogClock(rows[0].received_us // 1000 if rows else 0)
+        self.market = RecordedMarket()
+        self.first_prices = _first_prices(rows)
+        self.balances = _opening_balances(rows)
+        self.paper: RunningPaperExchange | None = None
+        self.same = 0
+        self.by_difference: Counter[str] = Counter()
+        self.differences: list[dict[str, Any]] = []
+        self.not_replayable: list[dict[str, Any]] = []
+
+    async def run(self, run: str, rows: list[_Row]) -> None:
+        """One run of the original: its settings (with --set on top), a System of its own."""
+        self.clock.to(rows[0].received_us // 1000)
+        started = self.runs.get(run, {})
+        env = {**recorded_settings(started), **self.sets, "BINANCE_VENUE": "paper", "MCP_EVENT_LOG": str(self.out)}
+        settings = Settings.from_env(env)
+        paper = await self._exchange(started)
+        system = System(
+            client=BinanceClient(
+                paper.url, credentials=paper.credentials(), recv_window_ms=settings.recv_window_ms, clock=self.clock
+            ),
+            store=EventStore(self.out, server_version=__version__),
+            venue="paper",
+            calls_per_minute=settings.max_requests_per_minute if settings.rate_limit_enabled else None,
+            exchange_rules=settings.input_validation,
+            log_security=False,
+            guard=dataclasses.replace(settings.guard, confirm_orders=False),
+            clock_ms=self.clock,
+        )
+        about = {"replay_of": str(self.source), "of_run": run, "until_us": self.until_us, "set": self.sets}
+        await system.start({"version": __version__, **about})
+        try:
+            for row in rows:
+                await self._one(system, paper, row)
+        finally:
+            await system.stop(reason="replay done")
+
+    async def _exchange(self, started: dict[str, Any]) -> RunningPaperExchange:
+        """A fresh paper exchange for a run that had one of its own; else the one kept so far."""
+        if self.paper is not None and not _embedded(started):
+            return self.paper
+        if self.paper is not None:
+            await self.paper.stop()
+        self.paper = await start_paper_exchange(
+            clock=self.clock,
+            limits=_limits(started),
+            market_config=MarketConfig(walk_until_ms=self.clock.now),
+            start_prices={**self.first_prices, **self.market.known},
+            balances=None if _embedded(started) else self.balances,
+        )
+        return self.paper
+
+    async def _one(self, system: System, paper: RunningPaperExchange, row: _Row) -> None:
+        args = _args(row)
+        if row.tool not in COMMANDS or args is None:
+            why = "unknown tool" if row.tool not in COMMANDS else "its arguments are not in the log"
+            self.not_replayable.append({"command_id": row.command_id, "tool": row.tool, "why": why})
+            return
+        self.clock.to(row.received_us // 1000)
+        for move in self.market.moves(row.tool, args, row.outcome, row.result, row.dispatch):
+            paper.exchange.move_market(move.symbol, move.price, move.at)
+        answer = await system.ask(new_envelope(row.tool, args, len(_encoder.encode(args))))
+        assert isinstance(answer, Outcome)  # confirmations are off in a re-run
+        original = outcome_signature(row.outcome, row.result)
+        again = outcome_signature(*_as_logged(answer))
+        what = difference(original, again)
+        if what is None:
+            self.same += 1
+            return
+        self.by_difference[what] += 1
+        self.differences.append(
+            {"command_id": row.command_id, "tool": row.tool, "args": args, "original": original, "rerun": again}
+        )
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "source": str(self.source),
+            "new_log": str(self.out),
+            "set": self.sets,
+            "replayed": self.same + len(self.differences),
+            "same": self.same,
+            "different": len(self.differences),
+            "by_difference": dict(self.by_difference),
+            "not_replayable": self.not_replayable,
+            "differences": self.differences,
+            "confirmations": "not asked: nobody to ask in a re-run (MCP_CONFIRM_ORDERS off)",
+        }
 
 
 def _as_logged(outcome: Outcome) -> tuple[str, dict[str, Any]]:

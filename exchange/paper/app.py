@@ -231,12 +231,12 @@ class PaperExchange:
             now = min(now, self.started_at)
         return self.engine.sync(symbol, now)
 
-    def move_market(self, symbol: str, price: Decimal) -> bool:
+    def move_market(self, symbol: str, price: Decimal, at: str = "last") -> bool:
         """Move a symbol's market to `price` now (a re-run of the event log moving the paper market
         to the prices the original session saw); False for a symbol this exchange does not list."""
         if symbol not in self.rules or self.rules[symbol].status != "TRADING":
             return False
-        self.engine.move(symbol, price, self.now())
+        self.engine.move(symbol, price, self.now(), at)
         return True
 
     # -- the application ----------------------------------------------------------------------

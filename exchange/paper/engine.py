@@ -198,10 +198,11 @@ class Engine:
             self._on_trade(market, trade.price, trade.qty, trade.time)
         return market
 
-    def move(self, symbol: str, price: Decimal, now: int) -> None:
-        """Move the symbol's market to `price` at `now`; paper orders fill and trigger on the way."""
+    def move(self, symbol: str, price: Decimal, now: int, at: str = "last") -> None:
+        """Move the symbol's market to `price` at `now` (SymbolMarket.move_to); paper orders fill
+        and trigger on the way."""
         market = self.sync(symbol, now)
-        trade = market.move_to(price, now)
+        trade = market.move_to(price, now, at)
         if trade is not None:
             self._on_trade(market, trade.price, trade.qty, trade.time)
 

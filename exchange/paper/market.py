@@ -171,10 +171,19 @@ class SymbolMarket:
         self.times.append(time_ms)
         return trade
 
-    def move_to(self, price: Decimal, time_ms: int) -> Trade | None:
+    def move_to(self, price: Decimal, time_ms: int, at: str = "last") -> Trade | None:
         """Put the market at `price` (to the nearest tick): one trade of a typical size there, and
-        the walk and the synthetic book go on from it. None when it is already at that tick."""
+        the walk and the synthetic book go on from it; with `at="ask"` (or `"bid"`) the book's best
+        ask (bid) is at `price` instead. None when it is already there."""
         ticks = max(1, int((price / self.tick).to_integral_value()))
+        if at in ("ask", "bid"):  # the middle whose best ask is at or just under (bid: over) the price
+            sign = 1 if at == "ask" else -1
+            mid = ticks - sign * self._half_spread(ticks)
+            while sign * (mid + sign * self._half_spread(mid) - ticks) > 0:
+                mid -= sign
+            while sign * (mid + sign + sign * self._half_spread(mid + sign) - ticks) <= 0:
+                mid += sign
+            ticks = max(1, mid)
         if ticks == self._ticks and self.trades and self.trades[-1].price == self.tick * ticks:
             return None
         buyer_maker = ticks < self._ticks
@@ -193,7 +202,7 @@ class SymbolMarket:
     def _draw_book(self) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         rng = random.Random(f"{self.config.seed}/{self.symbol}/book/{self._step_count}")
         mid = self._ticks
-        half = max(1, round(mid * 0.00001))
+        half = self._half_spread(mid)
         spacing = max(1, round(mid * 0.0001))
         bids, asks = [], []
         for i in range(self.config.depth_levels):
@@ -202,6 +211,10 @@ class SymbolMarket:
                 bids.append((self.tick * (mid - half - i * spacing), self._size(rng, scale)))
             asks.append((self.tick * (mid + half + i * spacing), self._size(rng, scale)))
         return bids, asks
+
+    @staticmethod
+    def _half_spread(mid_ticks: int) -> int:
+        return max(1, round(mid_ticks * 0.00001))
 
     def book(self) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """(bids best first, asks best first) of synthetic depth, less what paper orders took."""

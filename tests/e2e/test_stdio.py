@@ -93,6 +93,9 @@ async def test_every_tool_bad_input_and_unknown_tool(tmp_path: Path) -> None:
     # Who and when: the run from started to stopped, the client's session, each call in both.
     kinds = [r[3] for r in events]
     assert kinds[0] == "started" and kinds[-1] == "stopped" and kinds.count("session") == 1
+    # What a re-run of this log needs to rebuild the exchange: its own paper one, Binance's limits.
+    paper = json.loads(events[0][6])["paper"]
+    assert paper["embedded"] is True and paper["limits"]["weight_per_minute"] == 6000
     (session_row,) = [r for r in events if r[3] == "session"]
     session_body = json.loads(session_row[6])
     assert session_body["client"]["name"] == "mcp" and session_body["protocol"] == "2025-11-25"

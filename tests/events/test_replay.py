@@ -7,7 +7,7 @@ from decimal import Decimal as D
 from typing import Any
 
 from binance_mcp.events.lifecycle import NEXT, TERMINAL_KINDS, illegal_move
-from binance_mcp.events.replay import DAY_MS, Fold
+from binance_mcp.events.replay import DAY_MS, Fold, Move, RecordedMarket, difference, outcome_signature
 
 NOW = 2_000 * DAY_MS
 Row = tuple[int, int, str, str, str, str]
@@ -103,3 +103,43 @@ def test_the_lifecycle_table() -> None:
     for terminal in TERMINAL_KINDS:
         assert terminal in NEXT["dispatched"] or terminal in NEXT["received"]
         assert NEXT[terminal] == (frozenset({"reconciled"}) if terminal == "unknown" else frozenset())
+
+
+# -- comparing outcomes and the recorded market (`audit replay --execute`) --------------------
+def test_an_orders_signature_has_its_executed_quantity_unless_it_was_sized_in_quote() -> None:
+    sized = {"data": {"status": "FILLED", "executedQty": "0.00100000", "origQuoteOrderQty": "0.00000000"}}
+    in_quote = {"data": {"status": "FILLED", "executedQty": "0.00171000", "origQuoteOrderQty": "100.00000000"}}
+    assert outcome_signature("executed", sized) == {"outcome": "executed", "status": "FILLED", "executed": "0.001"}
+    assert outcome_signature("executed", in_quote) == {"outcome": "executed", "status": "FILLED"}
+    partly = {"data": {"status": "FILLED", "executedQty": "0.0005", "origQuoteOrderQty": "0"}}
+    assert difference(outcome_signature("executed", sized), outcome_signature("executed", partly)) == "executed"
+    refused = outcome_signature("rejected", {"kind": "guard_limit"})
+    assert difference(outcome_signature("executed", sized), refused) == "outcome"
+
+
+def test_the_recorded_market_is_what_each_command_met() -> None:
+    market = RecordedMarket()
+    tickers = {"data": [{"symbol": "BTCUSDT", "price": "70000.00"}, {"symbol": "ETHUSDT", "price": "2500.5"}]}
+    assert market.moves("get_ticker_price", {}, "executed", tickers, None) == [
+        Move("BTCUSDT", D("70000.00")),
+        Move("ETHUSDT", D("2500.5")),
+    ]
+    book = {"data": {"bids": [["69990.00", "1"]], "asks": [["70010.00", "2"]]}}
+    assert market.moves("get_order_book", {"symbol": "btc/usdt"}, "executed", book, None) == [
+        Move("BTCUSDT", D("70000.00"))
+    ]
+    trades = {"data": [{"price": "69000"}, {"price": "69100"}]}
+    assert market.moves("get_recent_trades", {"symbol": "BTCUSDT"}, "executed", trades, None) == [
+        Move("BTCUSDT", D("69100"))
+    ]
+    fill = {"data": {"symbol": "BTCUSDT", "side": "SELL", "executedQty": "2", "cummulativeQuoteQty": "138000"}}
+    assert market.moves("create_order", {}, "executed", fill, None) == [Move("BTCUSDT", D(69000), "bid")]
+    # An order that met no fill: its checked average price only where nothing closer is known.
+    rested = {"data": {"symbol": "BTCUSDT", "side": "BUY", "executedQty": "0", "cummulativeQuoteQty": "0"}}
+    checked = {"symbol": "BTCUSDT", "ref_price": "68000"}
+    assert market.moves("create_order", {}, "executed", rested, checked) == []
+    assert market.moves("create_order", {}, "executed", rested, {**checked, "symbol": "SOLUSDT"}) == [
+        Move("SOLUSDT", D(68000))
+    ]
+    assert market.moves("get_ticker_price", {}, "rejected", {"kind": "validation_error"}, None) == []
+    assert market.known == {"BTCUSDT": D(69000), "ETHUSDT": D("2500.5"), "SOLUSDT": D(68000)}

@@ -9,10 +9,14 @@ import contextlib
 import io
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from binance_mcp.actors.system import new_envelope
+from binance_mcp.events.chain import Event
+from binance_mcp.events.outcomes import Executed, Throttled
+from binance_mcp.events.store import EventStore
 from binance_mcp.server import main
 from tests.actors.conftest import build
 
@@ -53,7 +57,8 @@ async def test_a_re_run_is_the_same_and_a_tighter_guard_stops_exactly_the_big_or
     report: dict[str, Any] = json.loads(out)
     assert code == 1 and report["different"] == 1 and report["by_difference"] == {"outcome": 1}
     (stopped,) = report["differences"]
-    assert stopped["args"] == big and stopped["original"] == {"outcome": "executed", "status": "FILLED"}
+    assert stopped["args"] == big
+    assert stopped["original"] == {"outcome": "executed", "status": "FILLED", "executed": "0.01"}
     assert stopped["rerun"] == {"outcome": "rejected", "type": "guard_limit"}
     # The new log is a normal event log, and its run says what it replays.
     assert _run(["audit", "verify", "--event-log", str(tmp_path / "b.sqlite3")])[0] == 0
@@ -72,3 +77,79 @@ async def test_a_re_run_never_leaves_the_paper_venue(tmp_path: Path) -> None:
         code, _ = await asyncio.to_thread(_run, [*args, "--set", bad])
         assert code == 2
     assert not (tmp_path / "c.sqlite3").exists()
+
+
+def _replay(source: Path, out: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    code, text = _run(["audit", "replay", "--execute", "--json", "--event-log", str(source), "--out", str(out), *extra])
+    return code, json.loads(text)
+
+
+def _fills(log: Path) -> list[Decimal]:
+    """The average fill price of each order a log's create_order calls executed, in order."""
+    with sqlite3.connect(log) as conn:
+        bodies = conn.execute("SELECT body FROM events WHERE kind = 'executed' AND tool = 'create_order' ORDER BY seq")
+        data = [json.loads(b)["data"] for (b,) in bodies]
+    return [Decimal(d["cummulativeQuoteQty"]) / Decimal(d["executedQty"]) for d in data if Decimal(d["executedQty"])]
+
+
+async def test_the_re_run_moves_the_paper_market_to_the_prices_the_log_recorded(tmp_path: Path) -> None:
+    """The original market went to 70,000 and down to 68,500; a fresh paper market starts near
+    58,000, where the LIMIT BUY at 69,000 would fill at once. Moved to the recorded prices, each
+    order rests or fills as it did, and the MARKET orders fill near the prices they met."""
+    buy = {"symbol": "BTCUSDT", "side": "BUY", "quantity": "0.001"}
+    async with build(tmp_path) as h:
+        h.exchange.move_market("BTCUSDT", Decimal(70_000))
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+        resting = await h.call("create_order", **buy, type="LIMIT", time_in_force="GTC", price="69000")
+        assert isinstance(resting, Executed) and resting.data["status"] == "NEW"
+        assert isinstance(await h.call("create_order", **buy, type="MARKET"), Executed)
+        h.exchange.move_market("BTCUSDT", Decimal(68_500))  # through the resting BUY: it fills
+        assert isinstance(await h.call("get_book_ticker", symbol="BTCUSDT"), Executed)
+        got = await h.call("get_order", symbol="BTCUSDT", order_id=resting.data["orderId"])
+        assert isinstance(got, Executed) and got.data["status"] == "FILLED"
+        sell = await h.call("create_order", **{**buy, "side": "SELL"}, type="MARKET")
+        assert isinstance(sell, Executed) and sell.data["status"] == "FILLED"
+    code, report = await asyncio.to_thread(_replay, h.log, tmp_path / "again.sqlite3")
+    assert (code, report["different"], report["replayed"]) == (0, 0, 6), report["differences"]
+    original, again = _fills(h.log), _fills(tmp_path / "again.sqlite3")
+    assert len(original) == len(again) == 2
+    for then, now in zip(original, again, strict=True):
+        assert abs(now / then - 1) < Decimal("0.0001"), (then, now)  # within a hundredth of a percent
+
+
+async def test_rate_limits_follow_the_logs_clock(tmp_path: Path) -> None:
+    """A day and a half of calls 10 minutes apart under a budget of 2 a minute, and one burst:
+    replayed in moments, only the burst's third call is throttled, as it was."""
+    now = [1_790_000_000_000]
+    async with build(tmp_path, calls_per_minute=2, clock_ms=lambda: now[0]) as h:
+        for _ in range(200):
+            now[0] += 600_000
+            assert isinstance(await h.call("get_ticker_price", symbol="ETHUSDT"), Executed)
+        now[0] += 600_000
+        burst = [await h.call("get_ticker_price", symbol="BTCUSDT") for _ in range(3)]
+        assert [type(o) for o in burst] == [Executed, Executed, Throttled]
+    code, report = await asyncio.to_thread(_replay, h.log, tmp_path / "again.sqlite3")
+    assert (code, report["replayed"], report["same"]) == (0, 203, 203), report["differences"]
+    with sqlite3.connect(tmp_path / "again.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM events WHERE kind = 'throttled'").fetchone() == (1,)
+        (first_us,) = conn.execute("SELECT min(ts) FROM events WHERE kind = 'received'").fetchone()
+    assert first_us == 1_790_000_600_000 * 1000  # the new log carries the original's times
+
+
+async def test_a_malformed_command_is_not_replayable_and_the_rest_replays(tmp_path: Path) -> None:
+    async with build(tmp_path) as h:
+        await h.call("get_ticker_price", symbol="BTCUSDT")
+    store = EventStore(h.log)
+    ts = store.conn.execute("SELECT max(ts) FROM events").fetchone()[0] + 1
+    store.append_batch(  # a `received` whose arguments are not an object, as no server of ours writes
+        [
+            Event(ts, "01bad", "received", "get_ticker_price", "paper", '{"args":"BTCUSDT"}'),
+            Event(ts, "01bad", "rejected", "get_ticker_price", "paper", '{"kind":"validation_error"}'),
+        ]
+    )
+    store.close()
+    code, report = await asyncio.to_thread(_replay, h.log, tmp_path / "again.sqlite3")
+    assert (code, report["replayed"], report["same"]) == (0, 1, 1)
+    assert report["not_replayable"] == [
+        {"command_id": "01bad", "tool": "get_ticker_price", "why": "its arguments are not in the log"}
+    ]
