@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/replay.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -149,7 +149,12 @@ def tool_result(outcome: Any, command_id: str) -> Any:
     )
 
 
-async def _serve_async(settings: Any, paper_weight_limit: int | None = None, paper_ed25519: bool = False) -> int:
+async def _serve_async(
+    settings: Any,
+    paper_weight_limit: int | None = None,
+    paper_ed25519: bool = False,
+    paper_order_limit: int | None = None,
+) -> int:
     from mcp import MCPError
     from mcp.server import Server, ServerRequestContext
     from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
@@ -171,7 +176,11 @@ async def _serve_async(settings: Any, paper_weight_limit: int | None = None, pap
     paper = None
     credentials, base_url = settings.credentials, settings.base_url
     if settings.venue == "paper" and settings.base_url is None:  # else: a `binance-mcp paper` running elsewhere
-        limits = LimitConfig(weight_per_minute=paper_weight_limit) if paper_weight_limit else None
+        limits = LimitConfig()
+        if paper_weight_limit:
+            limits = dataclasses.replace(limits, weight_per_minute=paper_weight_limit)
+        if paper_order_limit:
+            limits = dataclasses.replace(limits, orders_per_10s=paper_order_limit, orders_per_day=paper_order_limit)
         paper = await start_paper_exchange(limits=limits, ed25519=paper_ed25519)
         credentials, base_url = paper.credentials(), paper.url
     client = BinanceClient(
@@ -342,7 +351,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"binance-mcp: configuration error: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve_async(settings, args.paper_weight_limit, args.paper_ed25519))
+    return asyncio.run(_serve_async(settings, args.paper_weight_limit, args.paper_ed25519, args.paper_order_limit))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -367,6 +376,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="paper venue only: the embedded exchange's REQUEST_WEIGHT per minute (default 6000), for load tests",
+    )
+    serve.add_argument(
+        "--paper-order-limit",
+        type=int,
+        metavar="N",
+        help="paper venue only: the embedded exchange's ORDERS limits, N per 10 s and per day, for load tests",
     )
     serve.add_argument(
         "--paper-ed25519",

@@ -551,10 +551,12 @@ def _rerun(reader: LogReader, args: argparse.Namespace, until_seq: int | None, u
         _emit_json(report)
     else:
         console = _console()
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(report["by_difference"].items()))
         console.print(
             f"replayed {report['replayed']} commands of {report['source']} into {report['new_log']}: "
-            f"{report['same']} the same, {report['different']} different, "
-            f"{len(report['not_replayable'])} not replayable; {report['confirmations']}"
+            f"{report['same']} the same, {report['different']} different{f' ({kinds})' if kinds else ''}, "
+            f"{len(report['not_replayable'])} not replayable; {report['runs']} runs on the log's clock, the market "
+            f"moved {report['market_moves']} times to recorded prices; {report['confirmations']}"
         )
         if report["set"]:
             console.print("with " + ", ".join(f"{k}={v}" for k, v in report["set"].items()))

@@ -208,6 +208,8 @@ class _Rerun:
         self.by_difference: Counter[str] = Counter()
         self.differences: list[dict[str, Any]] = []
         self.not_replayable: list[dict[str, Any]] = []
+        self.runs_replayed = 0
+        self.market_moves = 0
 
     async def run(self, run: str, rows: list[_Row]) -> None:
         """One run of the original: its settings (with --set on top), a System of its own."""
@@ -216,6 +218,7 @@ class _Rerun:
         env = {**recorded_settings(started), **self.sets, "BINANCE_VENUE": "paper", "MCP_EVENT_LOG": str(self.out)}
         settings = Settings.from_env(env)
         paper = await self._exchange(started)
+        self.runs_replayed += 1
         system = System(
             client=BinanceClient(
                 paper.url, credentials=paper.credentials(), recv_window_ms=settings.recv_window_ms, clock=self.clock
@@ -259,7 +262,7 @@ class _Rerun:
             return
         self.clock.to(row.received_us // 1000)
         for move in self.market.moves(row.tool, args, row.outcome, row.result, row.dispatch):
-            paper.exchange.move_market(move.symbol, move.price, move.at)
+            self.market_moves += paper.exchange.move_market(move.symbol, move.price, move.at)
         answer = await system.ask(new_envelope(row.tool, args, len(_encoder.encode(args))))
         assert isinstance(answer, Outcome)  # confirmations are off in a re-run
         original = outcome_signature(row.outcome, row.result)
@@ -283,6 +286,8 @@ class _Rerun:
             "different": len(self.differences),
             "by_difference": dict(self.by_difference),
             "not_replayable": self.not_replayable,
+            "runs": self.runs_replayed,
+            "market_moves": self.market_moves,
             "differences": self.differences,
             "confirmations": "not asked: nobody to ask in a re-run (MCP_CONFIRM_ORDERS off)",
         }
