@@ -8,8 +8,13 @@ overlaps the commit, and the writer goes from one commit to the next without wai
 loop. Each commit is reported back to the loop, which answers its callers: a `Record` is
 acknowledged only once durable; a `Finish` answers its caller with the outcome only once the
 outcome is durable. If the log cannot be written, every caller in the transaction gets
-`Failed(audit_unavailable)` (a `Record` reply gets `AuditUnavailable`), so nothing reaches the
-exchange unrecorded, and the journal goes on answering.
+`Failed(audit_unavailable)` (a `Record` reply gets `AuditUnavailable`), and the journal goes on
+answering.
+
+Events are written in the order they were handed over, so a terminal is never durable before
+the `received` handed over ahead of it. A read hands its `received` over without waiting for it
+(actors/system.py); if that `received` cannot be written, the journal remembers the command and
+refuses whatever comes for it afterwards: the log never holds an outcome without its `received`.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ Batch = tuple[list[tuple[Any, Reply]], list[Event]]
 
 class AuditUnavailable(Exception):
     """The event log could not be written."""
+
+
+class NotReceived(Exception):
+    """The command's `received` is not on record, so nothing else of it may be."""
 
 
 def bounded_body(value: Any) -> str:
@@ -90,6 +99,9 @@ class Journal(Actor):
         self._room = asyncio.Event()
         self.batches = 0
         self.appended = 0
+        # Commands whose `received` could not be written: added on the loop (not encodable) and
+        # in the writer thread (not written); read by the writer thread before each write.
+        self._unrecorded: set[str] = set()
 
     async def record(self, command_id: str, kind: str, tool: str, body: Any) -> None:
         """Append one event and wait until it is durable; AuditUnavailable if it cannot be."""
@@ -145,25 +157,35 @@ class Journal(Actor):
                     kept.append((message, reply))
                 except Exception as exc:
                     log.error("event not encodable for the log: %s", exc)
+                    if isinstance(message, Record) and message.kind == "received":
+                        self._unrecorded.add(message.command_id)
                     self.answer_unavailable(message, reply, exc)
             return kept, events
 
     def _write(self, events: list[Event]) -> list[Exception | None]:
         """In the writer thread: one transaction; if a constraint refuses one event (a second
-        terminal outcome for a command), the others are written one by one so only it fails."""
-        try:
-            self.store.append_batch(events)
-            return [None] * len(events)
-        except sqlite3.IntegrityError:
-            if len(events) == 1:
-                raise
+        terminal outcome for a command), or an event belongs to a command whose `received` is
+        not on record, the others are written one by one so only it fails."""
+        unrecorded = self._unrecorded
+        if not unrecorded or not any(e.command_id in unrecorded for e in events):
+            try:
+                self.store.append_batch(events)
+                return [None] * len(events)
+            except sqlite3.IntegrityError:
+                if len(events) == 1:
+                    raise
         results: list[Exception | None] = []
         for event in events:
+            if event.command_id in unrecorded:
+                results.append(NotReceived(f"{event.kind} of a command whose received is not on record"))
+                continue
             try:
                 self.store.append_batch([event])
                 results.append(None)
             except Exception as exc:
                 results.append(exc)
+                if event.kind == "received":
+                    unrecorded.add(event.command_id)
         return results
 
     def _writer_loop(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -189,6 +211,7 @@ class Journal(Actor):
                 results = list(self._write(events))
             except Exception as exc:
                 results = [exc] * len(events)
+                self._unrecorded.update(e.command_id for e in events if e.kind == "received")
             try:
                 loop.call_soon_threadsafe(self._written, pairs, results)
             except RuntimeError:  # the loop is closed: nobody is left to answer

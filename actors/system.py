@@ -55,6 +55,7 @@ from binance_mcp.actors.messages import (
 )
 from binance_mcp.actors.reconciler import BACKOFF_S, Reconciler
 from binance_mcp.actors.validator import SymbolDirectory, Validator
+from binance_mcp.events.commands import COMMANDS
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.outcomes import (
     AUDIT_UNAVAILABLE,
@@ -344,6 +345,10 @@ class System:
                 self._idle.set()
 
     async def _ask(self, envelope: Envelope) -> Outcome | NeedsConfirmation:
+        """`received` first. A command that changes state waits until it is durable before going
+        on (and its `dispatched` is durable before the request leaves: actors/executor.py). A read
+        hands it to the journal and goes on at once: the journal writes in order, so its outcome
+        is durable only after its `received` is, and the caller hears nothing before both are."""
         received = {
             "args": envelope.args,
             "client": envelope.client,
@@ -351,11 +356,22 @@ class System:
             "run": self.run_id,
             "session": envelope.session,
         }
+        record = Record(command_id=envelope.command_id, kind="received", tool=envelope.tool, body=received)
+        command = COMMANDS.get(envelope.tool)
+        if command is None or command.changes_state:
+            try:
+                await self.journal.ask(record)
+            except AuditUnavailable as exc:
+                return Failed(kind=AUDIT_UNAVAILABLE, message=str(exc))
+            return await self._pipeline(envelope, envelope)
+        noted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self.journal.tell(record, noted)
+        outcome = await self._pipeline(envelope, envelope)
         try:
-            await self.journal.record(envelope.command_id, "received", envelope.tool, received)
+            await noted  # done already: it was written before (or with) the outcome
         except AuditUnavailable as exc:
             return Failed(kind=AUDIT_UNAVAILABLE, message=str(exc))
-        return await self._pipeline(envelope, envelope)
+        return outcome
 
     async def _pipeline(self, envelope: Envelope, first: Envelope | Confirm) -> Outcome | NeedsConfirmation:
         """Send `first` into the pipeline (a new envelope to the validator, an answer to the

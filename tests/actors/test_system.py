@@ -190,15 +190,21 @@ async def test_after_a_429_nothing_is_sent_until_retry_after(tmp_path: Path) -> 
         assert h.exchange.weights._ips["127.0.0.1"].refusals == 1
 
 
-async def test_unwritable_log_fails_calls_and_sends_nothing(harness: Harness) -> None:
+async def test_unwritable_log_fails_calls_sends_no_order_and_answers_no_read(harness: Harness) -> None:
     assert isinstance(await harness.call("get_ticker_price", symbol="BTCUSDT"), Executed)
-    used = harness.exchange.weights.used("127.0.0.1", harness.exchange.now())
     harness.system.journal.store.conn.execute("PRAGMA query_only=1")  # as if the file turned read-only
-    outcome = await harness.call("get_ticker_price", symbol="BTCUSDT")
-    assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
-    assert harness.exchange.weights.used("127.0.0.1", harness.exchange.now()) == used
+    order = await harness.call("create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+    assert isinstance(order, Failed) and order.kind == "audit_unavailable"
+    assert harness.exchange.served["POST /api/v3/order"] == 0  # an order never leaves unrecorded
+    # A read may have left before its `received` was refused; its answer is not given unrecorded.
+    read = await harness.call("get_ticker_price", symbol="BTCUSDT")
+    assert isinstance(read, Failed) and read.kind == "audit_unavailable"
     harness.system.journal.store.conn.execute("PRAGMA query_only=0")
     assert isinstance(await harness.call("get_ticker_price", symbol="BTCUSDT"), Executed)  # and it recovers
+    rows = command_rows(harness.log)
+    received = {r[2] for r in rows if r[3] == "received"}
+    assert all(r[2] in received for r in rows)  # nothing of a command whose `received` is missing
+    assert [r[3] for r in rows] == ["received", "executed", "received", "executed"]
 
 
 @pytest.mark.parametrize("tool", ["get_available_assets", "get_symbol_info"])

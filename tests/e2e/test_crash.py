@@ -124,3 +124,53 @@ async def test_sigterm_and_sigint_stop_cleanly_with_calls_in_flight(tmp_path: Pa
             assert json.loads(rows[-1][1]) == {"reason": sig.name}
     finally:
         await running.stop()
+
+
+async def test_a_kill_while_reads_are_in_flight_leaves_no_outcome_without_its_received(tmp_path: Path) -> None:
+    """A read hands its `received` to the journal without waiting for it; killed with reads in
+    flight (one held at the exchange after its request arrived), the log still never holds an
+    outcome without its `received`, and the next start closes the held one as interrupted."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def held(_seconds: float) -> None:
+        arrived.set()
+        await release.wait()
+
+    fault = {"GET /api/v3/avgPrice": Fault(FaultMode.LATENCY, 1, 1)}
+    running = await start_paper_exchange(faults=fault, sleep=held)
+    log = tmp_path / "events.sqlite3"
+    env = serve_env(running, log, MCP_RATE_LIMIT_ENABLED="false", MCP_LOG_SECURITY="false")
+    try:
+        first = await serve(env)
+        init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+        await rpc(first, {"id": 1, "method": "initialize", "params": init})
+        await answer(first)
+        await rpc(first, {"method": "notifications/initialized"})
+        for i in range(40):  # a burst of reads; the 20th is the one the exchange holds
+            tool, args = (
+                ("get_avg_price", {"symbol": "ETHUSDT"}) if i == 19 else ("get_ticker_price", {"symbol": "BTCUSDT"})
+            )
+            await rpc(first, {"id": 10 + i, "method": "tools/call", "params": {"name": tool, "arguments": args}})
+        await asyncio.wait_for(arrived.wait(), 30)
+        first.kill()
+        await first.wait()
+        with sqlite3.connect(log) as conn:
+            rows = conn.execute("SELECT command_id, kind, tool FROM events ORDER BY seq").fetchall()
+        received = {cid for cid, kind, _ in rows if kind == "received"}
+        outcomes = [(cid, tool) for cid, kind, tool in rows if kind not in ("received", "started", "session")]
+        assert all(cid in received for cid, _ in outcomes)
+        assert "get_avg_price" not in {tool for _, tool in outcomes}  # killed before its answer
+        second = await serve(env)
+        await rpc(second, {"id": 1, "method": "initialize", "params": init})
+        await answer(second)  # answering: the start-up recovery is done
+        assert second.stdin is not None
+        second.stdin.close()
+        assert await asyncio.wait_for(second.wait(), 30) == 0
+    finally:
+        release.set()
+        await running.stop()
+    with sqlite3.connect(log) as conn:
+        held_kinds = conn.execute("SELECT kind, body FROM events WHERE tool = 'get_avg_price' ORDER BY seq").fetchall()
+    if held_kinds:  # its `received` was durable before the kill: the next start closed it
+        assert [k for k, _ in held_kinds] == ["received", "failed"]
+        assert json.loads(held_kinds[1][1])["kind"] == "interrupted"

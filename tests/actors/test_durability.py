@@ -1,0 +1,105 @@
+"""The ordering rules of the log: an order's `received` and `dispatched` are durable before its
+request leaves; a read's `received` is handed over without waiting, and the log never holds an
+outcome whose `received` is not there."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from binance_mcp.actors.system import new_envelope
+from binance_mcp.events.chain import Event
+from binance_mcp.events.outcomes import Executed, Failed
+
+from .conftest import Harness, build, new_exchange, system_on
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def kinds_of(log: Path, command_id: str) -> list[str]:
+    with sqlite3.connect(log) as conn:  # another connection: what is durable, not what is queued
+        return [k for (k,) in conn.execute("SELECT kind FROM events WHERE command_id = ? ORDER BY seq", (command_id,))]
+
+
+async def test_an_order_reaches_the_exchange_only_once_received_and_dispatched_are_durable(tmp_path: Path) -> None:
+    log = tmp_path / "events.sqlite3"
+    seen: list[list[str]] = []
+
+    @web.middleware
+    async def look_at_the_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST" and request.path == "/api/v3/order":
+            client_id = request.query.get("newClientOrderId") or (await request.post()).get("newClientOrderId")
+            seen.append(kinds_of(log, str(client_id).removeprefix("mcp")))
+        return await handler(request)
+
+    exchange = new_exchange()
+    app = exchange.app()
+    app.middlewares.append(look_at_the_log)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with system_on(str(server.make_url("")), log) as system:
+            for side in ("BUY", "SELL"):
+                envelope = new_envelope(
+                    "create_order", {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": "0.001"}, 80
+                )
+                assert isinstance(await system.ask(envelope), Executed)
+    finally:
+        await server.close()
+    assert seen == [["received", "dispatched"], ["received", "dispatched"]]
+
+
+async def test_a_read_whose_received_is_not_written_leaves_nothing_of_it(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write of one read's `received` fails (whether its outcome comes in the same
+    transaction or a later one): the caller hears audit_unavailable, the log holds nothing of it,
+    and the calls around it are untouched."""
+    store = harness.system.journal.store
+    append = store.append_batch
+    doomed = new_envelope("get_ticker_price", {"symbol": "BTCUSDT"}, 20)
+
+    def failing(events: Sequence[Event]) -> list[int]:
+        if any(e.command_id == doomed.command_id and e.kind == "received" for e in events):
+            raise sqlite3.OperationalError("disk I/O error")
+        return append(events)
+
+    monkeypatch.setattr(store, "append_batch", failing)
+    before = await harness.call("get_ticker_price", symbol="ETHUSDT")
+    outcome = await harness.system.ask(doomed)
+    after = await harness.call("get_ticker_price", symbol="ETHUSDT")
+    assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
+    assert isinstance(before, Executed) and isinstance(after, Executed)
+    assert kinds_of(harness.log, doomed.command_id) == []
+
+
+async def test_a_read_whose_received_cannot_be_encoded_has_no_outcome_on_record(harness: Harness) -> None:
+    class Opaque:  # not JSON: the journal cannot encode the `received` that carries it
+        pass
+
+    envelope = new_envelope("get_ticker_price", {"symbol": Opaque()}, 20)
+    outcome = await harness.system.ask(envelope)
+    assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
+    assert kinds_of(harness.log, envelope.command_id) == []
+    assert isinstance(await harness.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+
+
+async def test_every_read_answered_under_load_has_both_events_on_record_when_answered(tmp_path: Path) -> None:
+    async with build(tmp_path) as h:
+
+        async def ask_and_look(tool: str, args: dict[str, Any]) -> tuple[Any, list[str]]:
+            envelope = new_envelope(tool, args, 20)
+            outcome = await h.system.ask(envelope)
+            return outcome, kinds_of(h.log, envelope.command_id)  # the moment the caller has its answer
+
+        calls = [("get_ticker_price", {"symbol": "BTCUSDT"}), ("get_order_book", {"symbol": "BTCUSDT", "limit": 7})]
+        answers = await asyncio.gather(*(ask_and_look(*calls[i % 2]) for i in range(200)))
+    assert all(isinstance(o, Executed) and k == ["received", "executed"] for o, k in answers[::2])
+    assert all(o.kind == "validation_error" and k == ["received", "rejected"] for o, k in answers[1::2])
