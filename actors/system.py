@@ -183,6 +183,7 @@ class System:
         client.on_weight = self._weight_seen
         client.on_order_count = self._order_count_seen
         self.stopping = False
+        self._weight_queued = False  # a WeightSeen waits in the limiter's mailbox
         self._awaiting: dict[str, Envelope] = {}  # commands waiting for their person's confirmation
         self._active = 0
         self._idle = asyncio.Event()
@@ -195,8 +196,21 @@ class System:
             self.limiter.mailbox.put_nowait((budget, None))
 
     def _weight_seen(self, used: int) -> None:
-        with contextlib.suppress(asyncio.QueueFull):  # advisory: the next answer reports it again
-            self.limiter.mailbox.put_nowait((WeightSeen(used=used), None))
+        """Tell the limiter the exchange's count, one message at a time: while one waits in its
+        mailbox, later answers are not queued behind it (each answer reports the minute's count
+        so far, so the next one after it is read carries what they would have said)."""
+        if self._weight_queued:
+            return
+        seen: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        try:
+            self.limiter.mailbox.put_nowait((WeightSeen(used=used), seen))
+        except asyncio.QueueFull:  # advisory: the next answer reports it again
+            return
+        self._weight_queued = True
+        seen.add_done_callback(self._weight_read)
+
+    def _weight_read(self, _seen: asyncio.Future[None]) -> None:
+        self._weight_queued = False
 
     def _declined(self, validated: Validated) -> None:
         """A command the person did not confirm, or that expired unanswered: forget it, free its value."""

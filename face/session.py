@@ -29,8 +29,11 @@ class Sessions:
         name = str(getattr(info, "name", "") or "unknown")
         version = str(getattr(info, "version", "") or "")
         key = (name, version, str(ctx.protocol_version))
+        label = f"{name}/{version}" if version else name
+        if key == self._current:  # the same client as the last call: nothing to journal
+            return self._id, label
         async with self._lock:  # two first calls at once open one session
             if key != self._current:
                 self._id = await self._open(*key)
                 self._current = key
-            return self._id, f"{name}/{version}" if version else name
+            return self._id, label
