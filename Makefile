@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/latency.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -33,6 +33,7 @@ import msgspec
 
 from binance_mcp.actors.base import Actor, Crash, Reply
 from binance_mcp.actors.messages import Finish, Record
+from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.events.outcomes import AUDIT_UNAVAILABLE, Executed, Failed, Outcome, kind_of
 from binance_mcp.events.store import Event, EventStore
 
@@ -163,21 +164,28 @@ class Journal(Actor):
             return kept, events
 
     def _write(self, events: list[Event]) -> list[Exception | None]:
-        """In the writer thread: one transaction; if a constraint refuses one event (a second
-        terminal outcome for a command), or an event belongs to a command whose `received` is
-        not on record, the others are written one by one so only it fails."""
+        """In the writer thread: one transaction. If a constraint refuses one event (a second
+        terminal outcome for a command), or an event belongs to a command whose `received` is not
+        on record, the others are written one by one so only it fails. A command whose `received`
+        fails here is remembered, so that nothing of it is written later."""
         unrecorded = self._unrecorded
         if not unrecorded or not any(e.command_id in unrecorded for e in events):
             try:
                 self.store.append_batch(events)
                 return [None] * len(events)
             except sqlite3.IntegrityError:
-                if len(events) == 1:
-                    raise
+                pass  # one by one, below
+            except Exception as exc:  # nothing of the transaction was written
+                # An outcome that failed with its `received` ends the command: nothing comes later.
+                lost = {e.command_id for e in events if e.kind == "received"}
+                unrecorded.update(lost - {e.command_id for e in events if e.kind in TERMINAL_KINDS})
+                return [exc] * len(events)
         results: list[Exception | None] = []
         for event in events:
             if event.command_id in unrecorded:
                 results.append(NotReceived(f"{event.kind} of a command whose received is not on record"))
+                if event.kind in TERMINAL_KINDS:  # nothing comes for a command after its outcome
+                    unrecorded.discard(event.command_id)
                 continue
             try:
                 self.store.append_batch([event])
@@ -209,9 +217,8 @@ class Journal(Actor):
             results: list[BaseException | None]
             try:
                 results = list(self._write(events))
-            except Exception as exc:
+            except Exception as exc:  # not the store's: answer them all
                 results = [exc] * len(events)
-                self._unrecorded.update(e.command_id for e in events if e.kind == "received")
             try:
                 loop.call_soon_threadsafe(self._written, pairs, results)
             except RuntimeError:  # the loop is closed: nobody is left to answer

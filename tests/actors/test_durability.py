@@ -14,9 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from binance_mcp.actors.journal import Journal, NotReceived
 from binance_mcp.actors.system import new_envelope
 from binance_mcp.events.chain import Event
 from binance_mcp.events.outcomes import Executed, Failed
+from binance_mcp.events.store import EventStore
 
 from .conftest import Harness, build, new_exchange, system_on
 
@@ -78,6 +80,7 @@ async def test_a_read_whose_received_is_not_written_leaves_nothing_of_it(
     assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
     assert isinstance(before, Executed) and isinstance(after, Executed)
     assert kinds_of(harness.log, doomed.command_id) == []
+    assert not harness.system.journal._unrecorded  # forgotten once its outcome was refused: bounded
 
 
 async def test_a_read_whose_received_cannot_be_encoded_has_no_outcome_on_record(harness: Harness) -> None:
@@ -103,3 +106,35 @@ async def test_every_read_answered_under_load_has_both_events_on_record_when_ans
         answers = await asyncio.gather(*(ask_and_look(*calls[i % 2]) for i in range(200)))
     assert all(isinstance(o, Executed) and k == ["received", "executed"] for o, k in answers[::2])
     assert all(o.kind == "validation_error" and k == ["received", "rejected"] for o, k in answers[1::2])
+
+
+def test_the_writer_refuses_whatever_comes_after_a_received_it_could_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both shapes: the `received` failing alone with its outcome in a later transaction, and the
+    two failing in one transaction."""
+    journal = Journal(EventStore(tmp_path / "events.sqlite3"), "paper")
+    failing = {"A"}
+    append = journal.store.append_batch
+
+    def flaky(events: Sequence[Event]) -> list[int]:
+        if any(e.command_id in failing and e.kind == "received" for e in events):
+            raise sqlite3.OperationalError("disk I/O error")
+        return append(events)
+
+    def event(command_id: str, kind: str) -> Event:
+        return Event(1, command_id, kind, "get_ticker_price", "paper", "{}")
+
+    monkeypatch.setattr(journal.store, "append_batch", flaky)
+    (alone,) = journal._write([event("A", "received")])
+    later = journal._write([event("B", "received"), event("A", "executed"), event("B", "executed")])
+    assert isinstance(alone, sqlite3.OperationalError)
+    assert [type(r) for r in later] == [type(None), NotReceived, type(None)]
+    failing.add("C")
+    together = journal._write([event("C", "received"), event("C", "executed")])
+    assert all(isinstance(r, sqlite3.OperationalError) for r in together)
+    assert not journal._unrecorded  # each command's outcome ended it: nothing is kept
+    journal.store.close()
+    with sqlite3.connect(tmp_path / "events.sqlite3") as conn:
+        rows = conn.execute("SELECT command_id, kind FROM events ORDER BY seq").fetchall()
+    assert rows == [("B", "received"), ("B", "executed")]
