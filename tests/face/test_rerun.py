@@ -60,6 +60,13 @@ async def test_a_re_run_is_the_same_and_a_tighter_guard_stops_exactly_the_big_or
     assert stopped["args"] == big
     assert stopped["original"] == {"outcome": "executed", "status": "FILLED", "executed": "0.01"}
     assert stopped["rerun"] == {"outcome": "rejected", "type": "guard_limit"}
+    # "Had only ETHUSDT been allowed": every BTCUSDT order is stopped, and nothing else changes.
+    code, allow = await asyncio.to_thread(
+        _replay, h.log, tmp_path / "c.sqlite3", "--set", "MCP_SYMBOL_ALLOWLIST=ETHUSDT"
+    )
+    assert code == 1 and allow["different"] == 3 and allow["same"] == 2
+    assert {d["rerun"]["type"] for d in allow["differences"]} == {"symbol_not_allowed"}
+    assert {d["tool"] for d in allow["differences"]} == {"create_order"}
     # The new log is a normal event log, and its run says what it replays.
     assert _run(["audit", "verify", "--event-log", str(tmp_path / "b.sqlite3")])[0] == 0
     with sqlite3.connect(tmp_path / "b.sqlite3") as conn:
