@@ -13,8 +13,12 @@ answering.
 
 Events are written in the order they were handed over, so a terminal is never durable before
 the `received` handed over ahead of it. A read hands its `received` over without waiting for it
-(actors/system.py); if that `received` cannot be written, the journal remembers the command and
-refuses whatever comes for it afterwards: the log never holds an outcome without its `received`.
+(actors/system.py), marked `with_outcome`: the journal stamps it when it takes it and keeps it
+until the read's outcome comes, then writes the two in one transaction, `received` first: one
+commit per read. (So `ts` is when each event happened, and a read's `received` can follow, in
+`seq`, events stamped after it.) If a `received` cannot be encoded or written, the journal
+refuses whatever comes for that command afterwards: the log never holds an outcome without its
+`received`.
 """
 
 from __future__ import annotations
@@ -103,6 +107,8 @@ class Journal(Actor):
         # Commands whose `received` could not be written: added on the loop (not encodable) and
         # in the writer thread (not written); read by the writer thread before each write.
         self._unrecorded: set[str] = set()
+        # Reads' `received` events, encoded and stamped, waiting for their outcome (by command id).
+        self._held: dict[str, tuple[tuple[Any, Reply], Event]] = {}
 
     async def record(self, command_id: str, kind: str, tool: str, body: Any) -> None:
         """Append one event and wait until it is durable; AuditUnavailable if it cannot be."""
@@ -121,7 +127,9 @@ class Journal(Actor):
             raise Crash(self, pairs, exc) from exc
 
     def _hand_over(self, pairs: list[tuple[Any, Reply]]) -> None:
-        pairs, events = self._encode(pairs)
+        self._hand_over_events(*self._encode(pairs))
+
+    def _hand_over_events(self, pairs: list[tuple[Any, Reply]], events: list[Event]) -> None:
         if not events:
             return
         if self._writer is None:
@@ -148,20 +156,32 @@ class Journal(Actor):
         """The events for `pairs`; a message that cannot be encoded is answered as unwritable
         and left out, so one bad body never costs its batch neighbours their record."""
         now = self.clock_us()  # one stamp per batch: when the journal took it
-        try:
-            return pairs, [self._event(m, now) for m, _ in pairs]
-        except Exception:
-            kept, events = [], []
-            for message, reply in pairs:
-                try:
-                    events.append(self._event(message, now))
-                    kept.append((message, reply))
-                except Exception as exc:
-                    log.error("event not encodable for the log: %s", exc)
-                    if isinstance(message, Record) and message.kind == "received":
-                        self._unrecorded.add(message.command_id)
-                    self.answer_unavailable(message, reply, exc)
-            return kept, events
+        held = self._held
+        kept, events = [], []
+        for message, reply in pairs:
+            try:
+                event = self._event(message, now)
+            except Exception as exc:
+                log.error("event not encodable for the log: %s", exc)
+                if isinstance(message, Record) and message.kind == "received":
+                    self._unrecorded.add(message.command_id)
+                self.answer_unavailable(message, reply, exc)
+                ahead = held.pop(message.envelope.command_id, None) if isinstance(message, Finish) else None
+                if ahead is not None:  # its read's `received` goes alone: on record, with no outcome
+                    kept.append(ahead[0])
+                    events.append(ahead[1])
+                continue
+            if isinstance(message, Record) and message.with_outcome:
+                held[message.command_id] = ((message, reply), event)
+                continue
+            if held and isinstance(message, Finish):
+                ahead = held.pop(message.envelope.command_id, None)
+                if ahead is not None:  # the read's `received`, in the same transaction, first
+                    kept.append(ahead[0])
+                    events.append(ahead[1])
+            kept.append((message, reply))
+            events.append(event)
+        return kept, events
 
     def _write(self, events: list[Event]) -> list[Exception | None]:
         """In the writer thread: one transaction. If a constraint refuses one event (a second
@@ -261,6 +281,11 @@ class Journal(Actor):
         while not self.mailbox.empty():
             left.append(self.mailbox.get_nowait())
         self._hand_over(left)
+        # Reads whose outcome never came (still running when the stop's grace ran out): their
+        # `received` alone, which the next start closes as interrupted.
+        orphans, self._held = list(self._held.values()), {}
+        if orphans:
+            self._hand_over_events([pair for pair, _ in orphans], [event for _, event in orphans])
         while self._queued:
             self._room.clear()
             await self._room.wait()

@@ -96,12 +96,15 @@ class Settle(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):
-    """Append a non-terminal event (received, dispatched, security); the reply acks durability."""
+    """Append a non-terminal event (received, dispatched, security); the reply acks durability.
+    `with_outcome`: stamped now, written in the same transaction as the command's outcome (a
+    read's `received`: one commit per read)."""
 
     command_id: str
     kind: str
     tool: str
     body: Any
+    with_outcome: bool = False
 
 
 class Finish(msgspec.Struct, frozen=True, kw_only=True):

@@ -361,8 +361,8 @@ class System:
     async def _ask(self, envelope: Envelope) -> Outcome | NeedsConfirmation:
         """`received` first. A command that changes state waits until it is durable before going
         on (and its `dispatched` is durable before the request leaves: actors/executor.py). A read
-        hands it to the journal and goes on at once: the journal writes in order, so its outcome
-        is durable only after its `received` is, and the caller hears nothing before both are."""
+        hands it to the journal and goes on at once: the journal writes it with the outcome, in
+        one transaction, and the caller hears nothing before both are durable."""
         received = {
             "args": envelope.args,
             "client": envelope.client,
@@ -370,9 +370,16 @@ class System:
             "run": self.run_id,
             "session": envelope.session,
         }
-        record = Record(command_id=envelope.command_id, kind="received", tool=envelope.tool, body=received)
         command = COMMANDS.get(envelope.tool)
-        if command is None or command.changes_state:
+        changes_state = command is None or command.changes_state
+        record = Record(
+            command_id=envelope.command_id,
+            kind="received",
+            tool=envelope.tool,
+            body=received,
+            with_outcome=not changes_state,
+        )
+        if changes_state:
             try:
                 await self.journal.ask(record)
             except AuditUnavailable as exc:
@@ -382,7 +389,7 @@ class System:
         await self.journal.tell(record, noted)
         outcome = await self._pipeline(envelope, envelope)
         try:
-            await noted  # done already: it was written before (or with) the outcome
+            await noted  # done already: it was written with the outcome
         except AuditUnavailable as exc:
             return Failed(kind=AUDIT_UNAVAILABLE, message=str(exc))
         return outcome

@@ -491,8 +491,10 @@ def _replay(reader: LogReader, args: argparse.Namespace) -> int:
     fold = Fold(account=True)
     for row in reader.rows():
         seq, ts = int(str(row[0])), int(str(row[1]))
-        if (until_seq is not None and seq > until_seq) or (until_us is not None and ts > until_us):
+        if until_seq is not None and seq > until_seq:
             break
+        if until_us is not None and ts > until_us:
+            continue  # not `break`: a read's `received` is written with its outcome, after events stamped later
         fold.apply(seq, ts, str(row[2]), str(row[3]), str(row[4]), str(row[6]))
     state = replay_state(fold)
     if args.json:

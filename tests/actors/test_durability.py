@@ -19,8 +19,9 @@ from binance_mcp.actors.system import new_envelope
 from binance_mcp.events.chain import Event
 from binance_mcp.events.outcomes import Executed, Failed
 from binance_mcp.events.store import EventStore
+from binance_mcp.exchange.paper import Fault, FaultMode
 
-from .conftest import Harness, build, new_exchange, system_on
+from .conftest import Harness, build, exchange_server, new_exchange, system_on
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -138,3 +139,27 @@ def test_the_writer_refuses_whatever_comes_after_a_received_it_could_not_write(
     with sqlite3.connect(tmp_path / "events.sqlite3") as conn:
         rows = conn.execute("SELECT command_id, kind FROM events ORDER BY seq").fetchall()
     assert rows == [("B", "received"), ("B", "executed")]
+
+
+async def test_a_read_still_running_at_a_stop_leaves_its_received_which_the_next_start_closes(tmp_path: Path) -> None:
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def held(_seconds: float) -> None:  # the exchange holds the read until the test lets go
+        arrived.set()
+        await release.wait()
+
+    exchange = new_exchange(faults={"GET /api/v3/avgPrice": Fault(FaultMode.LATENCY, 1, 1)}, sleep=held)
+    log = tmp_path / "events.sqlite3"
+    envelope = new_envelope("get_avg_price", {"symbol": "BTCUSDT"}, 20)
+    async with exchange_server(exchange) as url:
+        async with system_on(url, log) as system:
+            call = asyncio.ensure_future(system.ask(envelope))
+            await asyncio.wait_for(arrived.wait(), 10)
+            assert kinds_of(log, envelope.command_id) == []  # held by the journal until its outcome
+            await system.stop(grace_s=0.05)  # the grace runs out with the read still at the exchange
+        assert kinds_of(log, envelope.command_id) == ["received"]
+        release.set()
+        call.cancel()
+        async with system_on(url, log):
+            pass  # the next start closes what the log left open
+    assert kinds_of(log, envelope.command_id) == ["received", "failed"]
