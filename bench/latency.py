@@ -34,7 +34,7 @@ SERVE_STAGES = [
     ("executor->http", "executor: build the request"),
     ("http->http_done", "HTTP request to the exchange (aiohttp)"),
     ("http_done->finish", "shape the answer; to the journal"),
-    ("finish->durable", "journal: commit the outcome (fsync; received went during the request)"),
+    ("finish->durable", "journal: commit received + outcome, one transaction (fsync)"),
     ("durable->answer", "back to the handler"),
     ("answer->write", "SDK: build and serialize the result"),
     ("write->written", "write the line"),
