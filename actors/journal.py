@@ -12,8 +12,8 @@ outcome is durable. If the log cannot be written, every caller in the transactio
 answering.
 
 Events are written in the order they were handed over, so a terminal is never durable before
-the `received` handed over ahead of it. A read hands its `received` over without waiting for it
-(actors/system.py), marked `with_outcome`: the journal stamps it when it takes it and keeps it
+the `received` handed over ahead of it. A read alone hands its `received` over without waiting
+for it (actors/system.py), marked `with_outcome`: the journal stamps it when it takes it and keeps it
 until the read's outcome comes, then writes the two in one transaction, `received` first: one
 commit per read. (So `ts` is when each event happened, and a read's `received` can follow, in
 `seq`, events stamped after it.) If a `received` cannot be encoded or written, the journal

@@ -163,3 +163,42 @@ async def test_a_read_still_running_at_a_stop_leaves_its_received_which_the_next
         async with system_on(url, log):
             pass  # the next start closes what the log left open
     assert kinds_of(log, envelope.command_id) == ["received", "failed"]
+
+
+async def test_a_read_alone_is_written_with_its_outcome_and_one_among_others_waits_for_its_received(
+    tmp_path: Path,
+) -> None:
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def held(_seconds: float) -> None:
+        arrived.set()
+        await release.wait()
+
+    log = tmp_path / "events.sqlite3"
+    seen_at_request: list[list[str]] = []
+    second = new_envelope("get_ticker_price", {"symbol": "BTCUSDT"}, 20)
+
+    @web.middleware
+    async def look_at_the_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/api/v3/ticker/price":
+            seen_at_request.append(kinds_of(log, second.command_id))
+        return await handler(request)
+
+    exchange = new_exchange(faults={"GET /api/v3/avgPrice": Fault(FaultMode.LATENCY, 1, 1)}, sleep=held)
+    app = exchange.app()
+    app.middlewares.append(look_at_the_log)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with system_on(str(server.make_url("")), log) as system:
+            first = new_envelope("get_avg_price", {"symbol": "BTCUSDT"}, 20)
+            alone = asyncio.ensure_future(system.ask(first))
+            await asyncio.wait_for(arrived.wait(), 10)
+            assert kinds_of(log, first.command_id) == []  # alone: held until its outcome
+            assert isinstance(await system.ask(second), Executed)  # among others: waited for its received
+            assert seen_at_request == [["received"]]
+            release.set()
+            assert isinstance(await alone, Executed)
+            assert kinds_of(log, first.command_id) == ["received", "executed"]
+    finally:
+        await server.close()

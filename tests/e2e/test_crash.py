@@ -129,8 +129,7 @@ async def test_sigterm_and_sigint_stop_cleanly_with_calls_in_flight(tmp_path: Pa
 async def test_a_kill_while_reads_are_in_flight_leaves_no_outcome_without_its_received(tmp_path: Path) -> None:
     """A read hands its `received` to the journal without waiting for it; killed with reads in
     flight (one held at the exchange after its request arrived), the log still never holds an
-    outcome without its `received`, and of the held read it holds nothing (its record is what a
-    crash can cost a read in flight)."""
+    outcome without its `received`."""
     arrived, release = asyncio.Event(), asyncio.Event()
 
     async def held(_seconds: float) -> None:
@@ -171,5 +170,7 @@ async def test_a_kill_while_reads_are_in_flight_leaves_no_outcome_without_its_re
         release.set()
         await running.stop()
     with sqlite3.connect(log) as conn:
-        held_kinds = conn.execute("SELECT kind FROM events WHERE tool = 'get_avg_price'").fetchall()
-    assert held_kinds == []  # a read's `received` is written with its outcome: killed before it, no record
+        held = [k for (k,) in conn.execute("SELECT kind FROM events WHERE tool = 'get_avg_price' ORDER BY seq")]
+    # Among other calls in flight a read waits for its `received` (then the next start closes it as
+    # interrupted); alone it would have been written with its outcome, and left nothing.
+    assert held in ([], ["received", "failed"])
