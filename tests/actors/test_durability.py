@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from binance_mcp.actors.journal import Journal, NotReceived
-from binance_mcp.actors.system import new_envelope
+from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.chain import Event
 from binance_mcp.events.outcomes import Executed, Failed
 from binance_mcp.events.store import EventStore
-from binance_mcp.exchange.paper import Fault, FaultMode
+from binance_mcp.exchange.paper import Fault, FaultMode, PaperExchange
 
 from .conftest import Harness, build, exchange_server, new_exchange, system_on
 
@@ -29,6 +30,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def kinds_of(log: Path, command_id: str) -> list[str]:
     with sqlite3.connect(log) as conn:  # another connection: what is durable, not what is queued
         return [k for (k,) in conn.execute("SELECT kind FROM events WHERE command_id = ? ORDER BY seq", (command_id,))]
+
+
+@asynccontextmanager
+async def watched(exchange: PaperExchange, log: Path, look: Any) -> AsyncIterator[System]:
+    """A started System over `exchange`, whose requests the aiohttp middleware `look` sees first."""
+    app = exchange.app()
+    app.middlewares.append(look)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with system_on(str(server.make_url("")), log) as system:
+            yield system
+    finally:
+        await server.close()
 
 
 async def test_an_order_reaches_the_exchange_only_once_received_and_dispatched_are_durable(tmp_path: Path) -> None:
@@ -42,20 +57,12 @@ async def test_an_order_reaches_the_exchange_only_once_received_and_dispatched_a
             seen.append(kinds_of(log, str(client_id).removeprefix("mcp")))
         return await handler(request)
 
-    exchange = new_exchange()
-    app = exchange.app()
-    app.middlewares.append(look_at_the_log)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        async with system_on(str(server.make_url("")), log) as system:
-            for side in ("BUY", "SELL"):
-                envelope = new_envelope(
-                    "create_order", {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": "0.001"}, 80
-                )
-                assert isinstance(await system.ask(envelope), Executed)
-    finally:
-        await server.close()
+    async with watched(new_exchange(), log, look_at_the_log) as system:
+        for side in ("BUY", "SELL"):
+            envelope = new_envelope(
+                "create_order", {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": "0.001"}, 80
+            )
+            assert isinstance(await system.ask(envelope), Executed)
     assert seen == [["received", "dispatched"], ["received", "dispatched"]]
 
 
@@ -185,20 +192,13 @@ async def test_a_read_alone_is_written_with_its_outcome_and_one_among_others_wai
         return await handler(request)
 
     exchange = new_exchange(faults={"GET /api/v3/avgPrice": Fault(FaultMode.LATENCY, 1, 1)}, sleep=held)
-    app = exchange.app()
-    app.middlewares.append(look_at_the_log)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        async with system_on(str(server.make_url("")), log) as system:
-            first = new_envelope("get_avg_price", {"symbol": "BTCUSDT"}, 20)
-            alone = asyncio.ensure_future(system.ask(first))
-            await asyncio.wait_for(arrived.wait(), 10)
-            assert kinds_of(log, first.command_id) == []  # alone: held until its outcome
-            assert isinstance(await system.ask(second), Executed)  # among others: waited for its received
-            assert seen_at_request == [["received"]]
-            release.set()
-            assert isinstance(await alone, Executed)
-            assert kinds_of(log, first.command_id) == ["received", "executed"]
-    finally:
-        await server.close()
+    async with watched(exchange, log, look_at_the_log) as system:
+        first = new_envelope("get_avg_price", {"symbol": "BTCUSDT"}, 20)
+        alone = asyncio.ensure_future(system.ask(first))
+        await asyncio.wait_for(arrived.wait(), 10)
+        assert kinds_of(log, first.command_id) == []  # alone: held until its outcome
+        assert isinstance(await system.ask(second), Executed)  # among others: waited for its received
+        assert seen_at_request == [["received"]]
+        release.set()
+        assert isinstance(await alone, Executed)
+        assert kinds_of(log, first.command_id) == ["received", "executed"]
