@@ -39,7 +39,7 @@ from binance_mcp.actors.config import ConfigError, Settings
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import COMMANDS
 from binance_mcp.events.outcomes import Outcome
-from binance_mcp.events.replay import RecordedMarket, difference, outcome_signature
+from binance_mcp.events.replay import Move, RecordedMarket, difference, outcome_signature
 from binance_mcp.events.store import EventStore, LogReader
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, RunningPaperExchange, start_paper_exchange
@@ -141,13 +141,14 @@ def _args(row: _Row) -> dict[str, Any] | None:
     return args if isinstance(args, dict) and "_omitted" not in args else None
 
 
-def _first_prices(rows: list[_Row]) -> dict[str, Decimal]:
-    """The first price the log holds for each symbol: where each paper market's history ends."""
-    market, first = RecordedMarket(), dict[str, Decimal]()
+def _recorded_moves(rows: list[_Row]) -> dict[str, list[Move]]:
+    """The market moves to make before each replayable command (by command id), in one pass."""
+    market, moves = RecordedMarket(), {}
     for row in rows:
-        for move in market.moves(row.tool, _args(row) or {}, row.outcome, row.result, row.dispatch):
-            first.setdefault(move.symbol, move.price)
-    return first
+        args = _args(row)
+        if row.tool in COMMANDS and args is not None:
+            moves[row.command_id] = market.moves(row.tool, args, row.outcome, row.result, row.dispatch)
+    return moves
 
 
 def _opening_balances(rows: list[_Row]) -> dict[str, Decimal] | None:
@@ -200,8 +201,13 @@ class _Rerun:
     ):
         self.source, self.until_us, self.sets, self.out, self.runs = source, until_us, sets, out, runs
         self.clock = LogClock(rows[0].received_us // 1000 if rows else 0)
-        self.market = RecordedMarket()
-        self.first_prices = _first_prices(rows)
+        self.moves = _recorded_moves(rows)
+        # Where each paper market's history ends: the first price the log holds for its symbol.
+        self.first_prices: dict[str, Decimal] = {}
+        for moves in self.moves.values():
+            for move in moves:
+                self.first_prices.setdefault(move.symbol, move.price)
+        self.known: dict[str, Decimal] = {}  # the prices the market was moved to so far
         self.balances = _opening_balances(rows)
         self.paper: RunningPaperExchange | None = None
         self.same = 0
@@ -249,7 +255,7 @@ class _Rerun:
             clock=self.clock,
             limits=_limits(started),
             market_config=MarketConfig(walk_until_ms=self.clock.now),
-            start_prices={**self.first_prices, **self.market.known},
+            start_prices={**self.first_prices, **self.known},
             balances=None if _embedded(started) else self.balances,
         )
         return self.paper
@@ -261,8 +267,9 @@ class _Rerun:
             self.not_replayable.append({"command_id": row.command_id, "tool": row.tool, "why": why})
             return
         self.clock.to(row.received_us // 1000)
-        for move in self.market.moves(row.tool, args, row.outcome, row.result, row.dispatch):
+        for move in self.moves[row.command_id]:
             self.market_moves += paper.exchange.move_market(move.symbol, move.price, move.at)
+            self.known[move.symbol] = move.price
         answer = await system.ask(new_envelope(row.tool, args, len(_encoder.encode(args))))
         assert isinstance(answer, Outcome)  # confirmations are off in a re-run
         original = outcome_signature(row.outcome, row.result)
