@@ -30,6 +30,7 @@ __all__ = [
     "OrderView",
     "Pending",
     "RecordedMarket",
+    "account_balances",
     "difference",
     "outcome_signature",
     "replay_state",
@@ -37,6 +38,18 @@ __all__ = [
 
 DAY_MS = 86_400_000
 _decoder = msgspec.json.Decoder()
+
+
+def account_balances(args: dict[str, Any], data: Any) -> dict[str, Decimal] | None:
+    """The free balance of each asset in a `get_balance` answer that pictures the whole account;
+    None for a read of one asset (`args` name it) or an answer without a list of balances."""
+    if args.get("asset") is not None or not isinstance(data, dict) or not isinstance(data.get("balances"), list):
+        return None
+    return {
+        str(b["asset"]): Decimal(str(b["free"]))
+        for b in data["balances"]
+        if isinstance(b, dict) and "asset" in b and "free" in b
+    }
 
 
 class Pending(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,10 +257,11 @@ class AccountView:
         if kind != "executed" or (tool not in _ORDER_READS and tool != "get_balance"):
             return
         data = _decoder.decode(body).get("data")
-        if tool == "get_balance" and isinstance(data, dict):
-            if self.args.pop(command_id, {}).get("asset") is not None:
-                return  # one asset: not a picture of the account
-            self.balances = {str(b["asset"]): Decimal(str(b["free"])) for b in data.get("balances", ())}
+        if tool == "get_balance":
+            balances = account_balances(self.args.pop(command_id, {}), data)
+            if balances is None:
+                return  # one asset, or no balances: not a picture of the account
+            self.balances = balances
             self.balances_seq = seq
             self.at_read = {}  # filled in as orders move after this read (see _update)
             return

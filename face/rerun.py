@@ -39,7 +39,7 @@ from binance_mcp.actors.config import ConfigError, Settings
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import COMMANDS
 from binance_mcp.events.outcomes import Outcome
-from binance_mcp.events.replay import Move, RecordedMarket, difference, outcome_signature
+from binance_mcp.events.replay import Move, RecordedMarket, account_balances, difference, outcome_signature
 from binance_mcp.events.store import EventStore, LogReader
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, RunningPaperExchange, start_paper_exchange
@@ -156,9 +156,10 @@ def _opening_balances(rows: list[_Row]) -> dict[str, Decimal] | None:
     for row in rows:
         if row.tool == "create_order":
             return None
-        data = (row.result or {}).get("data") if row.tool == "get_balance" and row.outcome == "executed" else None
-        if isinstance(data, dict) and isinstance(data.get("balances"), list) and not (_args(row) or {}).get("asset"):
-            return {b["asset"]: Decimal(str(b["free"])) for b in data["balances"] if "asset" in b and "free" in b}
+        if row.tool == "get_balance" and row.outcome == "executed" and isinstance(row.result, dict):
+            balances = account_balances(_args(row) or {}, row.result.get("data"))
+            if balances is not None:
+                return balances
     return None
 
 

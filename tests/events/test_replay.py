@@ -7,7 +7,15 @@ from decimal import Decimal as D
 from typing import Any
 
 from binance_mcp.events.lifecycle import NEXT, TERMINAL_KINDS, illegal_move
-from binance_mcp.events.replay import DAY_MS, Fold, Move, RecordedMarket, difference, outcome_signature
+from binance_mcp.events.replay import (
+    DAY_MS,
+    Fold,
+    Move,
+    RecordedMarket,
+    account_balances,
+    difference,
+    outcome_signature,
+)
 
 NOW = 2_000 * DAY_MS
 Row = tuple[int, int, str, str, str, str]
@@ -143,3 +151,11 @@ def test_the_recorded_market_is_what_each_command_met() -> None:
     ]
     assert market.moves("get_ticker_price", {}, "rejected", {"kind": "validation_error"}, None) == []
     assert market.known == {"BTCUSDT": D(69000), "ETHUSDT": D("2500.5"), "SOLUSDT": D(68000)}
+
+
+def test_only_a_whole_account_balance_read_pictures_the_account() -> None:
+    whole = {"balances": [{"asset": "BTC", "free": "0.5", "locked": "0"}, {"asset": "USDT", "free": "100.25"}]}
+    assert account_balances({}, whole) == {"BTC": D("0.5"), "USDT": D("100.25")}
+    assert account_balances({"asset": "BTC"}, whole) is None  # one asset: not a picture of the account
+    assert account_balances({}, {"accountType": "SPOT"}) is None
+    assert account_balances({}, None) is None
