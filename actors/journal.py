@@ -1,15 +1,18 @@
 """The journal: the single writer of the event log.
 
 The journal actor takes messages from its mailbox and encodes them into events on the event
-loop; a writer thread of its own (the only thread that touches the SQLite connection) takes
-everything that has been handed to it since its last commit and writes it as one transaction
-(group commit). So transactions grow to fill the time a commit takes, encoding on the loop
-overlaps the commit, and the writer goes from one commit to the next without waiting for the
-loop. Each commit is reported back to the loop, which answers its callers: a `Record` is
-acknowledged only once durable; a `Finish` answers its caller with the outcome only once the
-outcome is durable. If the log cannot be written, every caller in the transaction gets
-`Failed(audit_unavailable)` (a `Record` reply gets `AuditUnavailable`), and the journal goes on
-answering.
+loop; a writer thread of its own takes everything that has been handed to it since its last
+commit and writes it as one transaction (group commit). So transactions grow to fill the time a
+commit takes, encoding on the loop overlaps the commit, and the writer goes from one commit to
+the next without waiting for the loop. When the server is quiet (`quiet()`: no more than one call
+in flight) and the writer thread holds nothing, a small transaction is written on the loop
+instead: nobody would wait behind it, and the hand-over to the thread and back costs more than
+the loop loses. One of the two touches the SQLite connection at a time: the loop writes only
+while every batch handed to the thread has been answered. Each commit is reported back to the
+loop, which answers its callers: a `Record` is acknowledged only once durable; a `Finish` answers
+its caller with the outcome only once the outcome is durable. If the log cannot be written, every
+caller in the transaction gets `Failed(audit_unavailable)` (a `Record` reply gets
+`AuditUnavailable`), and the journal goes on answering.
 
 Events are written in the order they were handed over, so a terminal is never durable before
 the `received` handed over ahead of it. A read alone hands its `received` over without waiting
@@ -47,6 +50,7 @@ log = logging.getLogger("binance_mcp.journal")
 MAX_BODY = 64 * 1024  # larger results are stored as a digest and a truncated flag
 MAX_BATCH = 1024  # messages taken from the mailbox at once
 MAX_QUEUED = 4096  # events handed to the writer and not yet durable; past it the journal waits
+INLINE_MAX = 4  # events a quiet server commits on the loop rather than in the writer thread
 WRITE_BATCH = 256  # events per transaction at most: under a burst, one batch's callers wake
 # up and come back while the next batch commits
 _encoder = msgspec.json.Encoder(order="sorted", decimal_format="string")
@@ -93,11 +97,13 @@ class Journal(Actor):
         venue: str,
         mailbox_size: int = 4096,
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+        quiet: Callable[[], bool] = lambda: False,
     ):
         super().__init__("journal", mailbox_size)
         self.store = store
         self.venue = venue
         self.clock_us = clock_us  # the wall clock; a re-run of the log stamps its events with the log's
+        self.quiet = quiet  # True when no more than one call is in flight (actors/system.py)
         self._to_writer: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._queued = 0  # events handed to the writer and not yet answered
@@ -132,16 +138,31 @@ class Journal(Actor):
     def _hand_over_events(self, pairs: list[tuple[Any, Reply]], events: list[Event]) -> None:
         if not events:
             return
-        if self._writer is None:
+        if self._writer is None:  # started with the first events, even if a quiet server writes them itself:
+            # a thread that cannot start stops the run at its first record, not under load.
             # A daemon, so that a server stopping on a fatal error can always exit; each
             # transaction is atomic, so an abrupt exit loses only what was never acknowledged.
             loop = asyncio.get_running_loop()
             writer = threading.Thread(target=self._writer_loop, args=(loop,), name="event-log-writer", daemon=True)
             writer.start()
             self._writer = writer
+        if self._queued == 0 and len(events) <= INLINE_MAX and self.quiet():
+            self._write_here(pairs, events)
+            return
         self._queued += len(events)
         for i in range(0, len(events), WRITE_BATCH):
             self._to_writer.put((pairs[i : i + WRITE_BATCH], events[i : i + WRITE_BATCH]))
+
+    def _write_here(self, pairs: list[tuple[Any, Reply]], events: list[Event]) -> None:
+        """On the loop: one transaction, answered at once. Only while the writer thread holds
+        nothing (every batch handed to it has been answered, so it is not in `_write`) and
+        `quiet()` says no other call would wait behind the commit."""
+        try:
+            results: list[BaseException | None] = list(self._write(events))
+        except Exception as exc:  # not the store's: answer them all
+            results = [exc] * len(events)
+        self._queued += len(events)
+        self._written(pairs, results)
 
     def _event(self, message: Any, now: int) -> Event:
         if isinstance(message, Finish):

@@ -1,7 +1,8 @@
 """The SQLite event log: schema, hash-chained append, read and verify.
 
 Sans-IO core: the hash chain is pure (events/chain.py). `EventStore` is the thin I/O shell around
-one sqlite3 connection; it must be used from one thread only (the journal's writer thread).
+one sqlite3 connection; it must be used by one thread at a time (the journal's writer thread, or
+the event loop while that thread holds nothing: actors/journal.py).
 `LogReader` opens the log read-only, for audit.
 
 - WAL and `synchronous=FULL`: an append returns only after its transaction is durable.
@@ -131,7 +132,7 @@ SELECT seq, ts, command_id, kind, tool, body FROM events WHERE command_id IN (
 
 
 class EventStore:
-    """One connection to the log. Not thread-safe: the journal gives it a thread of its own."""
+    """One connection to the log. Not thread-safe: the journal uses it from one thread at a time."""
 
     def __init__(self, path: str | Path, server_version: str = "0"):
         self.path = Path(path)

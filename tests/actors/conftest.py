@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from binance_mcp.actors.journal import Journal
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.outcomes import Outcome
 from binance_mcp.events.store import EventStore
@@ -83,3 +85,16 @@ async def build(
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     async with build(tmp_path) as h:
         yield h
+
+
+def writing_threads(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread of each transaction the journal's store commits, in order."""
+    seen: list[int] = []
+    append = journal.store.append_batch
+
+    def noted(events: Any) -> list[int]:
+        seen.append(threading.get_ident())
+        return append(events)
+
+    monkeypatch.setattr(journal.store, "append_batch", noted)
+    return seen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,15 +15,20 @@ from binance_mcp.actors.messages import Envelope, Finish
 from binance_mcp.events.outcomes import Executed, Failed
 from binance_mcp.events.store import EventStore
 
+from .conftest import writing_threads
 
-@pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
+
+@pytest.fixture(params=[False, True], ids=["busy", "quiet"])
+async def journal(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Journal]:
+    """Every test runs twice: on a busy server (each transaction in the writer thread) and on a
+    quiet one (small transactions on the loop while the writer thread holds nothing)."""
     crashes: list[Crash] = []
 
     async def on_crash(crash: Crash) -> None:
         crashes.append(crash)
 
-    journal = Journal(EventStore(tmp_path / "log.sqlite3"), "paper")
+    quiet: bool = request.param
+    journal = Journal(EventStore(tmp_path / "log.sqlite3"), "paper", quiet=lambda: quiet)
     supervisor = Supervisor(on_crash)
     supervisor.start(journal)
     yield journal
@@ -46,6 +52,27 @@ async def test_an_acknowledged_event_is_already_in_the_file(journal: Journal, tm
     other = EventStore(tmp_path / "log.sqlite3")  # a second connection sees the committed row
     assert [r[2:4] for r in other.rows()] == [("c1", "received")]
     other.close()
+
+
+async def test_a_quiet_server_commits_small_transactions_on_the_loop(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = writing_threads(journal, monkeypatch)
+    await journal.record("c1", "received", "get_ticker_price", {"args": {}})
+    assert isinstance(await finish(journal, "c1"), Executed)
+    on_loop = journal.quiet()
+    assert len(seen) == 2
+    assert all((ident == threading.get_ident()) == on_loop for ident in seen)
+    assert journal.store.verify() is None
+
+
+async def test_a_burst_goes_to_the_writer_thread_even_on_a_quiet_server(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = writing_threads(journal, monkeypatch)
+    await asyncio.gather(*(journal.record(f"c{i}", "received", "t", {"i": i}) for i in range(50)))
+    assert threading.get_ident() not in seen  # 50 events at once: more than INLINE_MAX
+    assert [r[2] for r in journal.store.rows()] == [f"c{i}" for i in range(50)]
 
 
 async def test_concurrent_events_share_commits_and_keep_the_chain(journal: Journal) -> None:

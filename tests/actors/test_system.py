@@ -25,7 +25,7 @@ from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Thr
 from binance_mcp.events.store import verify_rows
 from binance_mcp.exchange.paper import LimitConfig, PaperExchange
 
-from .conftest import Harness, build, exchange_server, new_exchange, system_on
+from .conftest import Harness, build, exchange_server, new_exchange, system_on, writing_threads
 
 
 def log_rows(path: Path) -> list[tuple[Any, ...]]:
@@ -231,6 +231,21 @@ def when_started(system: System, n: int) -> asyncio.Event:
 
     system._ask = counted  # type: ignore[method-assign]
     return event
+
+
+async def test_one_call_at_a_time_commits_on_the_loop_and_calls_together_in_the_writer_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with build(tmp_path) as h:
+        seen = writing_threads(h.system.journal, monkeypatch)
+        for _ in range(3):
+            assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+        assert seen == [threading.get_ident()] * 3  # one commit per read, each on the loop
+        seen.clear()
+        calls = await asyncio.gather(*(h.call("get_ticker_price", symbol="BTCUSDT") for _ in range(20)))
+        assert all(isinstance(c, Executed) for c in calls)
+        assert any(ident != threading.get_ident() for ident in seen)  # nineteen `received` at once
+        assert verify_rows(log_rows(h.log)) is None
 
 
 async def test_stop_lets_calls_in_flight_finish_and_refuses_new_ones(tmp_path: Path) -> None:
