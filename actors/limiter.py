@@ -4,7 +4,10 @@ Each admitted command costs 1 MCP call (`MCP_MAX_REQUESTS_PER_MINUTE`, when
 `MCP_RATE_LIMIT_ENABLED`) and its endpoint's request weight (the REQUEST_WEIGHT limit that
 exchangeInfo states; 6000 per minute until it is known), from
 aiolimiter buckets. The weight bucket is kept in step with the X-MBX-USED-WEIGHT-1M that the
-exchange reports. After a 429 or 418 nothing is sent until its Retry-After has passed.
+exchange reports. After a 429 or 418 nothing is sent until its Retry-After has passed. Requests
+that are not a tool call's own (an order's price and open-order lookups, the reconciler's
+lookups) ask first with `Spend`: charged to the weight, not to the MCP call budget, and held back
+like the rest.
 
 A new order also counts against Binance's ORDERS limits (50 per 10 s and 160,000 per day until
 exchangeInfo states them), kept as sliding windows of the times orders left: stricter than the
@@ -17,6 +20,7 @@ waits, so its mailbox never stalls.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -24,8 +28,21 @@ from collections.abc import Callable, Iterable
 from aiolimiter import AsyncLimiter
 
 from binance_mcp.actors.base import Actor, Reply
-from binance_mcp.actors.messages import Admitted, Backoff, Finish, OrderCountSeen, RateBudget, Validated, WeightSeen
+from binance_mcp.actors.messages import (
+    Admitted,
+    Backoff,
+    Finish,
+    OrderCountSeen,
+    RateBudget,
+    Spend,
+    Validated,
+    WeightSeen,
+)
+from binance_mcp.events.commands import Command
 from binance_mcp.events.outcomes import RATE_LIMITED, Throttled
+from binance_mcp.exchange.client import BinanceClient
+from binance_mcp.exchange.client import Reply as ExchangeReply
+from binance_mcp.exchange.errors import RateLimited
 
 __all__ = ["Bucket", "Limiter"]
 
@@ -164,8 +181,15 @@ class Limiter(Actor):
             await self.observe_weight(message.used)
 
     async def handle(
-        self, message: Validated | Backoff | WeightSeen | RateBudget | OrderCountSeen, reply: Reply
+        self, message: Validated | Spend | Backoff | WeightSeen | RateBudget | OrderCountSeen, reply: Reply
     ) -> None:
+        if isinstance(message, Spend):
+            verdict = await self.admit(message.weight, tool_call=False)
+            if verdict is not None:
+                self.throttled += 1
+            if reply is not None and not reply.done():
+                reply.set_result(verdict)
+            return
         if not isinstance(message, Validated):  # what the exchange told us; acknowledged if asked
             await self._learn(message)
             if reply is not None and not reply.done():
@@ -184,7 +208,8 @@ class Limiter(Actor):
         admitted = Admitted(envelope=message.envelope, command=message.command, facts=message.facts)
         await self.next_stage.tell(admitted, reply)
 
-    async def admit(self, weight: int) -> Throttled | None:
+    async def admit(self, weight: int, *, tool_call: bool = True) -> Throttled | None:
+        """None, with `weight` (and, for a tool call, one call of the MCP budget) charged; or why not."""
         now = self.clock()
         if now < self.backoff_until:
             wait = int((self.backoff_until - now) * 1000) + 1
@@ -196,8 +221,9 @@ class Limiter(Actor):
                 message=f"the exchange reports this minute's {self.weight_per_minute} request weight as used",
                 retry_after_ms=wait,
             )
-        if self.calls is not None and not self.calls.has_capacity(1):
-            wait = int(60_000 / self.calls.max_rate) + 1
+        calls = self.calls if tool_call else None
+        if calls is not None and not calls.has_capacity(1):
+            wait = int(60_000 / calls.max_rate) + 1
             return Throttled(
                 kind=RATE_LIMITED,
                 message=f"more than {self.calls_per_minute} tool calls per minute (MCP_MAX_REQUESTS_PER_MINUTE)",
@@ -211,9 +237,27 @@ class Limiter(Actor):
                 retry_after_ms=wait,
             )
         # Both have capacity, so these acquisitions return at once: the limiter never waits.
-        if self.calls is not None:
-            await self.calls.acquire(1)
+        if calls is not None:
+            await calls.acquire(1)
         if weight:
             await self.weight.acquire(weight)
             self._charge_window(weight)
         return None
+
+
+async def send_spent(limiter: Actor, client: BinanceClient, *commands: Command) -> list[ExchangeReply] | Throttled:
+    """Requests that are not a tool call's own (`Spend`): their weight is asked of the limiter
+    first, once for all of them; if it says no, nothing is sent and its `Throttled` is returned.
+    Then they go together; a 429/418 among them starts the back-off as a tool call's would."""
+    verdict: Throttled | None = await limiter.ask(Spend(weight=sum(c.weight() for c in commands)))
+    if verdict is not None:
+        return verdict
+    try:
+        return list(
+            await asyncio.gather(
+                *(client.request(c.method, c.endpoint, c.binance_params(), signed=c.signed) for c in commands)
+            )
+        )
+    except RateLimited as exc:
+        await limiter.tell(Backoff(seconds=exc.retry_after_s))
+        raise

@@ -22,8 +22,10 @@ from typing import Any
 
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.journal import AuditUnavailable, Journal
+from binance_mcp.actors.limiter import send_spent
 from binance_mcp.actors.messages import Settle
-from binance_mcp.events.commands import GetOrder
+from binance_mcp.events.commands import Command, GetOpenOrders, GetOrder
+from binance_mcp.events.outcomes import Throttled
 from binance_mcp.events.replay import Pending
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected
@@ -46,6 +48,7 @@ class Reconciler(Actor):
         settle_margin_ms: int = 2000,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        limiter: Actor | None = None,
     ):
         super().__init__("reconciler")
         self.client = client
@@ -55,6 +58,7 @@ class Reconciler(Actor):
         self.settle_margin_ms = settle_margin_ms
         self.clock_ms = clock_ms
         self.sleep = sleep
+        self.limiter = limiter  # when given, each lookup asks it for its weight first (`Spend`)
         self.tasks: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
 
     def reset(self) -> None:
@@ -77,6 +81,10 @@ class Reconciler(Actor):
             except ExchangeError as exc:
                 log.warning("reconciling %s: lookup failed (%s); trying again", track.command_id, exc.message)
                 continue
+            if isinstance(found, Throttled):  # backing off, or no weight left: nothing was sent
+                log.warning("reconciling %s: %s; trying again later", track.command_id, found.message)
+                await self.sleep((found.retry_after_ms or 0) / 1000)
+                continue
             if found is None:
                 continue
             try:
@@ -91,14 +99,26 @@ class Reconciler(Actor):
         log.error("could not reconcile %s (%s); it will be tried at the next start", track.command_id, track.tool)
         return None
 
-    async def _look_up(self, track: Pending) -> dict[str, Any] | None:
+    async def _send(self, lookup: Command) -> Any:
+        """One lookup's answer, or the limiter's `Throttled` if it may not be sent now."""
+        if self.limiter is None:
+            reply = await self.client.request(
+                lookup.method, lookup.endpoint, lookup.binance_params(), signed=lookup.signed
+            )
+            return reply.data
+        sent = await send_spent(self.limiter, self.client, lookup)
+        return sent if isinstance(sent, Throttled) else sent[0].data
+
+    async def _look_up(self, track: Pending) -> dict[str, Any] | Throttled | None:
         """What happened, or None when it cannot be told yet."""
         if track.tool == "cancel_open_orders":
-            reply = await self.client.request("GET", "/api/v3/openOrders", {"symbol": track.symbol}, signed=True)
-            return {"open_orders": len(reply.data)}
+            opens = await self._send(GetOpenOrders(symbol=track.symbol))
+            return opens if isinstance(opens, Throttled) else {"open_orders": len(opens)}
         lookup = GetOrder(symbol=track.symbol, order_id=track.order_id, client_order_id=track.client_order_id)
         try:
-            order = (await self.client.request("GET", lookup.endpoint, lookup.binance_params(), signed=True)).data
+            order = await self._send(lookup)
+            if isinstance(order, Throttled):
+                return order
         except ExchangeRejected as exc:
             if exc.code not in _GONE:
                 raise

@@ -38,7 +38,7 @@ from binance_mcp.actors.confirmer import Confirmer
 from binance_mcp.actors.executor import Executor
 from binance_mcp.actors.guard import DailyNotional, Guard
 from binance_mcp.actors.journal import AuditUnavailable, Journal
-from binance_mcp.actors.limiter import Limiter
+from binance_mcp.actors.limiter import Limiter, send_spent
 from binance_mcp.actors.messages import (
     Admitted,
     Confirm,
@@ -55,7 +55,7 @@ from binance_mcp.actors.messages import (
 )
 from binance_mcp.actors.reconciler import BACKOFF_S, Reconciler
 from binance_mcp.actors.validator import SymbolDirectory, Validator
-from binance_mcp.events.commands import COMMANDS
+from binance_mcp.events.commands import COMMANDS, ExchangeInfo, GetAvgPrice, GetOpenOrders
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.outcomes import (
     AUDIT_UNAVAILABLE,
@@ -164,6 +164,7 @@ class System:
             backoff_s=reconcile_backoff_s,
             settle_margin_ms=reconcile_margin_ms,
             clock_ms=self.clock_ms,
+            limiter=self.limiter,
         )
         self.executor = Executor(
             client,
@@ -189,7 +190,10 @@ class System:
         self._idle = asyncio.Event()
 
     async def _exchange_info(self) -> Any:
-        return (await self.client.request("GET", "/api/v3/exchangeInfo")).data
+        sent = await send_spent(self.limiter, self.client, ExchangeInfo())
+        if isinstance(sent, Throttled):  # the start retries on first use; an hourly refresh keeps the cache
+            raise RuntimeError(f"exchangeInfo not read now: {sent.message}")
+        return sent[0].data
 
     def _rate_limits(self, budget: RateBudget) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # the next hourly refresh states it again
@@ -223,12 +227,13 @@ class System:
         with contextlib.suppress(asyncio.QueueFull):  # advisory, like the weight
             self.limiter.mailbox.put_nowait((OrderCountSeen(ten_seconds=ten_seconds, day=day), None))
 
-    async def _market_facts(self, symbol: str) -> tuple[Decimal, int, int]:
-        """What an order's checks need: the symbol's average price and its open orders (weight 2 + 6)."""
-        avg, opens = await asyncio.gather(
-            self.client.request("GET", "/api/v3/avgPrice", {"symbol": symbol}),
-            self.client.request("GET", "/api/v3/openOrders", {"symbol": symbol}, signed=True),
-        )
+    async def _market_facts(self, symbol: str) -> tuple[Decimal, int, int] | Throttled:
+        """What an order's checks need: the symbol's average price and its open orders (weight 2 + 6,
+        asked of the limiter first: during a back-off they are not sent and the order is throttled)."""
+        sent = await send_spent(self.limiter, self.client, GetAvgPrice(symbol=symbol), GetOpenOrders(symbol=symbol))
+        if isinstance(sent, Throttled):
+            return sent
+        avg, opens = sent
         algo = sum(1 for o in opens.data if o.get("type") in ALGO_TYPES)
         return Decimal(str(avg.data["price"])), len(opens.data), algo
 

@@ -33,6 +33,7 @@ from binance_mcp.events.outcomes import (
     FILTER_FAILURE,
     GUARD_LIMIT,
     ORDER_REJECTED,
+    RATE_LIMITED,
     REQUEST_TOO_LARGE,
     SYMBOL_NOT_ALLOWED,
     TRADING_DISABLED,
@@ -43,8 +44,9 @@ from binance_mcp.events.outcomes import (
     VALIDATION_ERROR,
     Failed,
     Rejected,
+    Throttled,
 )
-from binance_mcp.exchange.errors import ExchangeError
+from binance_mcp.exchange.errors import ExchangeError, RateLimited
 from binance_mcp.exchange.rules import (
     OpenOrderCounts,
     OrderCheck,
@@ -121,7 +123,8 @@ class SymbolDirectory:
         return tuple(difflib.get_close_matches(symbol, self.symbols, n=n, cutoff=0.5))
 
 
-MarketFacts = Callable[[str], Awaitable[tuple[Decimal, int, int]]]  # symbol → (avg price, open, open algo)
+# symbol → (avg price, open, open algo), or why the lookups could not be sent now
+MarketFacts = Callable[[str], Awaitable[tuple[Decimal, int, int] | Throttled]]
 
 
 class Validator(Actor):
@@ -187,14 +190,20 @@ class Validator(Actor):
             assert self.market_facts is not None
             symbol = getattr(pending.command, "symbol", "")
             try:
-                price, open_orders, open_algo = await self.market_facts(symbol)
+                facts = await self.market_facts(symbol)
             except Exception as exc:  # whatever it is, the caller gets an outcome and nothing is sent
                 why = exc.message if isinstance(exc, ExchangeError) else f"{type(exc).__name__}: {exc}"
                 message = f"could not read {symbol}'s average price and open orders to check the order: {why}"
                 code = exc.code if isinstance(exc, ExchangeError) else None
-                failed = Failed(kind=TRANSPORT_ERROR, message=message, code=code)
+                kind = RATE_LIMITED if isinstance(exc, RateLimited) else TRANSPORT_ERROR
+                failed = Failed(kind=kind, message=message, code=code)
                 await self.journal.tell(Finish(envelope=pending.envelope, outcome=failed), reply)
                 return
+            if isinstance(facts, Throttled):  # backing off, or no weight left: not even the lookups went
+                held = msgspec.structs.replace(facts, message=f"{facts.message}; the order was not sent")
+                await self.journal.tell(Finish(envelope=pending.envelope, outcome=held), reply)
+                return
+            price, open_orders, open_algo = facts
             priced = msgspec.structs.replace(
                 pending, ref_price=price, open_orders=open_orders, open_algo_orders=open_algo
             )

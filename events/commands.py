@@ -35,6 +35,7 @@ __all__ = [
     "CancelOrder",
     "Command",
     "CreateOrder",
+    "ExchangeInfo",
     "GetAccountSnapshot",
     "GetAuditLog",
     "GetAvailableAssets",
@@ -258,6 +259,16 @@ class GetBookTicker(Command, frozen=True, tag="get_book_ticker"):
 
     endpoint: ClassVar[str] = "/api/v3/ticker/bookTicker"
     symbol: Symbol
+
+
+class ExchangeInfo(Command, frozen=True, tag="exchange_info"):
+    """Not a tool: the server's own read of every symbol's rules and the exchange's rate limits
+    (at start, then at most hourly), which the tools get_available_assets and get_symbol_info serve."""
+
+    endpoint: ClassVar[str] = "/api/v3/exchangeInfo"
+
+    def weight(self) -> int:
+        return 20
 
 
 class GetAvailableAssets(Command, frozen=True, tag="get_available_assets"):

@@ -190,6 +190,52 @@ async def test_after_a_429_nothing_is_sent_until_retry_after(tmp_path: Path) -> 
         assert h.exchange.weights._ips["127.0.0.1"].refusals == 1
 
 
+async def test_after_a_429_an_order_sends_not_even_its_price_and_open_order_lookups(tmp_path: Path) -> None:
+    async with build(tmp_path, limits=LimitConfig(weight_per_minute=100)) as h:
+        now = h.exchange.now()
+        h.exchange.weights.charge("127.0.0.1", 100 - h.exchange.weights.used("127.0.0.1", now), now)
+        failed = await h.call("get_ticker_price", symbol="BTCUSDT")
+        assert isinstance(failed, Failed) and failed.code == -1003  # the exchange said 429: back off
+        order = await h.call("create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+        assert isinstance(order, Throttled) and order.retry_after_ms > 0, order
+        assert h.exchange.served["GET /api/v3/avgPrice"] == 0
+        assert h.exchange.served["GET /api/v3/openOrders"] == 0
+        assert h.exchange.served["POST /api/v3/order"] == 0
+        assert h.exchange.weights._ips["127.0.0.1"].refusals == 1
+        assert [r[3] for r in command_rows(h.log)][-2:] == ["received", "throttled"]
+
+
+async def test_an_exchange_info_refresh_waits_out_a_back_off_and_keeps_the_cache(harness: Harness) -> None:
+    served = harness.exchange.served["GET /api/v3/exchangeInfo"]
+    symbols = harness.system.directory.symbols
+    harness.system.limiter.back_off(60)
+    with pytest.raises(RuntimeError, match="back off"):
+        await harness.system.directory.refresh()
+    assert harness.exchange.served["GET /api/v3/exchangeInfo"] == served  # not sent
+    assert harness.system.directory.symbols is symbols
+
+
+async def test_an_orders_lookups_that_would_overrun_the_weight_budget_are_not_sent(tmp_path: Path) -> None:
+    # 27 a minute: exchangeInfo at start spends 20, the order's lookups would need 2 + 6 more
+    async with build(tmp_path, limits=LimitConfig(weight_per_minute=27)) as h:
+        order = await h.call("create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+        assert isinstance(order, Throttled) and "weight" in order.message, order
+        assert h.exchange.served["GET /api/v3/avgPrice"] == 0
+        assert h.exchange.served["GET /api/v3/openOrders"] == 0
+        assert h.exchange.weights._ips["127.0.0.1"].refusals == 0  # the exchange never had to say no
+
+
+async def test_an_orders_lookups_cost_no_tool_call_of_the_call_budget(tmp_path: Path) -> None:
+    async with build(tmp_path, calls_per_minute=60) as h:
+        calls = h.system.limiter.calls
+        assert calls is not None
+        before = calls._level
+        order = await h.call("create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+        assert isinstance(order, Executed), order
+        assert h.exchange.served["GET /api/v3/avgPrice"] == 1
+        assert calls._level - before == pytest.approx(1, abs=0.05)  # the order; its lookups are not calls
+
+
 async def test_unwritable_log_fails_calls_sends_no_order_and_answers_no_read(harness: Harness) -> None:
     assert isinstance(await harness.call("get_ticker_price", symbol="BTCUSDT"), Executed)
     harness.system.journal.store.conn.execute("PRAGMA query_only=1")  # as if the file turned read-only

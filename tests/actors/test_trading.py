@@ -16,6 +16,7 @@ from binance_mcp.actors.messages import Admitted, NeedsConfirmation, OrderCountS
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import client_order_id, decode
 from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled, Unknown
+from binance_mcp.events.replay import Pending
 from binance_mcp.events.store import Event, EventStore
 from binance_mcp.exchange.paper import Fault, FaultMode, LimitConfig, PaperExchange
 
@@ -166,6 +167,35 @@ async def test_the_orders_window_survives_a_restart_and_stops_orders_before_the_
             assert exchange.served[POST] == posts  # stopped here, not at the exchange
     assert isinstance(outcome, Throttled) and "3 new orders per 10 seconds" in outcome.message
     assert 0 < outcome.retry_after_ms <= 10_000
+
+
+async def test_the_reconciler_sends_no_lookup_while_the_exchange_asks_us_to_back_off(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    async with exchange_server(exchange) as url, system_on(url, tmp_path / "log.sqlite3", **FAST) as system:
+        command_id, placed = await call(system, "create_order", **BUY)
+        assert isinstance(placed, Executed)
+        waits: list[tuple[float, int]] = []  # each back-off wait, and the lookups sent before it
+
+        async def noted(seconds: float) -> None:
+            waits.append((seconds, exchange.served["GET /api/v3/order"]))
+            await asyncio.sleep(seconds)
+
+        system.reconciler.sleep = noted
+        system.limiter.back_off(0.3)  # as after a 429 with Retry-After
+        pending = Pending(
+            command_id=command_id,
+            tool="create_order",
+            symbol="BTCUSDT",
+            client_order_id=client_order_id(command_id),
+            order_id=None,
+            dispatched_ms=system.clock_ms(),
+            finished=True,
+        )
+        await system.reconciler.ask(pending)
+        found = await system.reconciler.tasks[command_id]
+    assert found is not None and found["placed"] is True
+    assert waits[0][1] == 0 and 0.05 < waits[0][0] <= 0.31  # held for what is left of the back-off, nothing sent
+    assert exchange.served["GET /api/v3/order"] == 1  # then one lookup
 
 
 async def test_a_restart_closes_what_was_left_open_and_reconciles_dispatches(tmp_path: Path) -> None:
