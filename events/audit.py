@@ -23,6 +23,8 @@ from typing import Any
 
 import msgspec
 
+from binance_mcp.exchange.rules import SYMBOL_SEPARATORS, normalize_symbol
+
 __all__ = [
     "Call",
     "Filters",
@@ -34,6 +36,7 @@ __all__ = [
     "find_alerts",
     "iso",
     "key_args",
+    "normalized_symbol_sql",
     "parse_time",
     "percentile",
     "summary",
@@ -70,6 +73,14 @@ def iso(ts_us: int) -> str:
 COMMANDS_COLUMNS = {k: k for k in ("received_us", "tool", "outcome", "symbol", "session")}
 
 
+def normalized_symbol_sql(expr: str) -> str:
+    """SQL for `expr` as `normalize_symbol` reads a symbol: the log keeps the arguments as the
+    client sent them (`btc/usdt`), a filter names the symbol (`BTCUSDT`)."""
+    for separator in SYMBOL_SEPARATORS:
+        expr = f"replace({expr}, '{separator}', '')"
+    return f"upper(trim({expr}))"
+
+
 @dataclass(frozen=True)
 class Filters:
     since_us: int | None = None
@@ -88,7 +99,6 @@ class Filters:
             ("received_us", self.since_us, ">="),
             ("received_us", self.until_us, "<="),
             ("tool", self.tool, "="),
-            ("symbol", self.symbol, "="),
         ):
             if value is not None:
                 clauses.append(f"{col[name]} {op} ?")
@@ -100,6 +110,9 @@ class Filters:
         if self.session is not None:
             clauses.append(f"{col['session']} LIKE ?")
             params.append(self.session + "%")
+        if self.symbol is not None:  # however the log or the filter spells it
+            clauses.append(f"{normalized_symbol_sql(col['symbol'])} = ?")
+            params.append(normalize_symbol(self.symbol))
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -339,11 +352,11 @@ def find_alerts(
         add("rate_limits", what, limited + throttled)
     if len(history) >= t.history_min:
         known_tools = {c.tool for c in history}
-        known_symbols = {c.symbol for c in history if c.symbol}
+        known_symbols = {normalize_symbol(c.symbol) for c in history if c.symbol}
         new_tools = [c for c in period if c.tool not in known_tools and c.kind != "unknown_tool"]
-        new_symbols = [c for c in period if c.symbol and c.symbol not in known_symbols]
+        new_symbols = [c for c in period if c.symbol and normalize_symbol(c.symbol) not in known_symbols]
         add("new_tools", f"never used before in this log: {', '.join(sorted({c.tool for c in new_tools}))}", new_tools)
-        names = ", ".join(sorted({c.symbol or "" for c in new_symbols}))
+        names = ", ".join(sorted({normalize_symbol(c.symbol or "") for c in new_symbols}))
         add("new_symbols", f"never used before in this log: {names}", new_symbols)
     if len(orders_before) >= t.orders_history_min:
         usual_hours = {int(iso(o.dispatched_us)[11:13]) for o in orders_before}

@@ -384,7 +384,8 @@ def explain_failure(
     return hint or f"Filter failure: {name}"
 
 
-_SEPARATORS = str.maketrans("", "", "/-_ .:")
+SYMBOL_SEPARATORS = "/-_ .:"
+_SEPARATORS = str.maketrans("", "", SYMBOL_SEPARATORS)
 
 
 def normalize_symbol(text: str) -> str:

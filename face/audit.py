@@ -180,7 +180,7 @@ def _filters(args: argparse.Namespace) -> Filters:
         until_us=parse_time(args.until, now) if args.until else None,
         tool=getattr(args, "tool", None),
         outcome=getattr(args, "outcome", None),
-        symbol=args.symbol.upper() if getattr(args, "symbol", None) else None,
+        symbol=getattr(args, "symbol", None) or None,
         session=getattr(args, "session", None),
     )
 

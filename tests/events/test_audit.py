@@ -4,6 +4,7 @@ and the chain verifier with golden vectors."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from decimal import Decimal
 
 import pytest
@@ -19,11 +20,13 @@ from binance_mcp.events.audit import (
     find_alerts,
     iso,
     key_args,
+    normalized_symbol_sql,
     parse_time,
     percentile,
     summary,
 )
 from binance_mcp.events.chain import GENESIS, Event, Verifier, chain_hash
+from binance_mcp.exchange.rules import normalize_symbol
 
 NOW = 1_800_000_000_000_000  # µs
 
@@ -58,12 +61,20 @@ def test_filters_bind_their_values_never_format_them() -> None:
     where, params = Filters(since_us=1, until_us=2, tool="x'; DROP TABLE events; --", outcome="pending").where()
     assert where == " WHERE received_us >= ? AND received_us <= ? AND tool = ? AND outcome IS NULL"
     assert params == [1, 2, "x'; DROP TABLE events; --"]
-    where, params = Filters(outcome="rejected", symbol="BTCUSDT", session="01ab").where()
-    assert where == " WHERE symbol = ? AND outcome = ? AND session LIKE ?" and params == [
-        "BTCUSDT",
-        "rejected",
-        "01ab%",
-    ]
+    where, params = Filters(outcome="rejected", symbol="btc/usdt", session="01ab").where()
+    assert where == f" WHERE outcome = ? AND session LIKE ? AND {normalized_symbol_sql('symbol')} = ?"
+    assert params == ["rejected", "01ab%", "BTCUSDT"]
+
+
+def test_the_symbol_filter_reads_symbols_as_the_server_normalizes_them() -> None:
+    with sqlite3.connect(":memory:") as conn:
+        conn.execute("CREATE TABLE c (symbol TEXT)")
+        spellings = ["BTCUSDT", "btc/usdt", " Btc-Usdt ", "btc_usdt", "BTC.USDT", "btc:usdt", "ETHUSDT", None]
+        conn.executemany("INSERT INTO c VALUES (?)", [(s,) for s in spellings])
+        where, params = Filters(symbol="btc usdt").where({"symbol": "symbol"})
+        found = [r[0] for r in conn.execute(f"SELECT symbol FROM c{where}", params)]
+    assert found == spellings[:6]
+    assert all(normalize_symbol(s) == "BTCUSDT" for s in found)
 
 
 def test_filters_name_other_columns_when_asked() -> None:
@@ -199,6 +210,7 @@ def test_each_pattern_is_raised_with_its_evidence() -> None:
     assert patterns(throttled[:9]) == set() and patterns(throttled) == {"rate_limits"}
     assert patterns([call(1, 0, tool="create_order")]) == {"new_tools"}
     assert patterns([call(1, 0, symbol="PEPEUSDT")]) == {"new_symbols"}
+    assert patterns([call(1, 0, symbol="btc/usdt")]) == set()  # BTCUSDT, as the history has it
     assert patterns([], [order(1, 5 * 3600)]) == {"unusual_hours"}
     assert patterns([], [order(1, 0, notional="500.01")]) == {"unusual_sizes"}
     assert patterns([], [order(1, 0, notional="500")]) == set()  # 5x the median exactly: not over

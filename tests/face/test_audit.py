@@ -28,7 +28,7 @@ from tests.e2e.conftest import stdio_calls
 
 ROOT = Path(__file__).parents[2]
 SESSION: list[tuple[str, dict[str, Any]]] = [
-    ("get_ticker_price", {"symbol": "BTCUSDT"}),
+    ("get_ticker_price", {"symbol": "btc/usdt"}),  # as a client may write it: the server normalizes it
     ("get_balance", {"asset": "USDT"}),
     ("create_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}),
     ("create_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "40000"}),
@@ -188,6 +188,10 @@ def test_list_filters_and_show_a_timeline(
     rejected = audit_json(capsys, "list", "--event-log", str(log), "--outcome", "rejected")
     assert {e["tool"] for e in rejected} == {"create_order", "get_order_book"}
     assert audit_json(capsys, "list", "--event-log", str(log), "--symbol", "ethusdt")[0]["tool"] == "get_order_book"
+    on_btc = ["get_ticker_price", "create_order", "create_order", "create_order", "cancel_open_orders"]
+    for spelled in ("BTCUSDT", "btc-usdt"):  # however the symbol was written, in the log or in the filter
+        found = audit_json(capsys, "list", "--event-log", str(log), "--symbol", spelled)
+        assert [e["tool"] for e in found] == on_btc
     assert audit_json(capsys, "list", "--event-log", str(log), "--since", "2099-01-01") == []
     assert len(audit_json(capsys, "list", "--event-log", str(log), "--since", "1h", "--limit", "2")) == 2
     code, text = audit(capsys, "list", "--event-log", str(log))
