@@ -6,14 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve paper test lint types unit bench clean
 
+# Quiet, and on stderr: `make serve` may be what an MCP client starts, and its stdout is the protocol's.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "make: installing binance-mcp into $(VENV)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet -e '.[test]' >&2
+	@touch $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/python server.py serve
+	@$(BIN)/python server.py serve
 
 paper: $(STAMP)
 	$(BIN)/python server.py paper
