@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -52,3 +53,15 @@ def serve_env(running: RunningPaperExchange, log: Path, **extra: str) -> dict[st
         "MCP_EVENT_LOG": str(log),
         **extra,
     }
+
+
+async def spawn(env: dict[str, str], *argv: str, stderr: int = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
+    """`argv` started in the project's directory, its stdin and stdout piped to the test."""
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        env=env,
+        cwd=str(ROOT),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+    )

@@ -15,22 +15,13 @@ from typing import Any
 from binance_mcp.events.commands import client_order_id
 from binance_mcp.exchange.paper import Fault, FaultMode, start_paper_exchange
 
-from .conftest import serve_env
+from .conftest import serve_env, spawn
 
 ROOT = Path(__file__).parents[2]
 
 
 async def serve(env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "server.py"),
-        "serve",
-        env=env,
-        cwd=str(ROOT),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await spawn(env, sys.executable, str(ROOT / "server.py"), "serve")
 
 
 async def rpc(proc: asyncio.subprocess.Process, message: dict[str, Any]) -> None:

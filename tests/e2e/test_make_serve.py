@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
+from .conftest import spawn
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -23,15 +23,7 @@ async def test_make_serve_writes_only_the_protocol_to_stdout(tmp_path: Path) -> 
         if not k.startswith(("BINANCE_", "MCP_")) and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
     }
     env["MCP_EVENT_LOG"] = str(tmp_path / "events.sqlite3")
-    proc = await asyncio.create_subprocess_exec(
-        "make",
-        "serve",
-        env=env,
-        cwd=str(ROOT),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    proc = await spawn(env, "make", "serve", stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdin is not None and proc.stdout is not None
     ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     proc.stdin.write(json.dumps(ping).encode() + b"\n")
