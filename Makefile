@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/http_gaps.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
