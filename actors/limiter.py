@@ -39,7 +39,7 @@ from binance_mcp.actors.messages import (
     WeightSeen,
 )
 from binance_mcp.events.commands import Command
-from binance_mcp.events.outcomes import RATE_LIMITED, Throttled
+from binance_mcp.events.outcomes import RATE_LIMITED, Failed, Throttled
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.client import Reply as ExchangeReply
 from binance_mcp.exchange.errors import RateLimited
@@ -245,11 +245,15 @@ class Limiter(Actor):
         return None
 
 
-async def send_spent(limiter: Actor, client: BinanceClient, *commands: Command) -> list[ExchangeReply] | Throttled:
+NotSent = Throttled | Failed  # the limiter said no, or it crashed on the question
+
+
+async def send_spent(limiter: Actor, client: BinanceClient, *commands: Command) -> list[ExchangeReply] | NotSent:
     """Requests that are not a tool call's own (`Spend`): their weight is asked of the limiter
-    first, once for all of them; if it says no, nothing is sent and its `Throttled` is returned.
-    Then they go together; a 429/418 among them starts the back-off as a tool call's would."""
-    verdict: Throttled | None = await limiter.ask(Spend(weight=sum(c.weight() for c in commands)))
+    first, once for all of them; if it says no (`Throttled`), or cannot answer (`Failed`), nothing
+    is sent and that is returned. Then they go together; a 429/418 among them starts the back-off as
+    a tool call's would."""
+    verdict: NotSent | None = await limiter.ask(Spend(weight=sum(c.weight() for c in commands)))
     if verdict is not None:
         return verdict
     try:

@@ -22,10 +22,9 @@ from typing import Any
 
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.journal import AuditUnavailable, Journal
-from binance_mcp.actors.limiter import send_spent
+from binance_mcp.actors.limiter import NotSent, send_spent
 from binance_mcp.actors.messages import Settle
 from binance_mcp.events.commands import Command, GetOpenOrders, GetOrder
-from binance_mcp.events.outcomes import Throttled
 from binance_mcp.events.replay import Pending
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected
@@ -81,9 +80,9 @@ class Reconciler(Actor):
             except ExchangeError as exc:
                 log.warning("reconciling %s: lookup failed (%s); trying again", track.command_id, exc.message)
                 continue
-            if isinstance(found, Throttled):  # backing off, or no weight left: nothing was sent
+            if isinstance(found, NotSent):  # backing off, no weight left, or no answer: nothing was sent
                 log.warning("reconciling %s: %s; trying again later", track.command_id, found.message)
-                await self.sleep((found.retry_after_ms or 0) / 1000)
+                await self.sleep((getattr(found, "retry_after_ms", None) or 0) / 1000)
                 continue
             if found is None:
                 continue
@@ -100,24 +99,24 @@ class Reconciler(Actor):
         return None
 
     async def _send(self, lookup: Command) -> Any:
-        """One lookup's answer, or the limiter's `Throttled` if it may not be sent now."""
+        """One lookup's answer, or why it was not sent (`send_spent`)."""
         if self.limiter is None:
             reply = await self.client.request(
                 lookup.method, lookup.endpoint, lookup.binance_params(), signed=lookup.signed
             )
             return reply.data
         sent = await send_spent(self.limiter, self.client, lookup)
-        return sent if isinstance(sent, Throttled) else sent[0].data
+        return sent[0].data if isinstance(sent, list) else sent
 
-    async def _look_up(self, track: Pending) -> dict[str, Any] | Throttled | None:
+    async def _look_up(self, track: Pending) -> dict[str, Any] | NotSent | None:
         """What happened, or None when it cannot be told yet."""
         if track.tool == "cancel_open_orders":
             opens = await self._send(GetOpenOrders(symbol=track.symbol))
-            return opens if isinstance(opens, Throttled) else {"open_orders": len(opens)}
+            return opens if isinstance(opens, NotSent) else {"open_orders": len(opens)}
         lookup = GetOrder(symbol=track.symbol, order_id=track.order_id, client_order_id=track.client_order_id)
         try:
             order = await self._send(lookup)
-            if isinstance(order, Throttled):
+            if isinstance(order, NotSent):
                 return order
         except ExchangeRejected as exc:
             if exc.code not in _GONE:

@@ -38,7 +38,7 @@ from binance_mcp.actors.confirmer import Confirmer
 from binance_mcp.actors.executor import Executor
 from binance_mcp.actors.guard import DailyNotional, Guard
 from binance_mcp.actors.journal import AuditUnavailable, Journal
-from binance_mcp.actors.limiter import Limiter, send_spent
+from binance_mcp.actors.limiter import Limiter, NotSent, send_spent
 from binance_mcp.actors.messages import (
     Admitted,
     Confirm,
@@ -191,7 +191,7 @@ class System:
 
     async def _exchange_info(self) -> Any:
         sent = await send_spent(self.limiter, self.client, ExchangeInfo())
-        if isinstance(sent, Throttled):  # the start retries on first use; an hourly refresh keeps the cache
+        if not isinstance(sent, list):  # the start retries on first use; an hourly refresh keeps the cache
             raise RuntimeError(f"exchangeInfo not read now: {sent.message}")
         return sent[0].data
 
@@ -227,11 +227,11 @@ class System:
         with contextlib.suppress(asyncio.QueueFull):  # advisory, like the weight
             self.limiter.mailbox.put_nowait((OrderCountSeen(ten_seconds=ten_seconds, day=day), None))
 
-    async def _market_facts(self, symbol: str) -> tuple[Decimal, int, int] | Throttled:
+    async def _market_facts(self, symbol: str) -> tuple[Decimal, int, int] | NotSent:
         """What an order's checks need: the symbol's average price and its open orders (weight 2 + 6,
         asked of the limiter first: during a back-off they are not sent and the order is throttled)."""
         sent = await send_spent(self.limiter, self.client, GetAvgPrice(symbol=symbol), GetOpenOrders(symbol=symbol))
-        if isinstance(sent, Throttled):
+        if not isinstance(sent, list):
             return sent
         avg, opens = sent
         algo = sum(1 for o in opens.data if o.get("type") in ALGO_TYPES)

@@ -124,7 +124,7 @@ class SymbolDirectory:
 
 
 # symbol → (avg price, open, open algo), or why the lookups could not be sent now
-MarketFacts = Callable[[str], Awaitable[tuple[Decimal, int, int] | Throttled]]
+MarketFacts = Callable[[str], Awaitable[tuple[Decimal, int, int] | Throttled | Failed]]
 
 
 class Validator(Actor):
@@ -199,7 +199,7 @@ class Validator(Actor):
                 failed = Failed(kind=kind, message=message, code=code)
                 await self.journal.tell(Finish(envelope=pending.envelope, outcome=failed), reply)
                 return
-            if isinstance(facts, Throttled):  # backing off, or no weight left: not even the lookups went
+            if isinstance(facts, Throttled | Failed):  # backing off, no weight left: not even the lookups went
                 held = msgspec.structs.replace(facts, message=f"{facts.message}; the order was not sent")
                 await self.journal.tell(Finish(envelope=pending.envelope, outcome=held), reply)
                 return

@@ -225,6 +225,21 @@ async def test_an_orders_lookups_that_would_overrun_the_weight_budget_are_not_se
         assert h.exchange.weights._ips["127.0.0.1"].refusals == 0  # the exchange never had to say no
 
 
+async def test_a_limiter_that_crashes_on_an_orders_lookups_fails_the_order_and_sends_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(weight: int, *, tool_call: bool = True) -> None:
+        raise RuntimeError("limiter bug")
+
+    monkeypatch.setattr(harness.system.limiter, "admit", broken)
+    order = await harness.call("create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+    assert isinstance(order, Failed) and order.kind == "internal_error", order
+    assert "the order was not sent" in order.message
+    assert harness.exchange.served["GET /api/v3/avgPrice"] == 0
+    assert harness.exchange.served["POST /api/v3/order"] == 0
+    assert [r[3] for r in command_rows(harness.log)][-2:] == ["received", "failed"]
+
+
 async def test_an_orders_lookups_cost_no_tool_call_of_the_call_budget(tmp_path: Path) -> None:
     async with build(tmp_path, calls_per_minute=60) as h:
         calls = h.system.limiter.calls
