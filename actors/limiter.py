@@ -6,8 +6,8 @@ exchangeInfo states; 6000 per minute until it is known), from
 aiolimiter buckets. The weight bucket is kept in step with the X-MBX-USED-WEIGHT-1M that the
 exchange reports. After a 429 or 418 nothing is sent until its Retry-After has passed. Requests
 that are not a tool call's own (an order's price and open-order lookups, the reconciler's
-lookups) ask first with `Spend`: charged to the weight, not to the MCP call budget, and held back
-like the rest.
+lookups, the exchangeInfo read) ask first with `Spend` (`send_spent`): charged to the weight, not
+to the MCP call budget, and held back like the rest.
 
 A new order also counts against Binance's ORDERS limits (50 per 10 s and 160,000 per day until
 exchangeInfo states them), kept as sliding windows of the times orders left: stricter than the

@@ -122,7 +122,7 @@ class Backoff(msgspec.Struct, frozen=True, kw_only=True):
 
 class Spend(msgspec.Struct, frozen=True, kw_only=True):
     """A request that is not a tool call's own (an order's price and open-order lookups, the
-    reconciler's lookups) asks for its request weight before it is sent. The limiter answers
+    reconciler's lookups, the exchangeInfo read) asks for its request weight before it is sent. The limiter answers
     None (send it: charged) or a `Throttled` (do not: backing off, or no weight left), and never
     charges the MCP call budget for it."""
 
