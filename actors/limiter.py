@@ -4,10 +4,12 @@ Each admitted command costs 1 MCP call (`MCP_MAX_REQUESTS_PER_MINUTE`, when
 `MCP_RATE_LIMIT_ENABLED`) and its endpoint's request weight (the REQUEST_WEIGHT limit that
 exchangeInfo states; 6000 per minute until it is known), from
 aiolimiter buckets. The weight bucket is kept in step with the X-MBX-USED-WEIGHT-1M that the
-exchange reports. After a 429 or 418 nothing is sent until its Retry-After has passed. Requests
-that are not a tool call's own (an order's price and open-order lookups, the reconciler's
-lookups, the exchangeInfo read) ask first with `Spend` (`send_spent`): charged to the weight, not
-to the MCP call budget, and held back like the rest.
+exchange reports on spot answers (exchange/client.py); futures and wallet calls are charged to the
+same bucket, though Binance counts them against limits of their own: the safe side. After a 429
+or 418 (from any of them) nothing is sent until its Retry-After has passed. Requests that are not
+a tool call's own (an order's price and open-order lookups, the reconciler's lookups, the
+exchangeInfo read) ask first with `Spend` (`send_spent`): charged to the weight, not to the MCP
+call budget, and held back like the rest.
 
 A new order also counts against Binance's ORDERS limits (50 per 10 s and 160,000 per day until
 exchangeInfo states them), kept as sliding windows of the times orders left: stricter than the

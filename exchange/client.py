@@ -9,8 +9,10 @@ weight headers, and the mapping of every failure to `exchange.errors`.
   a read is then retried once. A state change is never retried, not even by aiohttp: it resends
   a DELETE (an idempotent method in HTTP) once when the connection drops, which for a cancel
   would be a second cancel; `_send_once` turns that drop into an error aiohttp does not retry.
-- Every answer's `X-MBX-USED-WEIGHT-1M` is passed to `on_weight`, and an order's
-  `X-MBX-ORDER-COUNT-10S` / `-1D` to `on_order_count` (the limiter keeps in step).
+- Every spot answer's (`/api/…`) `X-MBX-USED-WEIGHT-1M` is passed to `on_weight`, and an order's
+  `X-MBX-ORDER-COUNT-10S` / `-1D` to `on_order_count` (the limiter keeps in step). Futures
+  (`/fapi/…`) count their weight against a limit of their own, and wallet routes (`/sapi/…`) report
+  theirs in other headers: their answers are not the spot minute's count.
 """
 
 from __future__ import annotations
@@ -194,7 +196,7 @@ class BinanceClient:
         except aiohttp.ClientError as exc:
             raise UnknownOutcome(f"{method} {path}: {type(exc).__name__}") from exc
         used = _count(resp_headers, "X-MBX-USED-WEIGHT-1M")
-        if used is not None and self.on_weight is not None:
+        if used is not None and self.on_weight is not None and path.startswith("/api/"):
             self.on_weight(used)
         if self.on_order_count is not None and "X-MBX-ORDER-COUNT-10S" in resp_headers:
             self.on_order_count(

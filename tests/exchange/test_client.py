@@ -73,6 +73,28 @@ async def test_weight_headers_are_reported(paper: tuple[PaperExchange, BinanceCl
     assert (first.used_weight, second.used_weight) == (2, 4)
 
 
+async def test_only_the_spot_apis_weight_header_is_the_spot_limit() -> None:
+    """/fapi counts its own weight (and /sapi its own, in other headers): a futures answer saying
+    5,000 must not make the spot limiter think the spot minute is spent."""
+
+    async def answer(request: web.Request) -> web.Response:
+        used = {"/api": "7", "/fapi": "5000", "/sapi": "4000"}[request.path.split("/v")[0]]
+        return web.json_response({}, headers={"X-MBX-USED-WEIGHT-1M": used})
+
+    app = web.Application()
+    for path in ("/api/v3/ticker/price", "/fapi/v1/income", "/sapi/v1/capital/deposit/hisrec"):
+        app.router.add_get(path, answer)
+    server = TestServer(app)
+    await server.start_server()
+    seen: list[int] = []
+    client = BinanceClient(str(server.make_url("")), on_weight=seen.append)
+    for path in ("/fapi/v1/income", "/sapi/v1/capital/deposit/hisrec", "/api/v3/ticker/price"):
+        await client.request("GET", path)
+    await client.close()
+    await server.close()
+    assert seen == [7]
+
+
 async def test_binance_errors_keep_code_and_message(paper: tuple[PaperExchange, BinanceClient]) -> None:
     _, client = paper
     with pytest.raises(ExchangeRejected) as info:
