@@ -46,8 +46,8 @@ class Reconciler(Actor):
         backoff_s: Sequence[float] = BACKOFF_S,
         settle_margin_ms: int = 2000,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        limiter: Actor,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        limiter: Actor | None = None,
     ):
         super().__init__("reconciler")
         self.client = client
@@ -57,7 +57,7 @@ class Reconciler(Actor):
         self.settle_margin_ms = settle_margin_ms
         self.clock_ms = clock_ms
         self.sleep = sleep
-        self.limiter = limiter  # when given, each lookup asks it for its weight first (`Spend`)
+        self.limiter = limiter  # each lookup asks it for its weight first (`Spend`)
         self.tasks: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
 
     def reset(self) -> None:
@@ -100,11 +100,6 @@ class Reconciler(Actor):
 
     async def _send(self, lookup: Command) -> Any:
         """One lookup's answer, or why it was not sent (`send_spent`)."""
-        if self.limiter is None:
-            reply = await self.client.request(
-                lookup.method, lookup.endpoint, lookup.binance_params(), signed=lookup.signed
-            )
-            return reply.data
         sent = await send_spent(self.limiter, self.client, lookup)
         return sent[0].data if isinstance(sent, list) else sent
 

@@ -26,6 +26,7 @@ import msgspec
 
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.guard import DailyNotional, Guard
+from binance_mcp.actors.limiter import NotSent
 from binance_mcp.actors.messages import Envelope, Finish, OrderFacts, Priced, RateBudget, Settle, Validated
 from binance_mcp.events.commands import COMMANDS, Command, CreateOrder, GetSymbolInfo, OrderSpec, decode
 from binance_mcp.events.outcomes import (
@@ -44,7 +45,6 @@ from binance_mcp.events.outcomes import (
     VALIDATION_ERROR,
     Failed,
     Rejected,
-    Throttled,
 )
 from binance_mcp.exchange.errors import ExchangeError, RateLimited
 from binance_mcp.exchange.rules import (
@@ -124,7 +124,7 @@ class SymbolDirectory:
 
 
 # symbol → (avg price, open, open algo), or why the lookups could not be sent now
-MarketFacts = Callable[[str], Awaitable[tuple[Decimal, int, int] | Throttled | Failed]]
+MarketFacts = Callable[[str], Awaitable[tuple[Decimal, int, int] | NotSent]]
 
 
 class Validator(Actor):
@@ -199,7 +199,7 @@ class Validator(Actor):
                 failed = Failed(kind=kind, message=message, code=code)
                 await self.journal.tell(Finish(envelope=pending.envelope, outcome=failed), reply)
                 return
-            if isinstance(facts, Throttled | Failed):  # backing off, no weight left: not even the lookups went
+            if isinstance(facts, NotSent):  # backing off, no weight left: not even the lookups went
                 held = msgspec.structs.replace(facts, message=f"{facts.message}; the order was not sent")
                 await self.journal.tell(Finish(envelope=pending.envelope, outcome=held), reply)
                 return
