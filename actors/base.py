@@ -7,8 +7,14 @@ Structs; the reply future travels beside the message and is never journaled.
 The supervisor runs each actor's loop (N loops on one mailbox for a worker pool). When handling
 a message raises, it hands the message and its reply to `on_crash` (which answers the caller
 with `Failed(internal_error)`), resets the actor to fresh state and goes on with the next
-message: the one that crashed is never redelivered. Past `max_restarts` within `window_s`
-seconds it stops restarting and sets `fatal`, as Erlang/OTP escalates.
+message: the one that crashed is never redelivered.
+
+When it escalates (sets `fatal`, which stops the server): a crash blamed on a message is that
+message's failure, answered and never redelivered, so it does not count towards escalation; a
+client sending the same bad call again and again gets the same answer each time and cannot stop
+a server that serves other calls too. What escalates is what no answer contains: an actor whose
+reset fails (it cannot restart), and crashes with no message to blame (its loop itself failing)
+more than `max_restarts` times within `window_s` seconds, as Erlang/OTP escalates.
 """
 
 from __future__ import annotations
@@ -81,7 +87,8 @@ class Supervisor:
         self.max_restarts = max_restarts
         self.window_s = window_s
         self.clock = clock
-        self.restarts: deque[float] = deque()
+        self.restarts: deque[float] = deque()  # crashes with no message to blame, within the window
+        self.crashes = 0  # every crash, answered or not
         self.fatal = asyncio.Event()
         self.fatal_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -98,14 +105,24 @@ class Supervisor:
                 # A failure outside any message is a crash too, with nobody to answer.
                 crash = exc if isinstance(exc, Crash) else Crash(actor, [], exc)
                 log.error("%s", crash, exc_info=crash.cause)
+                self.crashes += 1
                 await self.on_crash(crash)
-                if not self._may_restart():
-                    self.fatal_error = (
-                        f"{actor.name} crashed more than {self.max_restarts} times in {self.window_s:g} s"
+                if not crash.pairs and not self._may_restart():
+                    self._escalate(
+                        f"{actor.name} crashed more than {self.max_restarts} times in {self.window_s:g} s "
+                        "with no message to blame"
                     )
-                    self.fatal.set()
                     return
-                actor.reset()
+                try:
+                    actor.reset()
+                except Exception as reset_failed:
+                    log.error("%s cannot restart", actor.name, exc_info=reset_failed)
+                    self._escalate(f"{actor.name} cannot restart: {type(reset_failed).__name__}")
+                    return
+
+    def _escalate(self, why: str) -> None:
+        self.fatal_error = why
+        self.fatal.set()
 
     def _may_restart(self) -> bool:
         now = self.clock()

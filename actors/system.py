@@ -445,8 +445,11 @@ class System:
             self._security_line("rate_limit_exceeded", cid, tool)
 
     async def _on_crash(self, crash: Crash) -> None:
+        # The exception's type, never its text: that could carry the input that caused it.
         failed = Failed(
-            kind=INTERNAL_ERROR, message=f"internal error in the {crash.actor.name}; the call was not retried"
+            kind=INTERNAL_ERROR,
+            message=f"internal error in the {crash.actor.name} ({type(crash.cause).__name__}); "
+            "the call was not retried",
         )
         for message, reply in crash.pairs:
             envelope = message if isinstance(message, Envelope) else getattr(message, "envelope", None)

@@ -53,25 +53,65 @@ async def test_a_crash_is_reported_once_the_actor_restarts_fresh_and_goes_on() -
     await supervisor.stop()
 
 
-async def test_escalation_past_max_restarts_in_the_window() -> None:
-    now = [0.0]
-
+async def test_crashes_blamed_on_messages_never_escalate_however_many() -> None:
     async def on_crash(crash: Crash) -> None:
         for _, reply in crash.pairs:
             assert reply is not None
             reply.set_result("failed")
 
     echo = Echo()
+    supervisor = Supervisor(on_crash, max_restarts=2, window_s=10, clock=lambda: 0.0)
+    supervisor.start(echo)
+    for _ in range(60):  # the same poison message, far past max_restarts within the window
+        assert await asyncio.wait_for(echo.ask("boom"), 5) == "failed"  # a stopped loop would never answer
+    assert not supervisor.fatal.is_set()
+    assert await echo.ask("a") == ("a", 1)
+    assert supervisor.crashes == 60
+    await supervisor.stop()
+
+
+async def test_crashes_with_no_message_to_blame_escalate_past_max_restarts_in_the_window() -> None:
+    now = [0.0]
+    echo = Echo()
+
+    async def on_crash(crash: Crash) -> None:
+        assert crash.pairs == []
+
     supervisor = Supervisor(on_crash, max_restarts=2, window_s=10, clock=lambda: now[0])
     supervisor.start(echo)
-    await echo.ask("boom")
+
+    async def loop_fails() -> None:
+        echo.step_fails = True  # seen at the start of the step after the one already waiting
+        assert (await echo.ask("x"))[0] == "x"
+
+    await loop_fails()
     now[0] = 20.0  # the first crash has left the window
-    await echo.ask("boom")
-    await echo.ask("boom")
+    await loop_fails()
+    await loop_fails()
     assert not supervisor.fatal.is_set()
-    await echo.ask("boom")
+    await loop_fails()  # the third within the window
     await asyncio.wait_for(supervisor.fatal.wait(), 5)
-    assert supervisor.fatal_error == "echo crashed more than 2 times in 10 s"
+    assert supervisor.fatal_error == "echo crashed more than 2 times in 10 s with no message to blame"
+    await supervisor.stop()
+
+
+class Unrestartable(Echo):
+    def reset(self) -> None:
+        raise RuntimeError("state cannot be rebuilt")
+
+
+async def test_an_actor_that_cannot_restart_escalates_at_once() -> None:
+    async def on_crash(crash: Crash) -> None:
+        for _, reply in crash.pairs:
+            assert reply is not None
+            reply.set_result("failed")
+
+    echo = Unrestartable()
+    supervisor = Supervisor(on_crash, max_restarts=100)
+    supervisor.start(echo)
+    assert await echo.ask("boom") == "failed"
+    await asyncio.wait_for(supervisor.fatal.wait(), 5)
+    assert supervisor.fatal_error == "echo cannot restart: RuntimeError"
     await supervisor.stop()
 
 

@@ -124,10 +124,32 @@ async def test_crash_mid_stream_every_caller_still_gets_an_answer(tmp_path: Path
         assert not h.system.supervisor.fatal.is_set()
 
 
-async def test_too_many_crashes_stop_the_server_with_a_clear_error(tmp_path: Path) -> None:
+async def test_a_flood_of_one_poison_call_leaves_the_server_answering(tmp_path: Path) -> None:
     async with build(tmp_path, system_cls=CrashingSystem, max_restarts=2) as h:
-        for _ in range(3):
-            assert isinstance(await h.call("get_ticker_price", symbol="ETHUSDT"), Failed)
+        for _ in range(60):
+            failed = await h.call("get_ticker_price", symbol="ETHUSDT")
+            assert isinstance(failed, Failed) and failed.kind == "internal_error"
+            assert "RuntimeError" in failed.message and "boom" not in failed.message  # its type, never its text
+        assert not h.system.supervisor.fatal.is_set()
+        assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
+    terminals = Counter(r[3] for r in log_rows(h.log) if r[3] in TERMINAL_KINDS)
+    assert terminals == {"failed": 60, "executed": 1}
+
+
+class LoopFailingExecutor(Executor):
+    async def step(self) -> None:
+        raise OSError("the executor's own loop")
+
+
+class LoopFailingSystem(System):
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.executor = LoopFailingExecutor(self.client, self.directory, self.limiter, self.journal)
+        self.limiter.next_stage = self.executor
+
+
+async def test_crashes_with_no_message_to_blame_stop_the_server_with_a_clear_error(tmp_path: Path) -> None:
+    async with build(tmp_path, system_cls=LoopFailingSystem, max_restarts=2) as h:
         await asyncio.wait_for(h.system.supervisor.fatal.wait(), 5)
         assert "executor crashed more than 2 times" in (h.system.supervisor.fatal_error or "")
         after = await h.call("get_ticker_price", symbol="BTCUSDT")
