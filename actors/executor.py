@@ -190,7 +190,10 @@ class Executor(Actor):
         if isinstance(command, GetAvailableAssets | GetSymbolInfo):
             return Executed(data=self._local(command))
         if isinstance(command, GetAuditLog):
-            return Executed(data=await asyncio.to_thread(self._audit_log, command))
+            try:
+                return Executed(data=await asyncio.to_thread(self._audit_log, command))
+            except Exception as exc:  # the log unreadable (or a bound we missed): an answer, not a crash
+                return Failed(kind=AUDIT_UNAVAILABLE, message=f"the event log could not be read ({type(exc).__name__})")
         try:
             reply = await self.client.request(
                 command.method, command.endpoint, command.binance_params(), signed=command.signed

@@ -30,6 +30,7 @@ import asyncio
 import hashlib
 import logging
 import queue
+import re
 import sqlite3
 import threading
 import time
@@ -42,7 +43,7 @@ from binance_mcp.actors.base import Actor, Crash, Reply
 from binance_mcp.actors.messages import Finish, Record
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.events.outcomes import AUDIT_UNAVAILABLE, Executed, Failed, Outcome, kind_of
-from binance_mcp.events.store import Event, EventStore
+from binance_mcp.events.store import Event, EventStore, text_column
 
 __all__ = ["MAX_BODY", "AuditUnavailable", "Journal"]
 
@@ -65,9 +66,37 @@ class NotReceived(Exception):
     """The command's `received` is not on record, so nothing else of it may be."""
 
 
+def _escaped(value: Any) -> Any:
+    """`value` (builtins) with each lone surrogate in its strings written as the text `\\udXXX`."""
+    if isinstance(value, str):
+        return text_column(value) if _LONE.search(value) else value
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
+
+
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def encode_body(value: Any) -> bytes:
+    """Deterministic JSON of `value`. A string that is not Unicode text (a lone surrogate, which
+    UTF-8 cannot carry) is stored as `text_column` escapes it, and an object body says so with
+    `"escaped": true`: a record that cannot be written as it came is written as it is documented,
+    never left out."""
+    try:
+        return _encoder.encode(value)
+    except UnicodeEncodeError:
+        escaped = _escaped(msgspec.to_builtins(value))
+        if isinstance(escaped, dict):
+            escaped["escaped"] = True
+        return _encoder.encode(escaped)
+
+
 def bounded_body(value: Any) -> str:
     """Deterministic JSON of `value`; over MAX_BODY, its digest and size instead."""
-    body = _encoder.encode(value)
+    body = encode_body(value)
     if len(body) <= MAX_BODY:
         return body.decode()
     digest = hashlib.sha256(body).hexdigest()
@@ -76,7 +105,7 @@ def bounded_body(value: Any) -> str:
 
 def outcome_body(outcome: Outcome) -> str:
     if isinstance(outcome, Executed):
-        body = _encoder.encode(outcome)
+        body = encode_body(outcome)
         if len(body) > MAX_BODY:
             return _encoder.encode(
                 {
@@ -167,11 +196,11 @@ class Journal(Actor):
     def _event(self, message: Any, now: int) -> Event:
         if isinstance(message, Finish):
             env = message.envelope
-            return Event(
-                now, env.command_id, kind_of(message.outcome), env.tool, self.venue, outcome_body(message.outcome)
-            )
+            tool = text_column(env.tool)
+            return Event(now, env.command_id, kind_of(message.outcome), tool, self.venue, outcome_body(message.outcome))
         assert isinstance(message, Record)
-        return Event(now, message.command_id, message.kind, message.tool, self.venue, bounded_body(message.body))
+        tool = text_column(message.tool)
+        return Event(now, message.command_id, message.kind, tool, self.venue, bounded_body(message.body))
 
     def _encode(self, pairs: list[tuple[Any, Reply]]) -> tuple[list[tuple[Any, Reply]], list[Event]]:
         """The events for `pairs`; a message that cannot be encoded is answered as unwritable

@@ -18,6 +18,7 @@ import asyncio
 import difflib
 import logging
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,15 @@ from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.guard import DailyNotional, Guard
 from binance_mcp.actors.limiter import NotSent
 from binance_mcp.actors.messages import Envelope, Finish, OrderFacts, Priced, RateBudget, Settle, Validated
-from binance_mcp.events.commands import COMMANDS, Command, CreateOrder, GetSymbolInfo, OrderSpec, decode
+from binance_mcp.events.commands import (
+    COMMANDS,
+    Command,
+    CreateOrder,
+    GetSymbolInfo,
+    InvalidArgument,
+    OrderSpec,
+    decode,
+)
 from binance_mcp.events.outcomes import (
     CONFIRMATION_UNAVAILABLE,
     FILTER_FAILURE,
@@ -45,6 +54,8 @@ from binance_mcp.events.outcomes import (
     VALIDATION_ERROR,
     Failed,
     Rejected,
+    bounded,
+    echo,
 )
 from binance_mcp.exchange.errors import ExchangeError, RateLimited
 from binance_mcp.exchange.rules import (
@@ -52,8 +63,10 @@ from binance_mcp.exchange.rules import (
     OrderCheck,
     SymbolRules,
     check_order,
+    code_problem,
     decimal_places,
     explain_failure,
+    normalize_code,
     normalize_symbol,
     order_param_problem,
     plain,
@@ -219,11 +232,13 @@ class Validator(Actor):
                 kind=REQUEST_TOO_LARGE, message=f"arguments are {env.raw_size} bytes; the limit is {MAX_ARGS_BYTES}"
             )
         if env.tool not in COMMANDS:  # on record all the same: probing with made-up names shows
-            return Rejected(kind=UNKNOWN_TOOL, message=f"there is no tool {env.tool!r}")
+            return Rejected(kind=UNKNOWN_TOOL, message=f"there is no tool {echo(env.tool)}")
         try:
             command = decode(env.tool, env.args)
+        except InvalidArgument as exc:
+            return Rejected(kind=VALIDATION_ERROR, message=str(exc), field=exc.field)
         except msgspec.ValidationError as exc:
-            text = str(exc)
+            text = bounded(str(exc))
             field = text.rsplit("`$.", 1)[1].rstrip("`").split(".")[0].split("[")[0] if "`$." in text else None
             if field is None and "unknown field" in text:
                 field = text.split("`")[1] if "`" in text else None
@@ -238,15 +253,27 @@ class Validator(Actor):
         symbol = getattr(command, "symbol", None)
         if symbol is not None:
             normalized = normalize_symbol(symbol)
-            problem_text = symbol_problem(normalized)
-            if problem_text:
-                return Rejected(kind=VALIDATION_ERROR, message=f"symbol {symbol!r} {problem_text}", field="symbol")
             # The guard needs the symbol's quote asset, so a trading tool always checks the listing.
             # Futures symbols are not in the spot exchangeInfo: only spot tools are checked.
             spot = family in ("spot", "local")
-            if spot and (self.exchange_rules or trading or isinstance(command, GetSymbolInfo)):
+            listed = spot and (self.exchange_rules or trading or isinstance(command, GetSymbolInfo))
+            if listed:
                 self.directory.refresh_if_stale()
-                if normalized not in self.directory.symbols:
+            if not (listed and normalized in self.directory.symbols):  # a listed symbol is taken as listed
+                problem_text = symbol_problem(normalized)
+                if problem_text:
+                    # What the look-alike looks like (NFKC folds 'ſ' and fullwidth letters, upper() 'ı'):
+                    # named as a hint, never taken in its place.
+                    meant = normalize_symbol(unicodedata.normalize("NFKC", symbol).upper())
+                    looks_like = listed and meant != normalized and meant in self.directory.symbols
+                    return Rejected(
+                        kind=VALIDATION_ERROR,
+                        message=f"symbol {echo(symbol)} {problem_text}"
+                        + (f"; did you mean {meant}?" if looks_like else ""),
+                        field="symbol",
+                        suggestions=(meant,) if looks_like else (),
+                    )
+                if listed:
                     suggestions = self.directory.closest(normalized)
                     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
                     return Rejected(
@@ -256,10 +283,14 @@ class Validator(Actor):
                         suggestions=suggestions,
                     )
             command = msgspec.structs.replace(command, symbol=normalized)
-        for name in ("quote_asset", "asset"):
+        for name in ("quote_asset", "asset", "coin", "network"):
             value = getattr(command, name, None)
             if value is not None:
-                command = msgspec.structs.replace(command, **{name: normalize_symbol(value)})
+                code = normalize_code(value)
+                problem_text = code_problem(code)
+                if problem_text:
+                    return Rejected(kind=VALIDATION_ERROR, message=f"{name} {echo(value)} {problem_text}", field=name)
+                command = msgspec.structs.replace(command, **{name: code})
         if not trading:
             return Validated(envelope=env, command=command)
         return self._check_trading(env, command)

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from binance_mcp.events.outcomes import echo
 from binance_mcp.exchange.rules import SYMBOL_SEPARATORS, normalize_symbol
 
 __all__ = [
@@ -43,7 +44,8 @@ __all__ = [
     "timeline",
 ]
 
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_RELATIVE = re.compile(r"([0-9]{1,12}(?:\.[0-9]{1,6})?) *([smhdw])")  # ASCII digits only: fullmatch
+MAX_AGE_S = 100 * 365 * 86400  # an age reaches back at most 100 years
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _decoder = msgspec.json.Decoder()
 KEY_ARGS = ("symbol", "side", "type", "quantity", "quote_quantity", "price", "stop_price", "order_id", "asset")
@@ -52,14 +54,21 @@ KEY_ARGS = ("symbol", "side", "type", "quantity", "quote_quantity", "price", "st
 def parse_time(text: str, now_us: int) -> int:
     """'2h' (that long ago), '2026-11-29T03:12', '2026-11-29T03:12:00Z' or a date: µs since the epoch.
     A time without a zone is UTC. ValueError names what it could not read."""
-    text = text.strip()
-    relative = _RELATIVE.match(text)
+    text = text.strip(" ")
+    relative = _RELATIVE.fullmatch(text)
     if relative:
-        return now_us - int(float(relative.group(1)) * _UNIT_S[relative.group(2)] * 1_000_000)
+        age_s = Decimal(relative.group(1)) * _UNIT_S[relative.group(2)]
+        if age_s > MAX_AGE_S:
+            raise ValueError(f"{echo(text)} reaches back more than 100 years")
+        return now_us - int(age_s * 1_000_000)
     try:
+        if not text.isascii():  # fromisoformat's digits are ASCII today; the grammar says so for sure
+            raise ValueError
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{text!r} is neither a time (2026-11-29T03:12Z) nor an age (90s, 15m, 2h, 3d, 1w)") from None
+        raise ValueError(
+            f"{echo(text)} is neither a time (2026-11-29T03:12Z) nor an age (90s, 15m, 2h, 3d, 1w; ASCII digits)"
+        ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1_000_000)

@@ -14,11 +14,20 @@ the filters pass?) are checked later, by the validator; this module does no I/O.
 
 Arguments are snake_case; `binance_params()` gives the Binance (camelCase) query for each.
 Amounts are `Decimal` from end to end and are sent as plain decimal strings ('0.00001').
+
+Amounts have a grammar of their own, checked on the raw argument before any arithmetic
+(`amount_problem`): a string of ASCII digits with at most one point, an optional leading `+` and an
+optional exponent of up to 3 digits (`'0.001'`, `'1.5e3'`), at most 64 characters, or a JSON number;
+and its value within what Binance accepts, 20 digits before the point and 20 after. Python's
+`Decimal()` would also take fullwidth and other scripts' digits, `_` between digits and spaces
+around, and any exponent: none of that reaches an order.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
+import re
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -26,7 +35,8 @@ import msgspec
 from msgspec import Meta
 
 from binance_mcp.events.audit import parse_time
-from binance_mcp.exchange.rules import NEEDS_TIME_IN_FORCE, plain
+from binance_mcp.events.outcomes import echo
+from binance_mcp.exchange.rules import NEEDS_TIME_IN_FORCE, decimal_places, plain
 
 __all__ = [
     "COMMANDS",
@@ -59,9 +69,11 @@ __all__ = [
     "GetTicker",
     "GetTickerPrice",
     "GetWithdrawHistory",
+    "InvalidArgument",
     "OrderRef",
     "OrderSpec",
     "TestOrder",
+    "amount_problem",
     "client_order_id",
     "decode",
     "input_schema",
@@ -95,6 +107,52 @@ ClientOrderId = Annotated[
     ),
 ]
 HistoryLimit = Annotated[int, Meta(ge=1, le=1000, description="How many rows, 1 to 1000.")]
+
+
+AMOUNT_DIGITS = 20  # Binance's legal range for an amount: '^([0-9]{1,20})(\.[0-9]{1,20})?$'
+MAX_AMOUNT_TEXT = 64
+_AMOUNT_TEXT = re.compile(r"\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+AMOUNT_GRAMMAR = (
+    "an amount is ASCII digits with at most one decimal point ('0.001', '1500'), optionally a leading + "
+    "or an exponent ('1.5e3'); no minus sign, spaces, '_' or other digits"
+)
+
+
+class InvalidArgument(ValueError):
+    """An argument that breaks its grammar; `field` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def amount_problem(value: object) -> str | None:
+    """Why a raw argument is not an amount this server sends, or None (None too for a value of
+    another type altogether: the decoder names the type it wanted)."""
+    if isinstance(value, bool):
+        return "must be a decimal string such as '0.001' or a number"
+    if isinstance(value, int):
+        if not -(10**AMOUNT_DIGITS) < value < 10**AMOUNT_DIGITS:
+            return f"has more than {AMOUNT_DIGITS} digits before the point (Binance's limit)"
+        text = str(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return "must be a finite number"
+        text = repr(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None
+    if len(text) > MAX_AMOUNT_TEXT or not _AMOUNT_TEXT.fullmatch(text):
+        if len(text) <= MAX_AMOUNT_TEXT and _AMOUNT_TEXT.fullmatch(re.sub(r"[eE][+-]?[0-9]+$", "", text)):
+            return "has an exponent out of range: amounts are within 20 digits before the point and 20 after"
+        return f"is not an amount: {AMOUNT_GRAMMAR}"
+    amount = Decimal(text)  # bounded: at most 64 characters and a 3-digit exponent
+    if amount and amount.adjusted() >= AMOUNT_DIGITS:
+        return f"has more than {AMOUNT_DIGITS} digits before the point (Binance's limit)"
+    if decimal_places(amount) > AMOUNT_DIGITS:
+        return f"has more than {AMOUNT_DIGITS} digits after the point (Binance's limit)"
+    return None
 
 
 def client_order_id(command_id: str) -> str:
@@ -244,6 +302,9 @@ class GetKlines(Command, frozen=True, tag="get_klines"):
     def binance_params(self) -> dict[str, str]:
         params = {"symbol": self.symbol, "interval": self.interval, "limit": str(self.limit)}
         return _time_params(params, self.start_time, self.end_time)
+
+    def problem(self) -> tuple[str, str] | None:
+        return _span_problem(self.start_time, self.end_time, None)
 
 
 class GetAvgPrice(Command, frozen=True, tag="get_avg_price"):
@@ -431,7 +492,7 @@ class GetMyTrades(Command, frozen=True, tag="get_my_trades"):
     signed: ClassVar[bool] = True
     symbol: Symbol
     order_id: OrderId | None = None
-    from_id: Annotated[int, Meta(ge=0, description="Trades with this trade id and later.")] | None = None
+    from_id: Annotated[int, Meta(ge=0, le=2**63 - 1, description="Trades with this trade id and later.")] | None = None
     start_time: Millis | None = None
     end_time: Millis | None = None
     limit: HistoryLimit = 500
@@ -752,6 +813,7 @@ def _decimal_accepts_numbers(node: Any) -> Any:
         if node.get("format") == "decimal":
             node = {k: v for k, v in node.items() if k not in ("format", "type")}
             node["type"] = ["string", "number"]
+            node["pattern"] = f"^{_AMOUNT_TEXT.pattern}$"  # applies to the string form
             return node
         return {k: _decimal_accepts_numbers(v) for k, v in node.items()}
     if isinstance(node, list):
@@ -777,6 +839,60 @@ def input_schema(cls: type[Command]) -> dict[str, Any]:
     return result
 
 
+def _is_amount(kind: msgspec.inspect.Type) -> bool:
+    if isinstance(kind, msgspec.inspect.Metadata):
+        return _is_amount(kind.type)
+    if isinstance(kind, msgspec.inspect.DecimalType):
+        return True
+    return isinstance(kind, msgspec.inspect.UnionType) and any(_is_amount(t) for t in kind.types)
+
+
+def _amount_fields(cls: type[Command]) -> tuple[str, ...]:
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    return tuple(f.name for f in info.fields if _is_amount(f.type))
+
+
+AMOUNT_FIELDS = {name: _amount_fields(cls) for name, cls in COMMANDS.items()}
+
+
+def _not_text(value: Any, field: str = "arguments") -> str | None:
+    """The field holding a string that UTF-8 cannot carry (a lone surrogate), or None."""
+    if isinstance(value, str):
+        return field if not _is_text(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = field if field != "arguments" else str(key)
+            if isinstance(key, str) and not _is_text(key):
+                return field
+            found = _not_text(item, name if _is_text(name) else field)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found = _not_text(item, field)
+            if found is not None:
+                return found
+    return None
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def decode(tool: str, args: dict[str, Any]) -> Command:
-    """Typed command from raw arguments; `msgspec.ValidationError` when they do not fit."""
+    """Typed command from raw arguments: `InvalidArgument` for an amount off its grammar (checked
+    first, before any arithmetic), `msgspec.ValidationError` when the arguments do not fit."""
+    where = _not_text(args)
+    if where is not None:
+        raise InvalidArgument(where, f"{where}: a string is not Unicode text (it has a lone surrogate)")
+    for name in AMOUNT_FIELDS[tool]:
+        value = args.get(name)
+        problem = None if value is None else amount_problem(value)
+        if problem is not None:
+            raise InvalidArgument(name, f"{name} {echo(value)} {problem}")
     return msgspec.convert(args, COMMANDS[tool], strict=True)

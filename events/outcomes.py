@@ -47,6 +47,8 @@ __all__ = [
     "Rejected",
     "Throttled",
     "Unknown",
+    "bounded",
+    "echo",
     "failure_of",
     "kind_of",
 ]
@@ -76,6 +78,24 @@ ORDER_NOT_FOUND = "order_not_found"
 INVALID_PARAMETER = "invalid_parameter"
 AUTH_ERROR = "auth_error"
 TIMESTAMP_ERROR = "timestamp_error"
+
+
+MAX_ECHO = 200  # characters of any client input an error message repeats
+
+
+def echo(value: object, limit: int = MAX_ECHO) -> str:
+    """A client's value as an error message may repeat it: its repr, cut to `limit` characters with
+    the input's full length said, so a small input can never make a large answer."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = len(value) if isinstance(value, str | bytes | list | dict) else len(text)
+    return f"{text[:limit]}… ({size} characters)"
+
+
+def bounded(text: str, limit: int = 4 * MAX_ECHO) -> str:
+    """A message that may hold a library's words about an input (msgspec's, say), cut to `limit`."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True, tag_field="outcome"):

@@ -1,4 +1,4 @@
-"""The SQLite event log: schema, hash-chained append, read and verify.
+r"""The SQLite event log: schema, hash-chained append, read and verify.
 
 Sans-IO core: the hash chain is pure (events/chain.py). `EventStore` is the thin I/O shell around
 one sqlite3 connection; it must be used by one thread at a time (the journal's writer thread, or
@@ -11,10 +11,18 @@ the event loop while that thread holds nothing: actors/journal.py).
 - Append-only: triggers refuse UPDATE and DELETE; partial unique indexes allow one `dispatched`,
   one terminal and one `reconciled` event per command, so no code path can dispatch, finish or
   reconcile a command twice.
+- A client's text in a column of its own (`tool`: the name a call asked for, known or not) is
+  stored as `text_column` writes it: JSON string escaping without the quotes (`a\u0000b` for a
+  NUL, `\"` and `\\`, a lone surrogate as `\udXXX`), so the column is valid UTF-8 with no NUL
+  (SQLite's JSON functions and C strings end a string at a NUL) and two names never look alike;
+  over 200 characters, the first 200 and `…[N characters]`. Every tool this server has is
+  stored as it is. Bodies are JSON, which escapes what it must by itself.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -37,6 +45,7 @@ __all__ = [
     "NoEventLog",
     "chain_digest",
     "chain_hash",
+    "text_column",
     "verify_rows",
 ]
 
@@ -129,6 +138,19 @@ SELECT seq, ts, command_id, kind, tool, body FROM events WHERE command_id IN (
     )
 ) ORDER BY seq
 """
+
+
+MAX_TEXT_COLUMN = 200
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_column(value: str) -> str:
+    """A client's string as a text column holds it (see the module's docstring)."""
+    text = json.dumps(value, ensure_ascii=False)[1:-1]
+    text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    if len(text) > MAX_TEXT_COLUMN:
+        return f"{text[:MAX_TEXT_COLUMN]}…[{len(value)} characters]"
+    return text
 
 
 class EventStore:

@@ -6,31 +6,45 @@ them before they leave the machine. No I/O, no asyncio: plain data in, a verdict
 A check returns the name of the first filter that fails (Binance reports it as
 "Filter failure: NAME"), or None when the order passes. A filter field set to 0 switches off
 its own rule, as in the real data (MARKET_LOT_SIZE stepSize "0.00000000").
+
+Exact and total: the checks and hints compute in `EXACT`, a decimal context wide enough that no
+product, remainder or quotient of amounts Binance accepts (20 digits before the point, 20 after)
+is rounded or refused; `plain` and `decimal_places` do no arithmetic at all, so they never round
+and never overflow, whatever the exponent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import string
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
-from typing import Any
+from decimal import ROUND_CEILING, ROUND_DOWN, Context, Decimal, localcontext
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = [
     "ALGO_TYPES",
+    "EXACT",
     "NEEDS_PRICE",
     "NEEDS_STOP_PRICE",
     "NEEDS_TIME_IN_FORCE",
     "ORDER_TYPES",
+    "SYMBOL_SEPARATORS",
     "OpenOrderCounts",
     "OrderCheck",
     "SymbolRules",
     "check_order",
+    "code_problem",
     "decimal_places",
     "explain_failure",
     "floor_to_step",
     "is_multiple",
+    "normalize_code",
+    "normalize_symbol",
     "order_param_problem",
     "plain",
+    "symbol_problem",
 ]
 
 ZERO = Decimal(0)
@@ -55,14 +69,48 @@ def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
+# 200 significant digits: amounts have at most 40, filters at most 20 more; Emax/Emin far past
+# any exponent an amount may carry, so nothing here rounds, overflows or underflows silently.
+EXACT = Context(prec=200, Emax=10**6, Emin=-(10**6))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def exact(check: Callable[P, R]) -> Callable[P, R]:
+    """Run `check` in the EXACT decimal context."""
+
+    @functools.wraps(check)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(EXACT):
+            return check(*args, **kwargs)
+
+    return run
+
+
+def _stripped(value: Decimal) -> Decimal:
+    """`value` without trailing zeros, exactly (`normalize()` rounds to the context's precision and
+    raises Overflow on a large exponent; this only rebuilds the digits)."""
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # NaN or infinity: nothing to strip
+        return value
+    kept = len(digits)
+    while kept > 1 and digits[kept - 1] == 0:
+        kept -= 1
+    if kept == 1 and digits[0] == 0:
+        return Decimal(0)
+    return Decimal((sign, digits[:kept], exponent + len(digits) - kept))
+
+
 def plain(value: Decimal) -> str:
     """A decimal as Binance takes it: fixed point, no exponent, no trailing zeros ('0.00001', '65000')."""
-    return format(value.normalize(), "f")
+    return format(_stripped(value), "f")
 
 
 def decimal_places(value: Decimal) -> int:
     """Significant decimal places: Decimal('1.2300') has 2."""
-    exponent = value.normalize().as_tuple().exponent
+    exponent = _stripped(value).as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
@@ -240,6 +288,7 @@ def _count_filter(name: str, f: Mapping[str, Any], order: OrderCheck, open_: Ope
     return True
 
 
+@exact
 def check_order(rules: SymbolRules, order: OrderCheck, open_orders: OpenOrderCounts | None = None) -> str | None:
     """The first filter (in the symbol's own order) that `order` fails, or None."""
     for name, f in rules.filters.items():
@@ -347,6 +396,7 @@ def _notional_hint(name: str, minimum: Decimal, cap: Decimal, rules: SymbolRules
     return f"order value {plain(notional)} {quote} is above maxNotional {plain(cap)} ({name})"
 
 
+@exact
 def explain_failure(
     rules: SymbolRules, order: OrderCheck, name: str, open_orders: OpenOrderCounts | None = None
 ) -> str:
@@ -385,21 +435,61 @@ def explain_failure(
 
 
 SYMBOL_SEPARATORS = "/-_ .:"
-_SEPARATORS = str.maketrans("", "", SYMBOL_SEPARATORS)
+_ASCII_SPACE = " \t\n\r\f\v"
+_SYMBOL_NORMAL = str.maketrans(string.ascii_lowercase, string.ascii_uppercase, SYMBOL_SEPARATORS)
+_CODE_NORMAL = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+_ASCII_NAME = frozenset(string.ascii_uppercase + string.digits)
 
 
 def normalize_symbol(text: str) -> str:
-    """`' btc/usdt '` → `'BTCUSDT'`: trimmed, upper-cased, separators removed."""
-    return text.strip().upper().translate(_SEPARATORS)
+    """`' btc/usdt '` → `'BTCUSDT'`: separators and ASCII spaces removed, ASCII letters upper-cased.
+    Nothing else is touched: no Unicode case mapping, which would make a long s (U+017F) an 'S' and a
+    dotless i (U+0131) an 'I'."""
+    return text.strip(_ASCII_SPACE).translate(_SYMBOL_NORMAL)
+
+
+def normalize_code(text: str) -> str:
+    """An asset, coin or network as Binance names it: `' usdt '` → `'USDT'` (ASCII only, as symbols)."""
+    return text.strip(_ASCII_SPACE).translate(_CODE_NORMAL)
+
+
+def _foreign_character(name: str) -> str | None:
+    """The first character of `name` that no Binance name is made of, described, or None.
+    Names are ASCII letters and digits, or letters of scripts without case (Binance lists Chinese
+    names): a letter with case outside ASCII, a compatibility form (fullwidth, ligatures), another
+    script's digits, punctuation or a control character all look like something they are not."""
+    for ch in name:
+        if ch in _ASCII_NAME:
+            continue
+        if ord(ch) > 127 and unicodedata.category(ch) == "Lo" and unicodedata.normalize("NFKC", ch) == ch:
+            continue
+        label = unicodedata.name(ch, "unnamed") if ch.isprintable() else "unprintable"
+        return f"{ch!r} (U+{ord(ch):04X}, {label})"
+    return None
 
 
 def symbol_problem(symbol: str) -> str | None:
-    """Why a normalized symbol cannot be one, or None. Unicode letters are allowed (Binance lists
-    non-Latin names); digits are allowed but a symbol is never only digits."""
+    """Why a normalized symbol cannot be one, or None: 1 to 20 characters, ASCII letters and
+    digits or caseless letters (`_foreign_character`), never only digits. A listed symbol is
+    taken as it is listed, whatever its characters (the validator looks it up first)."""
     if not 1 <= len(symbol) <= 20:
         return "must be 1 to 20 characters"
-    if not all(ch.isalnum() for ch in symbol):
-        return "may contain only letters and digits"
+    foreign = _foreign_character(symbol)
+    if foreign is not None:
+        return (
+            f"has the character {foreign}, which no Binance symbol uses: write symbols in ASCII letters and "
+            "digits (BTCUSDT)"
+        )
     if symbol.isdigit():
         return "cannot be only digits"
+    return None
+
+
+def code_problem(code: str) -> str | None:
+    """Why a normalized asset, coin or network name cannot be one, or None (as `symbol_problem`)."""
+    if not 1 <= len(code) <= 20:
+        return "must be 1 to 20 characters"
+    foreign = _foreign_character(code)
+    if foreign is not None:
+        return f"has the character {foreign}, which no Binance name uses: write it in ASCII letters and digits"
     return None

@@ -76,7 +76,7 @@ class Params:
         value = self.text(name, required)
         if value is None:
             return None
-        if not _DECIMAL.match(value):
+        if not _DECIMAL.fullmatch(value):
             raise BinanceError.illegal(name, DECIMAL_RANGE)
         return Decimal(value)
 
@@ -84,7 +84,7 @@ class Params:
         value = self.text(name, required)
         if value is None:
             return None
-        if not _INTEGER.match(value):
+        if not _INTEGER.fullmatch(value):
             raise BinanceError.illegal(name, INTEGER_RANGE)
         return int(value)
 
@@ -122,7 +122,7 @@ class Params:
 
     def client_id(self, name: str) -> str | None:
         value = self.text(name)
-        if value is not None and not _CLIENT_ID.match(value):
+        if value is not None and not _CLIENT_ID.fullmatch(value):
             raise BinanceError.illegal(name, CLIENT_ID_RANGE)
         return value
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from binance_mcp.events.commands import (
     COMMANDS,
@@ -15,6 +17,8 @@ from binance_mcp.events.commands import (
     GetKlines,
     GetOrderBook,
     GetTicker,
+    InvalidArgument,
+    amount_problem,
     client_order_id,
     decode,
     input_schema,
@@ -22,6 +26,7 @@ from binance_mcp.events.commands import (
 from binance_mcp.events.commands import TestOrder as OrderTest  # not a test class
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.outcomes import Executed, Rejected, kind_of
+from binance_mcp.exchange.rules import plain
 
 
 def test_every_tool_has_an_object_schema_without_the_tag() -> None:
@@ -92,10 +97,12 @@ def test_amounts_accept_strings_or_numbers_in_the_schema_and_nothing_else() -> N
     quantity = schema["properties"]["quantity"]["anyOf"][0]
     assert quantity["type"] == ["string", "number"] and "format" not in quantity
     assert schema["required"] == ["symbol", "side", "type"]
-    with pytest.raises(msgspec.ValidationError, match=r"\$\.quantity"):
-        decode("create_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": True})
-    with pytest.raises(msgspec.ValidationError, match=r"\$\.quantity"):
-        decode("create_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "lots"})
+    for wrong in (True, "lots"):
+        with pytest.raises(InvalidArgument, match=r"^quantity ") as raised:
+            decode("create_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": wrong})
+        assert raised.value.field == "quantity"
+    with pytest.raises(msgspec.ValidationError, match=r"\$\.quantity"):  # another type altogether
+        decode("create_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": ["1"]})
 
 
 def test_test_order_asks_for_commission_rates_and_sends_nothing_else_new() -> None:
@@ -143,3 +150,45 @@ def test_account_reads_map_to_binance_parameters_and_weights() -> None:
         "balances": [{"asset": "BTC", "free": "1", "locked": "0"}, {"asset": "ETH", "free": "2", "locked": "0"}]
     }
     assert decode("get_balance", {"asset": "BTC"}).shape(balances)["balances"] == [balances["balances"][0]]
+
+
+BINANCE_AMOUNT = re.compile(r"([0-9]{1,20})(\.[0-9]{1,20})?")
+
+
+@given(st.one_of(st.text(max_size=80), st.from_regex(r"\+?[0-9]{0,25}\.?[0-9]{0,25}([eE][+-]?[0-9]{1,4})?")))
+def test_an_amount_the_grammar_accepts_is_one_binance_accepts(text: str) -> None:
+    if amount_problem(text) is None:
+        assert text.isascii() and "_" not in text and text.strip() == text
+        assert BINANCE_AMOUNT.fullmatch(plain(Decimal(text)))
+
+
+@given(st.one_of(st.integers(), st.floats(allow_nan=True, allow_infinity=True)))
+def test_a_json_number_is_an_amount_only_within_binances_range(number: float) -> None:
+    problem = amount_problem(number)
+    if problem is None:
+        assert BINANCE_AMOUNT.fullmatch(plain(Decimal(repr(number) if isinstance(number, float) else number)))
+    else:
+        assert len(problem) < 300
+
+
+def test_the_amount_grammar_by_example() -> None:
+    for good in ("0.001", "1500", "+1.5", "1.5e3", "1E-8", ".5", "1.", "99999999999999999999", 1500, 0.25):
+        assert amount_problem(good) is None, good
+    for bad in (
+        "１５００",
+        "1_500",
+        " 1",
+        "1 ",
+        "-1",
+        "NaN",
+        "Infinity",
+        "1e20",
+        "1e-21",
+        "1e1000000",
+        "",
+        ".",
+        "0x10",
+    ):
+        assert amount_problem(bad) is not None, bad
+    assert amount_problem(True) is not None and amount_problem(10**20) is not None
+    assert amount_problem(float("inf")) is not None

@@ -4,8 +4,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from binance_mcp.events.store import GENESIS, SCHEMA_VERSION, Event, EventStore, chain_hash, verify_rows
+from binance_mcp.events.store import GENESIS, SCHEMA_VERSION, Event, EventStore, chain_hash, text_column, verify_rows
 
 E1 = Event(1_700_000_000_000_000, "c1", "received", "get_ticker_price", "paper", '{"args":{"symbol":"BTCUSDT"}}')
 
@@ -81,3 +83,19 @@ def test_bodies_survive_the_batch_insert_exactly(tmp_path: Path) -> None:
     assert [r[6] for r in rows] == bodies
     assert [type(r[1]) for r in rows] == [int] * len(bodies) and rows[0][1] == 1 << 60
     assert store.verify() is None
+
+
+@given(st.text(), st.text())
+def test_a_text_column_is_utf8_without_nul_and_tells_two_names_apart(a: str, b: str) -> None:
+    column = text_column(a)
+    column.encode()  # valid UTF-8: no lone surrogate
+    assert "\x00" not in column
+    if a != b and len(a) <= 50 and len(b) <= 50:
+        assert column != text_column(b)
+
+
+def test_a_text_column_keeps_tool_names_and_escapes_the_rest() -> None:
+    assert text_column("get_ticker_price") == "get_ticker_price"
+    assert text_column("a\x00b") == "a\\u0000b" and text_column("a\\u0000b") == "a\\\\u0000b"
+    assert text_column("\ud800") == "\\ud800"
+    assert text_column("x" * 500) == "x" * 200 + "…[500 characters]"

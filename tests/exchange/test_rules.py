@@ -165,3 +165,46 @@ def test_complete_orders_have_no_parameter_problem() -> None:
 )
 def test_plain_decimals_never_use_exponents(value: str, text: str) -> None:
     assert plain(D(value)) == text
+
+
+def test_plain_and_decimal_places_are_exact_and_total_whatever_the_exponent() -> None:
+    forty = D("12345678901234567890.12345678901234567890")  # more digits than the default context's 28
+    assert plain(forty) == "12345678901234567890.1234567890123456789"
+    assert decimal_places(forty) == 19
+    assert decimal_places(D("1e1000000")) == 0 and decimal_places(D("1e-1000000")) == 1_000_000
+    assert plain(D("1.2300")) == "1.23" and plain(D("0.000")) == "0" and plain(D("1E+2")) == "100"
+
+
+def test_symbols_are_upper_cased_in_ascii_only_and_look_alikes_are_named() -> None:
+    from binance_mcp.exchange.rules import code_problem, normalize_code, normalize_symbol, symbol_problem
+
+    assert normalize_symbol(" btc/usdt ") == "BTCUSDT"
+    assert normalize_symbol("ſolusdt") == "ſOLUSDT"  # no Unicode case mapping: never 'SOLUSDT'
+    assert normalize_symbol("lınkusdt") == "LıNKUSDT"
+    for look_alike in ("ſOLUSDT", "LıNKUSDT", "ＢＴＣUSDT", "BTC\u200bUSDT", "١٢٣USDT", "BTCUSDTª"):
+        problem = symbol_problem(look_alike)
+        assert problem is not None and "U+" in problem
+    assert symbol_problem("币安人生USDT") is None and symbol_problem("1000SATSUSDT") is None
+    assert symbol_problem("123") == "cannot be only digits"
+    assert normalize_code(" usdt ") == "USDT" and code_problem("USDT") is None
+    assert code_problem("A'B") is not None and code_problem("") is not None
+
+
+def test_checks_do_not_round_or_refuse_the_largest_amounts_binance_takes() -> None:
+    rules = SymbolRules.from_exchange_info(
+        {
+            "symbol": "XUSDT",
+            "status": "TRADING",
+            "baseAsset": "X",
+            "quoteAsset": "USDT",
+            "baseAssetPrecision": 8,
+            "quoteAssetPrecision": 8,
+            "orderTypes": ["LIMIT"],
+            "filters": [{"filterType": "LOT_SIZE", "minQty": "0", "maxQty": "0", "stepSize": "0.00000000000000000002"}],
+        }
+    )
+    huge = D("99999999999999999999.00000000000000000002")  # % by the step: a 40-digit quotient
+    order = OrderCheck(side="BUY", type="LIMIT", quantity=huge, price=D(1))
+    assert check_order(rules, order) is None
+    off_grid = OrderCheck(side="BUY", type="LIMIT", quantity=D("99999999999999999999.00000000000000000001"), price=D(1))
+    assert check_order(rules, off_grid) == "LOT_SIZE"
