@@ -3,8 +3,9 @@ weight headers, and the mapping of every failure to `exchange.errors`.
 
 - `prepare` builds the exact request (for a SIGNED one: `timestamp` from the local clock plus the
   measured offset, and `recvWindow`); `send` signs it (HMAC-SHA256 over the exact
-  percent-encoded query) and sends it. Between the two the caller may journal the request: the
-  query it is given is the one that is sent, minus the signature.
+  percent-encoded query) and sends those very bytes (the URL is not re-normalized on the way).
+  Between the two the caller may journal the request: the query it is given is the one that is
+  sent, minus the signature.
 - The offset to the server's clock is measured at start (`sync_time`) and again after a -1021;
   a read is then retried once. A state change is never retried, not even by aiohttp: it resends
   a DELETE (an idempotent method in HTTP) once when the connection drops, which for a cancel
@@ -25,6 +26,7 @@ from typing import Any
 import aiohttp
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from yarl import URL
 
 from binance_mcp.exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
 from binance_mcp.exchange.signing import ed25519_signature, encode_params, sign
@@ -179,7 +181,9 @@ class BinanceClient:
             assert self.credentials is not None
             query = f"{query}&signature={self.credentials.sign(query)}"
             headers["X-MBX-APIKEY"] = self.credentials.api_key
-        url = self._url(path) + (f"?{query}" if query else "")
+        # encoded=True: yarl would otherwise re-normalize the query (%27 back to ', %2F to /, ...),
+        # and the exchange would check the signature against bytes other than the ones signed.
+        url = URL(self._url(path) + (f"?{query}" if query else ""), encoded=True)
         once = () if method == "GET" else (_send_once,)
         try:
             async with self.session.request(

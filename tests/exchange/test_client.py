@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestServer
 from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
 from binance_mcp.exchange.paper import Fault, FaultMode, LimitConfig, MarketConfig, PaperExchange
+from binance_mcp.exchange.signing import sign
 
 KEY, SECRET = "K" * 64, "S" * 64
 DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -151,3 +152,38 @@ async def test_unreachable_exchange_is_a_transport_error() -> None:
     with pytest.raises(TransportError):
         await client.request("GET", "/api/v3/ping")
     await client.close()
+
+
+HOSTILE = "A'B/?+% é&=#~*()!$,;:@[]"
+
+
+async def test_what_is_sent_is_what_is_signed_for_every_character() -> None:
+    """The query on the wire is byte for byte the one signed (aiohttp's URL handling would turn
+    %27 back into ' and %2F into /, and the signature would no longer match)."""
+    seen: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(request.raw_path.partition("?")[2])
+        return web.json_response([])
+
+    app = web.Application()
+    app.router.add_get("/sapi/v1/capital/deposit/hisrec", record)
+    server = TestServer(app)
+    await server.start_server()
+    client = BinanceClient(str(server.make_url("")), credentials=Credentials(KEY, SECRET), clock=lambda: 1)
+    prepared = client.prepare("GET", "/sapi/v1/capital/deposit/hisrec", {"coin": HOSTILE}, signed=True)
+    await client.send(prepared)
+    await client.close()
+    await server.close()
+    assert prepared.query == (
+        "coin=A%27B%2F%3F%2B%25%20%C3%A9%26%3D%23~%2A%28%29%21%24%2C%3B%3A%40%5B%5D&recvWindow=5000&timestamp=1"
+    )
+    assert seen == [f"{prepared.query}&signature={sign(SECRET, prepared.query)}"]
+
+
+async def test_the_paper_exchange_takes_a_signature_over_any_character(
+    paper: tuple[PaperExchange, BinanceClient],
+) -> None:
+    _, client = paper
+    reply = await client.request("GET", "/sapi/v1/capital/deposit/hisrec", {"coin": HOSTILE}, signed=True)
+    assert reply.data == []  # no such coin: an answer, not -1022
