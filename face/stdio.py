@@ -24,7 +24,7 @@ import logging
 import os
 import selectors
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, BinaryIO, Self
 
@@ -32,11 +32,15 @@ import anyio
 import mcp_types
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCError
+
+from binance_mcp.face.jsonrpc import owed_error, owed_error_for_overlong
 
 __all__ = ["MAX_LINE", "PipeReadStream", "PipeWriteStream", "stdio_transport"]
 
 log = logging.getLogger("binance_mcp.stdio")
 MAX_LINE = 4 * 1024 * 1024  # one JSON-RPC message; longer lines are dropped with an error
+_HEAD = 4096  # what is kept of an over-long line to find its id
 
 
 class _TransportOwned:
@@ -54,12 +58,18 @@ class _TransportOwned:
         await self.aclose()
 
 
-class PipeReadStream(_TransportOwned):
-    """Newline-delimited JSON-RPC messages from an asyncio StreamReader."""
+Answer = Callable[[JSONRPCError], Awaitable[None]]
 
-    def __init__(self, reader: asyncio.StreamReader, max_line: int = MAX_LINE):
+
+class PipeReadStream(_TransportOwned):
+    """Newline-delimited JSON-RPC messages from an asyncio StreamReader. A line the SDK cannot
+    read is answered as JSON-RPC 2.0 says (face/jsonrpc.py) through `answer`, and handed on as
+    an exception (the SDK logs it)."""
+
+    def __init__(self, reader: asyncio.StreamReader, max_line: int = MAX_LINE, answer: Answer | None = None):
         self.reader = reader
         self.max_line = max_line
+        self.answer = answer
 
     async def receive(self) -> SessionMessage | Exception:
         while True:
@@ -70,25 +80,37 @@ class PipeReadStream(_TransportOwned):
                     raise anyio.EndOfStream from None
                 line = eof.partial  # a last message without its newline
             except asyncio.LimitOverrunError:
-                await self._skip_line()
+                head = await self._skip_line()
+                log.warning("a message longer than %d bytes was dropped", self.max_line)
+                await self._answer(owed_error_for_overlong(head, self.max_line))
                 return ValueError(f"a message longer than {self.max_line} bytes was dropped")
             if not line.strip():
                 continue
             try:
                 return SessionMessage(mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False))
-            except Exception as exc:  # the SDK answers or logs a malformed message
+            except Exception as exc:  # answered here as JSON-RPC 2.0 says; the SDK logs it
+                owed = owed_error(line, exc)
+                log.info("an unreadable message (%s) was %s", type(exc).__name__, "answered" if owed else "dropped")
+                if owed is not None:
+                    await self._answer(owed)
                 return exc
 
-    async def _skip_line(self) -> None:
-        """Discard the rest of an over-long line, up to and including its newline."""
+    async def _answer(self, error: JSONRPCError) -> None:
+        if self.answer is not None:
+            await self.answer(error)
+
+    async def _skip_line(self) -> bytes:
+        """Discard the rest of an over-long line, up to and including its newline; its first bytes."""
+        head = b""
         while True:
             try:
-                await self.reader.readuntil(b"\n")
-                return
+                line = await self.reader.readuntil(b"\n")
+                return head or line[:_HEAD]
             except asyncio.LimitOverrunError as over:
-                await self.reader.readexactly(over.consumed)
+                chunk = await self.reader.readexactly(over.consumed)
+                head = head or chunk[:_HEAD]
             except asyncio.IncompleteReadError:
-                return
+                return head
 
     def __aiter__(self) -> PipeReadStream:
         return self
@@ -110,6 +132,10 @@ class PipeWriteStream(_TransportOwned):
         line = item.message.model_dump_json(by_alias=True, exclude_unset=True)
         self.writer.write(line.encode() + b"\n")  # one write per message: lines never interleave
         await self.writer.drain()
+
+    async def send_error(self, error: JSONRPCError) -> None:
+        """An error response of the transport's own (a line nobody else could answer)."""
+        await self.send(SessionMessage(error))
 
 
 class _Claim:
@@ -160,7 +186,8 @@ async def pipe_streams(stdin_fd: int = 0, stdout_fd: int = 1) -> AsyncIterator[t
             lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), write_file
         )
         writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
-        yield PipeReadStream(reader), PipeWriteStream(writer)
+        write = PipeWriteStream(writer)
+        yield PipeReadStream(reader, answer=write.send_error), write
     finally:
         if writer is not None:
             with contextlib.suppress(Exception):

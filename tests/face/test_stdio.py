@@ -105,3 +105,63 @@ def test_stdin_from_dev_null_falls_back_and_exits_at_once(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == b""
     assert b"threaded transport" in done.stderr
+
+
+MALFORMED = [  # (line, the error code owed, the id it names)
+    (b"{not json", -32700, None),
+    (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":"\\ud800"}}', -32700, None),  # a lone surrogate
+    (b"[" * 500 + b"]" * 500, -32700, None),  # nested deeper than the SDK's parser goes
+    (b"\xff\xfe{}", -32700, None),  # not UTF-8
+    (b'{"jsonrpc":"2.0","id":5}', -32600, 5),  # an id but no method
+    (b'{"jsonrpc":"2.0","id":"r-6","method":"tools/list","params":[]}', -32600, "r-6"),  # params as an array
+    (b'[{"jsonrpc":"2.0","id":1,"method":"ping"}]', -32600, None),  # a batch
+    (b'{"jsonrpc":"2.0","id":true,"method":5}', -32600, None),  # an id that is no id
+    (b"42", -32600, None),
+]
+
+
+@pytest.mark.parametrize(("line", "code", "request_id"), MALFORMED)
+async def test_a_malformed_line_is_answered_as_json_rpc_says(line: bytes, code: int, request_id: object) -> None:
+    answers: list[mcp_types.JSONRPCError] = []
+
+    async def answer(error: mcp_types.JSONRPCError) -> None:
+        answers.append(error)
+
+    reader = asyncio.StreamReader(limit=1024 * 1024)
+    reader.feed_data(line + b"\n" + PING + b"\n")
+    reader.feed_eof()
+    stream = PipeReadStream(reader, max_line=1024 * 1024, answer=answer)
+    assert isinstance(await stream.receive(), Exception)
+    assert [(a.error.code, a.id) for a in answers] == [(code, request_id)]
+    after = await stream.receive()  # and the next message still arrives
+    assert isinstance(after, SessionMessage) and after.message.id == 1  # type: ignore[union-attr]
+
+
+async def test_a_malformed_notification_is_not_answered() -> None:
+    answers: list[mcp_types.JSONRPCError] = []
+
+    async def answer(error: mcp_types.JSONRPCError) -> None:
+        answers.append(error)
+
+    reader = asyncio.StreamReader()
+    reader.feed_data(b'{"jsonrpc":"2.0","method":"notifications/initialized","params":[]}\n')
+    reader.feed_eof()
+    assert isinstance(await PipeReadStream(reader, answer=answer).receive(), Exception)
+    assert answers == []
+
+
+@pytest.mark.parametrize(("head", "request_id"), [(b'{"jsonrpc":"2.0","id":9,"method":"ping"', 9), (b'{"a":', None)])
+async def test_an_over_long_line_is_answered_with_its_id_when_it_leads(head: bytes, request_id: object) -> None:
+    answers: list[mcp_types.JSONRPCError] = []
+
+    async def answer(error: mcp_types.JSONRPCError) -> None:
+        answers.append(error)
+
+    reader = asyncio.StreamReader(limit=1024)
+    reader.feed_data(head + b',"params":{"x":"' + b"a" * 5000 + b'"}}\n' + PING + b"\n")
+    reader.feed_eof()
+    stream = PipeReadStream(reader, max_line=1024, answer=answer)
+    assert isinstance(await stream.receive(), ValueError)
+    assert [(a.error.code, a.id) for a in answers] == [(-32600, request_id)]
+    assert "longer than 1024 bytes" in answers[0].error.message
+    assert isinstance(await stream.receive(), SessionMessage)
