@@ -166,6 +166,7 @@ async def _serve_async(
     from binance_mcp.actors.system import System, new_envelope
     from binance_mcp.actors.validator import MAX_ARGS_BYTES
     from binance_mcp.events.commands import COMMANDS
+    from binance_mcp.events.outcomes import echo
     from binance_mcp.events.store import EventStore
     from binance_mcp.exchange.client import BinanceClient
     from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
@@ -261,7 +262,7 @@ async def _serve_async(
         )
         answer = await system.ask(envelope)
         if params.name not in COMMANDS:  # journaled (received, rejected unknown_tool), then refused
-            raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
+            raise MCPError(INVALID_PARAMS, f"Unknown tool: {echo(params.name)}")
         if isinstance(answer, NeedsConfirmation):
             if confirm.is_modern(ctx):
                 return confirm.input_required(answer.command_id, answer.summary)

@@ -71,7 +71,7 @@ from binance_mcp.events.outcomes import (
     Unknown,
 )
 from binance_mcp.events.replay import DAY_MS, Fold
-from binance_mcp.events.store import EventStore
+from binance_mcp.events.store import EventStore, text_column
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.rules import ALGO_TYPES
 
@@ -426,7 +426,10 @@ class System:
 
     def _security_line(self, event_type: str, command_id: str, tool: str, **details: Any) -> None:
         if self.log_security:
-            line = {"event_type": event_type, "command_id": command_id, "tool": tool, **details}
+            # A client's text (the tool name it asked for, its clientInfo) as the log's columns hold
+            # it: escaped and bounded, so no call can write a huge or forged line to stderr.
+            shown = {k: text_column(v) if isinstance(v, str) else v for k, v in details.items()}
+            line = {"event_type": event_type, "command_id": command_id, "tool": text_column(tool), **shown}
             print(f"SECURITY_EVENT: {json.dumps(line)}", file=sys.stderr, flush=True)
 
     async def security_event(self, event_type: str, command_id: str, tool: str, **details: Any) -> None:

@@ -150,7 +150,8 @@ _NEXT = {
 
 def failure_of(code: int | None, message: str) -> Failed:
     """An exchange rejection (HTTP 4XX) as a Failed whose kind says what to do next; Binance's
-    code and message are kept as they came."""
+    code and message are kept as they came (the message bounded, as every message is)."""
+    message = bounded(message)
     if code == -1013:
         kind = FILTER_FAILURE
     elif code == -2010:

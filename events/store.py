@@ -146,6 +146,14 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def text_column(value: str) -> str:
     """A client's string as a text column holds it (see the module's docstring)."""
+    if (
+        len(value) <= MAX_TEXT_COLUMN
+        and value.isascii()
+        and value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+    ):
+        return value  # every tool name: nothing to escape (the common case, once per event)
     text = json.dumps(value, ensure_ascii=False)[1:-1]
     text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     if len(text) > MAX_TEXT_COLUMN:

@@ -4,8 +4,10 @@ The SDK's transports hand an unreadable line to the session as an exception, whi
 drops: a client that sent it waits for its own timeout. JSON-RPC 2.0 (section 5.1) answers
 instead:
 
-- not JSON at all (or JSON no parser here takes: a lone surrogate, nesting deeper than the
-  SDK's parser goes): -32700 Parse error, `id` null;
+- not JSON at all: -32700 Parse error, `id` null;
+- JSON the SDK's parser refuses though it is JSON (a string with a lone surrogate escape, which is
+  no Unicode text; nesting deeper than that parser goes): -32600 Invalid Request, with the `id`
+  when one can be read, so that the client's request is not left waiting;
 - JSON that is not one request, notification or response object (a batch, `params` as an
   array, an `id` without a `method`): -32600 Invalid Request, with the `id` when one can be
   read, else null;
@@ -27,6 +29,10 @@ from pydantic import ValidationError
 __all__ = ["owed_error", "owed_error_for_overlong"]
 
 _NOT_ONE_MESSAGE = "Invalid Request: not a single JSON-RPC 2.0 request, notification or response object"
+_UNREADABLE = (
+    "Invalid Request: the message is JSON this server cannot take (a string that is not Unicode text, such as "
+    "a lone surrogate escape, or nesting too deep)"
+)
 # `{"jsonrpc":"2.0","method":"x","id":7` : the id among the first members, as clients write them
 _LEADING_ID = re.compile(
     rb'\s*\{(?:\s*"(?:jsonrpc|method)"\s*:\s*"[^"\\]{0,64}"\s*,)*\s*"id"\s*:\s*(-?[0-9]{1,18}|"[^"\\]{0,256}")'
@@ -46,9 +52,6 @@ def _readable_id(value: Any) -> str | int | None:
 def owed_error(line: bytes, problem: Exception) -> JSONRPCError | None:
     """The error response owed for `line`, which the SDK's parser refused with `problem`; None
     when nothing is owed (a notification)."""
-    not_json = isinstance(problem, ValidationError) and any(e["type"] == "json_invalid" for e in problem.errors())
-    if not_json:
-        return _error(None, PARSE_ERROR, "Parse error: the line is not valid JSON")
     try:
         decoded = json.loads(line)
     except (ValueError, RecursionError):
@@ -56,7 +59,9 @@ def owed_error(line: bytes, problem: Exception) -> JSONRPCError | None:
     if isinstance(decoded, dict) and "id" not in decoded and isinstance(decoded.get("method"), str):
         return None
     request_id = _readable_id(decoded.get("id")) if isinstance(decoded, dict) else None
-    return _error(request_id, INVALID_REQUEST, _NOT_ONE_MESSAGE)
+    refused = isinstance(problem, ValidationError) and any(e["type"] == "json_invalid" for e in problem.errors())
+    why = _UNREADABLE if refused else _NOT_ONE_MESSAGE
+    return _error(request_id, INVALID_REQUEST, why)
 
 
 def owed_error_for_overlong(head: bytes, limit: int) -> JSONRPCError:

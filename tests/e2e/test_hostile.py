@@ -14,7 +14,7 @@ from typing import Any
 
 from binance_mcp.face.stdio import MAX_LINE
 
-from .conftest import ROOT, spawn
+from .conftest import ROOT, errlog, spawn
 
 INIT = {
     "jsonrpc": "2.0",
@@ -48,12 +48,14 @@ def call(request_id: int, tool: str, args: dict[str, Any]) -> bytes:
 
 async def test_malformed_json_rpc_is_answered_and_hostile_calls_leave_the_log_verifying(tmp_path: Path) -> None:
     log = tmp_path / "events.sqlite3"
-    proc = await spawn(env_for(log), sys.executable, str(ROOT / "server.py"), "serve")
+    with errlog(tmp_path / "stderr.txt") as err:
+        proc = await spawn(env_for(log), sys.executable, str(ROOT / "server.py"), "serve", stderr=err.fileno())
     try:
         for line, code, request_id in [
             (b"{not json", -32700, None),
-            (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":"\\ud800"}}', -32700, None),
-            (b"[" * 500 + b"]" * 500, -32700, None),
+            (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":"\\ud800"}}', -32600, 1),
+            (b"[" * 500 + b"]" * 500, -32600, None),
+            (b"[" * 5000 + b"]" * 5000, -32700, None),
             (b'{"jsonrpc":"2.0","id":5}', -32600, 5),
             (b'{"jsonrpc":"2.0","id":6,"method":"tools/list","params":[]}', -32600, 6),
             (b'[{"jsonrpc":"2.0","id":7,"method":"ping"}]', -32600, None),
@@ -72,6 +74,7 @@ async def test_malformed_json_rpc_is_answered_and_hostile_calls_leave_the_log_ve
             ),
             ("get_audit_log", {"since": "200000000d"}),
             ("a\u0000b", {}),
+            ("x" * 100_000, {}),  # a huge unknown name: a short answer
             ("create_order\u0000", {"symbol": "BTCUSDT"}),
             ("create_order", {"symbol": "ſolusdt", "side": "BUY", "type": "MARKET", "quantity": "0.1"}),
             ("get_deposit_history", {"coin": "A'B"}),
@@ -90,6 +93,8 @@ async def test_malformed_json_rpc_is_answered_and_hostile_calls_leave_the_log_ve
         assert proc.stdin is not None
         proc.stdin.close()
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+    security = [line for line in (tmp_path / "stderr.txt").read_text().splitlines() if "SECURITY_EVENT" in line]
+    assert security and max(len(line) for line in security) < 1000  # the huge name is not echoed whole
     verify = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "server.py"), "audit", "verify", "--event-log", str(log), stdout=PIPE, stderr=PIPE
     )

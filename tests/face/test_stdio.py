@@ -109,8 +109,9 @@ def test_stdin_from_dev_null_falls_back_and_exits_at_once(tmp_path: Path) -> Non
 
 MALFORMED = [  # (line, the error code owed, the id it names)
     (b"{not json", -32700, None),
-    (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":"\\ud800"}}', -32700, None),  # a lone surrogate
-    (b"[" * 500 + b"]" * 500, -32700, None),  # nested deeper than the SDK's parser goes
+    (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":"\\ud800"}}', -32600, 1),  # a lone surrogate
+    (b"[" * 500 + b"]" * 500, -32600, None),  # nested deeper than the SDK's parser goes
+    (b"[" * 5000 + b"]" * 5000, -32700, None),  # deeper than any parser here goes
     (b"\xff\xfe{}", -32700, None),  # not UTF-8
     (b'{"jsonrpc":"2.0","id":5}', -32600, 5),  # an id but no method
     (b'{"jsonrpc":"2.0","id":"r-6","method":"tools/list","params":[]}', -32600, "r-6"),  # params as an array
