@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/http_gaps.py
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
