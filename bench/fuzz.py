@@ -42,6 +42,7 @@ from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.tests.hostile import arguments
 
 ROOT = Path(__file__).resolve().parents[1]
+SHOWN = ("exchange_error", "transport_error", "audit_unavailable")  # rare kinds: their first calls are printed
 MAX_ERROR = 2000  # characters of an error answer, whatever the input
 INIT = {
     "jsonrpc": "2.0",
@@ -135,6 +136,17 @@ def call_anomaly(request_id: int, answer: dict[str, Any]) -> str | None:
     return None
 
 
+def generating(examples: int) -> settings:
+    """Hypothesis as a generator: `examples` inputs, none shrunk or replayed, no time limit."""
+    return settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def fuzz_tools(server: Server, calls_per_tool: int, anomalies: list[str], seed_value: int) -> Counter[str]:
     kinds: Counter[str] = Counter()
     for tool in sorted(COMMANDS):
@@ -146,13 +158,7 @@ def fuzz_tool(
     server: Server, tool: str, calls: int, anomalies: list[str], kinds: Counter[str], seed_value: int
 ) -> None:
     @seed(seed_value)
-    @settings(
-        max_examples=calls,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @generating(calls)
     @given(args=arguments(tool))
     def one_call(args: dict[str, Any]) -> None:
         request_id, answer = server.request("tools/call", {"name": tool, "arguments": args})
@@ -160,7 +166,11 @@ def fuzz_tool(
         if problem is not None:
             anomalies.append(f"{tool} {json.dumps(args, default=repr)[:200]}: {problem}")
         content = answer.get("result", {}).get("structuredContent") or {}
-        kinds[content.get("error", {}).get("type", "executed") if content else "jsonrpc_error"] += 1
+        kind = content.get("error", {}).get("type", "executed") if content else "jsonrpc_error"
+        kinds[kind] += 1
+        if kind in SHOWN and kinds[kind] <= 3:
+            message = content.get("error", {}).get("message", "")
+            print(f"  {kind}: {tool} {json.dumps(args, default=repr)[:160]} -> {message[:160]}", file=sys.stderr)
 
     one_call()
 
@@ -169,13 +179,7 @@ def fuzz_lines(server: Server, lines: int, anomalies: list[str], seed_value: int
     sent = [0]
 
     @seed(seed_value)
-    @settings(
-        max_examples=lines,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @generating(lines)
     @given(line=RAW_LINES)
     def one_line(line: bytes) -> None:
         sent[0] += 1

@@ -31,6 +31,12 @@ class Echo(Actor):
         self.state = 0
 
 
+async def answer_failed(crash: Crash) -> None:
+    for _, reply in crash.pairs:
+        assert reply is not None
+        reply.set_result("failed")
+
+
 async def test_a_crash_is_reported_once_the_actor_restarts_fresh_and_goes_on() -> None:
     crashes: list[Crash] = []
 
@@ -54,13 +60,8 @@ async def test_a_crash_is_reported_once_the_actor_restarts_fresh_and_goes_on() -
 
 
 async def test_crashes_blamed_on_messages_never_escalate_however_many() -> None:
-    async def on_crash(crash: Crash) -> None:
-        for _, reply in crash.pairs:
-            assert reply is not None
-            reply.set_result("failed")
-
     echo = Echo()
-    supervisor = Supervisor(on_crash, max_restarts=2, window_s=10, clock=lambda: 0.0)
+    supervisor = Supervisor(answer_failed, max_restarts=2, window_s=10, clock=lambda: 0.0)
     supervisor.start(echo)
     for _ in range(60):  # the same poison message, far past max_restarts within the window
         assert await asyncio.wait_for(echo.ask("boom"), 5) == "failed"  # a stopped loop would never answer
@@ -77,7 +78,7 @@ async def test_crashes_with_no_message_to_blame_escalate_past_max_restarts_in_th
     async def on_crash(crash: Crash) -> None:
         assert crash.pairs == []
 
-    supervisor = Supervisor(on_crash, max_restarts=2, window_s=10, clock=lambda: now[0])
+    supervisor = Supervisor(answer_failed, max_restarts=2, window_s=10, clock=lambda: now[0])
     supervisor.start(echo)
 
     async def loop_fails() -> None:
@@ -101,13 +102,8 @@ class Unrestartable(Echo):
 
 
 async def test_an_actor_that_cannot_restart_escalates_at_once() -> None:
-    async def on_crash(crash: Crash) -> None:
-        for _, reply in crash.pairs:
-            assert reply is not None
-            reply.set_result("failed")
-
     echo = Unrestartable()
-    supervisor = Supervisor(on_crash, max_restarts=100)
+    supervisor = Supervisor(answer_failed, max_restarts=100)
     supervisor.start(echo)
     assert await echo.ask("boom") == "failed"
     await asyncio.wait_for(supervisor.fatal.wait(), 5)

@@ -103,11 +103,19 @@ class CrashingExecutor(Executor):
         return await super().execute(command)
 
 
-class CrashingSystem(System):
-    def __init__(self, **kw: Any):
-        super().__init__(**kw)
-        self.executor = CrashingExecutor(self.client, self.directory, self.limiter, self.journal)
-        self.limiter.next_stage = self.executor
+def system_with(executor_cls: type[Executor]) -> type[System]:
+    """A System whose executor is `executor_cls`."""
+
+    class WithExecutor(System):
+        def __init__(self, **kw: Any):
+            super().__init__(**kw)
+            self.executor = executor_cls(self.client, self.directory, self.limiter, self.journal)
+            self.limiter.next_stage = self.executor
+
+    return WithExecutor
+
+
+CrashingSystem = system_with(CrashingExecutor)
 
 
 async def test_crash_mid_stream_every_caller_still_gets_an_answer(tmp_path: Path) -> None:
@@ -141,15 +149,8 @@ class LoopFailingExecutor(Executor):
         raise OSError("the executor's own loop")
 
 
-class LoopFailingSystem(System):
-    def __init__(self, **kw: Any):
-        super().__init__(**kw)
-        self.executor = LoopFailingExecutor(self.client, self.directory, self.limiter, self.journal)
-        self.limiter.next_stage = self.executor
-
-
 async def test_crashes_with_no_message_to_blame_stop_the_server_with_a_clear_error(tmp_path: Path) -> None:
-    async with build(tmp_path, system_cls=LoopFailingSystem, max_restarts=2) as h:
+    async with build(tmp_path, system_cls=system_with(LoopFailingExecutor), max_restarts=2) as h:
         await asyncio.wait_for(h.system.supervisor.fatal.wait(), 5)
         assert "executor crashed more than 2 times" in (h.system.supervisor.fatal_error or "")
         after = await h.call("get_ticker_price", symbol="BTCUSDT")
