@@ -22,13 +22,16 @@ limits high, so that the calls reach every stage rather than the limiter.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import queue
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -73,6 +76,13 @@ RAW_LINES = st.one_of(
 )
 
 
+ANSWER_WITHIN_S = 30.0
+
+
+class NoAnswer(Exception):
+    """The server did not answer: it hangs, or it is gone. The run stops there."""
+
+
 class Server:
     """One `serve` process, spoken to one line at a time."""
 
@@ -85,6 +95,15 @@ class Server:
             argv, env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
         )
         self.next_id = 1
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._read_lines, daemon=True).start()
+
+    def _read_lines(self) -> None:
+        """stdout, line by line, into a queue: `read` waits for a line with a time limit."""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(b"")
 
     def send(self, line: bytes) -> None:
         assert self.proc.stdin is not None
@@ -92,10 +111,12 @@ class Server:
         self.proc.stdin.flush()
 
     def read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
+        try:
+            line = self.lines.get(timeout=ANSWER_WITHIN_S)
+        except queue.Empty:
+            raise NoAnswer(f"no answer within {ANSWER_WITHIN_S:g} s") from None
         if not line:
-            raise EOFError("the server closed stdout")
+            raise NoAnswer("the server closed stdout")
         answer: dict[str, Any] = json.loads(line)
         return answer
 
@@ -109,7 +130,8 @@ class Server:
 
     def close(self) -> int:
         assert self.proc.stdin is not None
-        self.proc.stdin.close()
+        with contextlib.suppress(OSError):  # gone already
+            self.proc.stdin.close()
         return self.proc.wait(timeout=60)
 
 
@@ -147,8 +169,9 @@ def generating(examples: int) -> settings:
     )
 
 
-def fuzz_tools(server: Server, calls_per_tool: int, anomalies: list[str], seed_value: int) -> Counter[str]:
-    kinds: Counter[str] = Counter()
+def fuzz_tools(
+    server: Server, calls_per_tool: int, anomalies: list[str], seed_value: int, kinds: Counter[str]
+) -> Counter[str]:
     for tool in sorted(COMMANDS):
         fuzz_tool(server, tool, calls_per_tool, anomalies, kinds, seed_value)
     return kinds
@@ -229,8 +252,14 @@ def main() -> int:
             server.send(json.dumps(INIT).encode())
             server.read()
             server.send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
-            kinds = fuzz_tools(server, options.calls_per_tool, anomalies, options.seed)
-            lines = fuzz_lines(server, options.raw_lines, anomalies, options.seed)
+            kinds: Counter[str] = Counter()
+            lines = 0
+            try:
+                kinds = fuzz_tools(server, options.calls_per_tool, anomalies, options.seed, kinds)
+                lines = fuzz_lines(server, options.raw_lines, anomalies, options.seed)
+            except NoAnswer as exc:
+                anomalies.append(f"stopped: {exc} (after {sum(kinds.values())} calls)")
+                server.proc.kill()
             code = server.close()
             seconds = time.perf_counter() - started
         if code != 0:
