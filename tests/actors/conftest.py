@@ -52,13 +52,20 @@ async def exchange_server(exchange: PaperExchange) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def system_on(
-    url: str, log: Path, *, system_cls: type[System] = System, recv_window_ms: int = 5000, **options: Any
+    url: str,
+    log: Path,
+    *,
+    system_cls: type[System] = System,
+    recv_window_ms: int = 5000,
+    about: dict[str, Any] | None = None,
+    **options: Any,
 ) -> AsyncIterator[System]:
-    """A started System over the exchange at `url`, its log at `log`; stopped on the way out."""
+    """A started System over the exchange at `url`, its log at `log` (its `started` saying `about`);
+    stopped on the way out."""
     client = BinanceClient(url, credentials=Credentials(KEY, SECRET), recv_window_ms=recv_window_ms)
     options.setdefault("calls_per_minute", None)
     system = system_cls(client=client, store=EventStore(log), venue="paper", **options)
-    await system.start()
+    await system.start(about)
     try:
         yield system
     finally:
