@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import signal
@@ -222,8 +221,8 @@ async def _serve_async(
         file=sys.stderr,
         flush=True,
     )
-    guard = settings.guard.record()
-    print(f"binance-mcp: trading guard {json.dumps(guard)}", file=sys.stderr, flush=True)
+    guard = msgspec.json.encode(settings.guard.record()).decode()
+    print(f"binance-mcp: trading guard {guard}", file=sys.stderr, flush=True)
     if settings.venue in ("testnet", "live") and credentials is not None:
         verdict = await check_key(
             client,

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.messages import Confirm, Finish, NeedsConfirmation, Record, Validated
 from binance_mcp.events.commands import CancelOpenOrders, CancelOrder, OrderSpec
 from binance_mcp.events.outcomes import DECLINED_BY_USER, Rejected
+from binance_mcp.events.schema import ConfirmationRequested, Confirmed
 from binance_mcp.exchange.rules import plain
 
 __all__ = ["Confirmer", "summary"]
@@ -88,10 +88,8 @@ class Confirmer(Actor):
         loop = asyncio.get_running_loop()
         timer = loop.call_later(self.timeout_s, self._expire, command_id)
         self.parked[command_id] = (validated, timer)
-        body: dict[str, Any] = {"summary": text, "timeout_s": self.timeout_s}
-        await self.journal.tell(
-            Record(command_id=command_id, kind="confirmation_requested", tool=validated.envelope.tool, body=body)
-        )
+        asked = ConfirmationRequested(summary=text, timeout_s=self.timeout_s)
+        await self.journal.tell(Record(command_id=command_id, tool=validated.envelope.tool, event=asked))
         if reply is not None and not reply.done():
             reply.set_result(NeedsConfirmation(command_id=command_id, summary=text))
 
@@ -113,7 +111,7 @@ class Confirmer(Actor):
         timer.cancel()
         env = validated.envelope
         if answer.accepted:
-            await self.journal.tell(Record(command_id=env.command_id, kind="confirmed", tool=env.tool, body={}))
+            await self.journal.tell(Record(command_id=env.command_id, tool=env.tool, event=Confirmed()))
             await self.next_stage.tell(validated, reply)
             return
         why = answer.reason or "declined"

@@ -35,6 +35,7 @@ from binance_mcp.events.outcomes import (
     failure_of,
 )
 from binance_mcp.events.replay import Pending
+from binance_mcp.events.schema import Dispatched, Request
 from binance_mcp.events.store import LogReader
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected, RateLimited, TransportError, UnknownOutcome
@@ -100,19 +101,19 @@ class Executor(Actor):
         except TransportError as exc:
             return Failed(kind=TRANSPORT_ERROR, message=exc.message)
         facts = message.facts
-        body: dict[str, Any] = {
-            "request": prepared.record(),
-            "symbol": getattr(command, "symbol", None),
-            "client_order_id": client_id,
-            "order_id": getattr(command, "order_id", None),
-            "quote_asset": facts.quote_asset if facts else None,
-            "base_asset": facts.base_asset if facts else None,
-            "notional": facts.notional if facts else None,
-            "ref_price": facts.ref_price if facts else None,
-            "guard": self.guard_record,
-        }
+        dispatched = Dispatched(
+            request=Request(method=prepared.method, path=prepared.path, query=prepared.query),
+            symbol=getattr(command, "symbol", None),
+            client_order_id=client_id,
+            order_id=getattr(command, "order_id", None),
+            quote_asset=facts.quote_asset if facts else None,
+            base_asset=facts.base_asset if facts else None,
+            notional=facts.notional if facts else None,
+            ref_price=facts.ref_price if facts else None,
+            guard=self.guard_record,
+        )
         try:
-            await self.journal.record(env.command_id, "dispatched", env.tool, body)
+            await self.journal.record(env.command_id, env.tool, dispatched)
         except AuditUnavailable as exc:
             return Failed(kind=AUDIT_UNAVAILABLE, message=f"{exc}; nothing was sent")
         try:

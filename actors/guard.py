@@ -21,8 +21,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
+from binance_mcp.events.schema import GuardRecord
 from binance_mcp.exchange.rules import plain
 
 __all__ = ["DAY_MS", "Caps", "DailyNotional", "Guard", "parse_caps"]
@@ -88,15 +88,15 @@ class Guard:
     symbol_allowlist: frozenset[str] | None = None
     confirm_orders: bool = False
 
-    def record(self) -> dict[str, Any]:
-        """The settings in force, as journaled with every order."""
-        return {
-            "trading_enabled": self.trading_enabled,
-            "max_order_notional": self.max_order_notional.describe(),
-            "max_daily_notional": self.max_daily_notional.describe(),
-            "symbol_allowlist": sorted(self.symbol_allowlist) if self.symbol_allowlist is not None else None,
-            "confirm_orders": self.confirm_orders,
-        }
+    def record(self) -> GuardRecord:
+        """The settings in force, as journaled with every order and run."""
+        return GuardRecord(
+            trading_enabled=self.trading_enabled,
+            max_order_notional=self.max_order_notional.describe(),
+            max_daily_notional=self.max_daily_notional.describe(),
+            symbol_allowlist=sorted(self.symbol_allowlist) if self.symbol_allowlist is not None else None,
+            confirm_orders=self.confirm_orders,
+        )
 
 
 class DailyNotional:

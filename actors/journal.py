@@ -30,7 +30,6 @@ import asyncio
 import hashlib
 import logging
 import queue
-import re
 import sqlite3
 import threading
 import time
@@ -43,7 +42,8 @@ from binance_mcp.actors.base import Actor, Crash, Reply
 from binance_mcp.actors.messages import Finish, Record
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.events.outcomes import AUDIT_UNAVAILABLE, Executed, Failed, Outcome, kind_of
-from binance_mcp.events.store import Event, EventStore, text_column
+from binance_mcp.events.schema import LogEvent, encode, text_column
+from binance_mcp.events.store import Event, EventStore
 
 __all__ = ["MAX_BODY", "AuditUnavailable", "Journal"]
 
@@ -66,37 +66,9 @@ class NotReceived(Exception):
     """The command's `received` is not on record, so nothing else of it may be."""
 
 
-def _escaped(value: Any) -> Any:
-    """`value` (builtins) with each lone surrogate in its strings written as the text `\\udXXX`."""
-    if isinstance(value, str):
-        return text_column(value) if _LONE.search(value) else value
-    if isinstance(value, dict):
-        return {_escaped(k): _escaped(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_escaped(v) for v in value]
-    return value
-
-
-_LONE = re.compile("[\ud800-\udfff]")
-
-
-def encode_body(value: Any) -> bytes:
-    """Deterministic JSON of `value`. A string that is not Unicode text (a lone surrogate, which
-    UTF-8 cannot carry) is stored as `text_column` escapes it, and an object body says so with
-    `"escaped": true`: a record that cannot be written as it came is written as it is documented,
-    never left out."""
-    try:
-        return _encoder.encode(value)
-    except UnicodeEncodeError:
-        escaped = _escaped(msgspec.to_builtins(value))
-        if isinstance(escaped, dict):
-            escaped["escaped"] = True
-        return _encoder.encode(escaped)
-
-
-def bounded_body(value: Any) -> str:
-    """Deterministic JSON of `value`; over MAX_BODY, its digest and size instead."""
-    body = encode_body(value)
+def bounded_body(event: LogEvent | Outcome) -> str:
+    """The event's body (events/schema.py); over MAX_BODY, its digest and size instead."""
+    body = encode(event)
     if len(body) <= MAX_BODY:
         return body.decode()
     digest = hashlib.sha256(body).hexdigest()
@@ -105,7 +77,7 @@ def bounded_body(value: Any) -> str:
 
 def outcome_body(outcome: Outcome) -> str:
     if isinstance(outcome, Executed):
-        body = encode_body(outcome)
+        body = encode(outcome)
         if len(body) > MAX_BODY:
             return _encoder.encode(
                 {
@@ -145,9 +117,9 @@ class Journal(Actor):
         # Reads' `received` events, encoded and stamped, waiting for their outcome (by command id).
         self._held: dict[str, tuple[tuple[Any, Reply], Event]] = {}
 
-    async def record(self, command_id: str, kind: str, tool: str, body: Any) -> None:
+    async def record(self, command_id: str, tool: str, event: LogEvent) -> None:
         """Append one event and wait until it is durable; AuditUnavailable if it cannot be."""
-        await self.ask(Record(command_id=command_id, kind=kind, tool=tool, body=body))
+        await self.ask(Record(command_id=command_id, tool=tool, event=event))
 
     async def step(self) -> None:
         while self._queued >= MAX_QUEUED:  # the writer is behind: let the mailbox push back
@@ -200,7 +172,7 @@ class Journal(Actor):
             return Event(now, env.command_id, kind_of(message.outcome), tool, self.venue, outcome_body(message.outcome))
         assert isinstance(message, Record)
         tool = text_column(message.tool)
-        return Event(now, message.command_id, message.kind, tool, self.venue, bounded_body(message.body))
+        return Event(now, message.command_id, message.kind, tool, self.venue, bounded_body(message.event))
 
     def _encode(self, pairs: list[tuple[Any, Reply]]) -> tuple[list[tuple[Any, Reply]], list[Event]]:
         """The events for `pairs`; a message that cannot be encoded is answered as unwritable

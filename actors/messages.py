@@ -9,6 +9,7 @@ import msgspec
 
 from binance_mcp.events.commands import Command
 from binance_mcp.events.outcomes import Outcome
+from binance_mcp.events.schema import LogEvent
 
 __all__ = [
     "Admitted",
@@ -96,15 +97,18 @@ class Settle(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):
-    """Append a non-terminal event (received, dispatched, security); the reply acks durability.
+    """Append an event that is not an outcome (events/schema.py); the reply acks durability.
     `with_outcome`: stamped now, written in the same transaction as the command's outcome (a
     read's `received`: one commit per read)."""
 
     command_id: str
-    kind: str
     tool: str
-    body: Any
+    event: LogEvent
     with_outcome: bool = False
+
+    @property
+    def kind(self) -> str:
+        return self.event.kind
 
 
 class Finish(msgspec.Struct, frozen=True, kw_only=True):

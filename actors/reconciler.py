@@ -20,12 +20,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import msgspec
+
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.journal import AuditUnavailable, Journal
 from binance_mcp.actors.limiter import NotSent, send_spent
 from binance_mcp.actors.messages import Settle
 from binance_mcp.events.commands import Command, GetOpenOrders, GetOrder
 from binance_mcp.events.replay import Pending
+from binance_mcp.events.schema import Reconciled
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected
 
@@ -58,7 +61,7 @@ class Reconciler(Actor):
         self.clock_ms = clock_ms
         self.sleep = sleep
         self.limiter = limiter  # each lookup asks it for its weight first (`Spend`)
-        self.tasks: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
+        self.tasks: dict[str, asyncio.Task[Reconciled | None]] = {}
 
     def reset(self) -> None:
         pass  # the lookups run in their own tasks and are not lost with the actor's loop
@@ -70,8 +73,8 @@ class Reconciler(Actor):
         if reply is not None and not reply.done():
             reply.set_result(None)
 
-    async def _reconcile(self, track: Pending) -> dict[str, Any] | None:
-        """The `reconciled` body once journaled, or None if every lookup failed."""
+    async def _reconcile(self, track: Pending) -> Reconciled | None:
+        """The `reconciled` event once journaled, or None if every lookup failed."""
         for delay in (0.0, *self.backoff_s):
             if delay:
                 await self.sleep(delay)
@@ -87,12 +90,12 @@ class Reconciler(Actor):
             if found is None:
                 continue
             try:
-                await self.journal.record(track.command_id, "reconciled", track.tool, found)
+                await self.journal.record(track.command_id, track.tool, found)
             except AuditUnavailable as exc:
                 log.error("reconciling %s: %s; it stays unresolved until the next start", track.command_id, exc)
                 return None
             if track.tool == "create_order":
-                await self.validator.tell(Settle(command_id=track.command_id, placed=bool(found.get("placed"))))
+                await self.validator.tell(Settle(command_id=track.command_id, placed=found.placed is True))
             log.info("reconciled %s (%s): %s", track.command_id, track.tool, found)
             return found
         log.error("could not reconcile %s (%s); it will be tried at the next start", track.command_id, track.tool)
@@ -103,11 +106,11 @@ class Reconciler(Actor):
         sent = await send_spent(self.limiter, self.client, lookup)
         return sent[0].data if isinstance(sent, list) else sent
 
-    async def _look_up(self, track: Pending) -> dict[str, Any] | NotSent | None:
+    async def _look_up(self, track: Pending) -> Reconciled | NotSent | None:
         """What happened, or None when it cannot be told yet."""
         if track.tool == "cancel_open_orders":
             opens = await self._send(GetOpenOrders(symbol=track.symbol))
-            return opens if isinstance(opens, NotSent) else {"open_orders": len(opens)}
+            return opens if isinstance(opens, NotSent) else Reconciled(open_orders=len(opens))
         lookup = GetOrder(symbol=track.symbol, order_id=track.order_id, client_order_id=track.client_order_id)
         try:
             order = await self._send(lookup)
@@ -117,18 +120,20 @@ class Reconciler(Actor):
             if exc.code not in _GONE:
                 raise
             if track.tool != "create_order":
-                return {"status": None, "canceled": False, "reason": "the exchange knows no such order"}
+                return Reconciled(status=None, canceled=False, reason="the exchange knows no such order")
             if self.clock_ms() < track.dispatched_ms + self.client.recv_window_ms + self.settle_margin_ms:
                 return None  # the exchange could still accept it: look again later
-            return {
-                "placed": False,
-                "client_order_id": track.client_order_id,
-                "reason": "the exchange has no order with this client order id, and its recvWindow has passed",
-            }
-        facts = {
-            k: order.get(k)
-            for k in ("symbol", "orderId", "clientOrderId", "status", "executedQty", "cummulativeQuoteQty")
-        }
+            return Reconciled(
+                placed=False,
+                client_order_id=track.client_order_id,
+                reason="the exchange has no order with this client order id, and its recvWindow has passed",
+            )
+        names = ("symbol", "orderId", "clientOrderId", "status", "executedQty", "cummulativeQuoteQty")
+        try:  # the order as the exchange shows it, in its own names
+            facts = msgspec.convert({k: order.get(k) for k in names}, Reconciled)
+        except msgspec.ValidationError as exc:
+            log.warning("reconciling %s: the exchange's answer is not an order (%s)", track.command_id, exc)
+            return None
         if track.tool == "create_order":
-            return {"placed": True, **facts}
-        return {"canceled": order.get("status") == "CANCELED", **facts}
+            return msgspec.structs.replace(facts, placed=True)
+        return msgspec.structs.replace(facts, canceled=order.get("status") == "CANCELED")

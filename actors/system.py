@@ -33,6 +33,8 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from binance_mcp.actors.base import Crash, Supervisor
 from binance_mcp.actors.confirmer import Confirmer
 from binance_mcp.actors.executor import Executor
@@ -71,7 +73,17 @@ from binance_mcp.events.outcomes import (
     Unknown,
 )
 from binance_mcp.events.replay import DAY_MS, Fold
-from binance_mcp.events.store import EventStore, text_column
+from binance_mcp.events.schema import (
+    AboutRun,
+    ClientInfo,
+    Received,
+    Security,
+    Session,
+    Started,
+    Stopped,
+    text_column,
+)
+from binance_mcp.events.store import EventStore
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.rules import ALGO_TYPES
 
@@ -260,17 +272,19 @@ class System:
         self.supervisor.start(self.reconciler)
         self.supervisor.start(self.confirmer)
         self.supervisor.start(self.validator)
-        started = {
-            **(about or {}),
-            "venue": self.venue,
-            "pid": os.getpid(),
-            "guard": self.guard.record(),
-            "calls_per_minute": self.calls_per_minute,
-            "exchange_rules": self.exchange_rules,
-            "recv_window_ms": self.client.recv_window_ms,
-        }
+        # `about` is what the face says of the run (server.py); the schema types it.
+        said = msgspec.convert(about or {}, AboutRun)
+        event = Started(
+            venue=self.venue,
+            pid=os.getpid(),
+            guard=self.guard.record(),
+            calls_per_minute=self.calls_per_minute,
+            exchange_rules=self.exchange_rules,
+            recv_window_ms=self.client.recv_window_ms,
+            **{name: getattr(said, name) for name in said.__struct_fields__},
+        )
         try:
-            await self.journal.record(self.run_id, "started", "", started)
+            await self.journal.record(self.run_id, "", event)
         except AuditUnavailable:  # no run without its record: fail closed
             await self.supervisor.stop()
             await self.journal.close()
@@ -285,8 +299,8 @@ class System:
     async def open_session(self, client_name: str, client_version: str, protocol: str) -> str:
         """Journal a new MCP client session (its clientInfo and protocol version); its id."""
         session_id = new_command_id()
-        body = {"run": self.run_id, "client": {"name": client_name, "version": client_version}, "protocol": protocol}
-        await self.journal.record(session_id, "session", "", body)
+        client = ClientInfo(name=client_name, version=client_version)
+        await self.journal.record(session_id, "", Session(run=self.run_id, client=client, protocol=protocol))
         return session_id
 
     async def _recover(self, fold: Fold) -> None:
@@ -322,7 +336,7 @@ class System:
         await asyncio.gather(*self.reconciler.tasks.values(), return_exceptions=True)
         if not self.supervisor.fatal.is_set():
             with contextlib.suppress(AuditUnavailable):
-                await self.journal.record(self.run_id, "stopped", "", {"reason": reason})
+                await self.journal.record(self.run_id, "", Stopped(reason=reason))
         await self.supervisor.stop()
         await self.journal.close()
         await self.client.close()
@@ -377,22 +391,16 @@ class System:
         13% more throughput with 16 in flight than without the wait). A read alone hands its
         `received` to the journal and goes on at once: the journal writes it with the outcome, in
         one transaction, and the caller hears nothing before both are durable."""
-        received = {
-            "args": envelope.args,
-            "client": envelope.client,
-            "size": envelope.raw_size,
-            "run": self.run_id,
-            "session": envelope.session,
-        }
+        received = Received(
+            args=envelope.args,
+            client=envelope.client,
+            size=envelope.raw_size,
+            run=self.run_id,
+            session=envelope.session,
+        )
         command = COMMANDS.get(envelope.tool)
         wait = command is None or command.changes_state or self._active > 1
-        record = Record(
-            command_id=envelope.command_id,
-            kind="received",
-            tool=envelope.tool,
-            body=received,
-            with_outcome=not wait,
-        )
+        record = Record(command_id=envelope.command_id, tool=envelope.tool, event=received, with_outcome=not wait)
         if wait:
             try:
                 await self.journal.ask(record)
@@ -435,8 +443,8 @@ class System:
     async def security_event(self, event_type: str, command_id: str, tool: str, **details: Any) -> None:
         """A security fact the log holds nowhere else: a `security` row, and its line on stderr."""
         self._security_line(event_type, command_id, tool, **details)
-        body = {"event_type": event_type, **details}
-        await self.journal.tell(Record(command_id=command_id, kind="security", tool=tool, body=body))
+        event = Security(event_type=event_type, details=details)
+        await self.journal.tell(Record(command_id=command_id, tool=tool, event=event))
 
     def _security_lines(self, envelope: Envelope, outcome: Outcome) -> None:
         """The lines for a call: a view of its `received` and terminal events, no rows of their own."""

@@ -24,9 +24,10 @@ from pathlib import Path
 from binance_mcp.actors.base import Supervisor
 from binance_mcp.actors.journal import Journal, bounded_body
 from binance_mcp.events.ids import new_command_id
+from binance_mcp.events.schema import Received
 from binance_mcp.events.store import EventStore
 
-BODY = {"args": {"symbol": "BTCUSDT", "limit": 100}, "client": "bench", "size": 32}
+BODY = Received(args={"symbol": "BTCUSDT", "limit": 100}, client="bench", size=32, run="run", session="")
 
 
 async def journal_rate(path: Path, ids: list[str], batch: int) -> float:
@@ -44,7 +45,7 @@ async def journal_rate(path: Path, ids: list[str], batch: int) -> float:
         # Each caller waits for its event to be durable before the next, as a tool call does;
         # `batch` callers in flight let the journal commit their events together.
         for command_id in remaining:
-            await journal.record(command_id, "received", "get_ticker_price", BODY)
+            await journal.record(command_id, "get_ticker_price", BODY)
 
     started = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(batch)))

@@ -21,8 +21,6 @@ the event loop while that thread holds nothing: actors/journal.py).
 
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -33,6 +31,7 @@ import sqlite_utils
 
 from binance_mcp.events.chain import DOMAIN, GENESIS, Event, chain_digest, chain_hash, verify_rows
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
+from binance_mcp.events.schema import text_column
 
 __all__ = [
     "DOMAIN",
@@ -138,27 +137,6 @@ SELECT seq, ts, command_id, kind, tool, body FROM events WHERE command_id IN (
     )
 ) ORDER BY seq
 """
-
-
-MAX_TEXT_COLUMN = 200
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def text_column(value: str) -> str:
-    """A client's string as a text column holds it (see the module's docstring)."""
-    if (
-        len(value) <= MAX_TEXT_COLUMN
-        and value.isascii()
-        and value.isprintable()
-        and '"' not in value
-        and "\\" not in value
-    ):
-        return value  # every tool name: nothing to escape (the common case, once per event)
-    text = json.dumps(value, ensure_ascii=False)[1:-1]
-    text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    if len(text) > MAX_TEXT_COLUMN:
-        return f"{text[:MAX_TEXT_COLUMN]}…[{len(value)} characters]"
-    return text
 
 
 class EventStore:

@@ -2,6 +2,7 @@
 
 from decimal import Decimal as D
 
+import msgspec
 import pytest
 
 from binance_mcp.actors.guard import DAY_MS, Caps, DailyNotional, Guard, parse_caps
@@ -27,7 +28,7 @@ def test_bad_caps_name_the_setting(text: str) -> None:
 
 def test_the_guard_record_is_plain_data() -> None:
     guard = Guard(trading_enabled=False, max_order_notional=Caps(D(10)), symbol_allowlist=frozenset({"B", "A"}))
-    assert guard.record() == {
+    assert msgspec.to_builtins(guard.record()) == {
         "trading_enabled": False,
         "max_order_notional": "10",
         "max_daily_notional": None,

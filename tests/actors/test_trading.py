@@ -17,6 +17,7 @@ from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import client_order_id, decode
 from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled, Unknown
 from binance_mcp.events.replay import Pending
+from binance_mcp.events.schema import Dispatched, Request
 from binance_mcp.events.store import Event, EventStore
 from binance_mcp.exchange.paper import Fault, FaultMode, LimitConfig, PaperExchange
 
@@ -70,7 +71,7 @@ async def test_a_lost_answer_is_unknown_then_reconciled_filled_and_the_order_exi
         assert isinstance(outcome, Unknown) and outcome.kind == "unknown_outcome"
         assert "do NOT send it again" in outcome.message and client_order_id(command_id) in outcome.message
         found = await system.reconciler.tasks[command_id]
-    assert found is not None and found["placed"] is True and found["status"] == "FILLED"
+    assert found is not None and found.placed is True and found.status == "FILLED"
     assert orders_with(exchange, client_order_id(command_id)) == 1
     kinds = [k for k, _ in events(log, command_id)]
     assert kinds == ["received", "dispatched", "unknown", "reconciled"]
@@ -86,7 +87,7 @@ async def test_a_503_is_unknown_then_reconciled_as_not_placed_once_the_window_ha
         found = await system.reconciler.tasks[command_id]
         # Not placed: the reservation is freed, so the daily total does not count it.
         assert system.validator.daily.used("USDT", system.validator.clock_ms()) == 0
-    assert found is not None and found["placed"] is False
+    assert found is not None and found.placed is False
     assert orders_with(exchange, client_order_id(command_id)) == 0
     assert [k for k, _ in events(log, command_id)][-1] == "reconciled"
 
@@ -97,7 +98,7 @@ async def test_a_timed_out_order_that_was_applied_is_reconciled_as_placed(tmp_pa
         command_id, outcome = await call(system, "create_order", **BUY)
         assert isinstance(outcome, Unknown) and outcome.code == -1007
         found = await system.reconciler.tasks[command_id]
-    assert found is not None and found["placed"] is True
+    assert found is not None and found.placed is True
     assert orders_with(exchange, client_order_id(command_id)) == 1
 
 
@@ -117,7 +118,7 @@ async def test_a_lost_cancel_is_reconciled_from_the_orders_status(tmp_path: Path
         # would have answered -2011 over the first one's real outcome.
         assert exchange.served[DELETE] == sent + 1
         found = await system.reconciler.tasks[command_id]
-    assert found is not None and found["canceled"] is True and found["status"] == "CANCELED"
+    assert found is not None and found.canceled is True and found.status == "CANCELED"
 
 
 async def test_the_daily_cap_counts_orders_of_earlier_runs_and_frees_refused_ones(tmp_path: Path) -> None:
@@ -193,7 +194,7 @@ async def test_the_reconciler_sends_no_lookup_while_the_exchange_asks_us_to_back
         )
         await system.reconciler.ask(pending)
         found = await system.reconciler.tasks[command_id]
-    assert found is not None and found["placed"] is True
+    assert found is not None and found.placed is True
     assert waits[0][1] == 0 and 0.05 < waits[0][0] <= 0.31  # held for what is left of the back-off, nothing sent
     assert exchange.served["GET /api/v3/order"] == 1  # then one lookup
 
@@ -221,7 +222,7 @@ async def test_a_restart_closes_what_was_left_open_and_reconciles_dispatches(tmp
         store.close()
         async with system_on(url, log, **FAST) as system:
             found = await system.reconciler.tasks[lost]
-    assert found is not None and found["placed"] is True  # the order of the first run, by its client id
+    assert found is not None and found.placed is True  # the order of the first run, by its client id
     assert [k for k, _ in events(log, "f" * 32)] == ["received", "failed"]
     assert events(log, "f" * 32)[-1][1]["kind"] == "interrupted"
     assert [k for k, _ in events(log, lost)] == ["received", "dispatched", "unknown", "reconciled"]
@@ -267,7 +268,18 @@ async def test_the_schema_refuses_a_second_dispatch_so_nothing_is_sent_twice(tmp
     async with exchange_server(exchange) as url, system_on(url, tmp_path / "log.sqlite3") as system:
         envelope = new_envelope("create_order", BUY, 80)
         command = decode("create_order", BUY)
-        await system.journal.record(envelope.command_id, "dispatched", "create_order", {"first": True})
+        first = Dispatched(
+            request=Request(method="POST", path="/api/v3/order", query="an earlier dispatch"),
+            symbol="BTCUSDT",
+            client_order_id=None,
+            order_id=None,
+            quote_asset=None,
+            base_asset=None,
+            notional=None,
+            ref_price=None,
+            guard=system.guard.record(),
+        )
+        await system.journal.record(envelope.command_id, "create_order", first)
         outcome = await system.executor.dispatch(Admitted(envelope=envelope, command=command))
     assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"
     assert "nothing was sent" in outcome.message and exchange.served[POST] == 0

@@ -1,0 +1,90 @@
+"""The log's language: every event of a schema-2 log decodes to its Struct and encodes back to the
+same bytes; a body that is not what its kind says is `Unreadable`, never an exception."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from binance_mcp.events.lifecycle import OUTSIDE, TERMINAL_KINDS
+from binance_mcp.events.outcomes import Executed, Rejected
+from binance_mcp.events.schema import KINDS, Dispatched, Reconciled, Security, Started, Unreadable, decode, encode
+
+FIXTURE = Path(__file__).parent / "fixtures" / "log-schema2.sqlite3"
+
+
+def fixture_rows(tmp_path: Path) -> list[tuple[str, str]]:
+    log = tmp_path / "old.sqlite3"
+    shutil.copyfile(FIXTURE, log)
+    with sqlite3.connect(log) as conn:
+        return conn.execute("SELECT kind, body FROM events ORDER BY seq").fetchall()
+
+
+def test_every_event_of_a_schema_2_log_decodes_and_encodes_back_to_its_bytes(tmp_path: Path) -> None:
+    rows = fixture_rows(tmp_path)
+    assert {kind for kind, _ in rows} == set(KINDS) - {"throttled", "failed"}  # every kind but two
+    for kind, body in rows:
+        event = decode(kind, body)
+        assert not isinstance(event, Unreadable), event
+        assert encode(event).decode() == body
+
+
+def test_the_schema_knows_every_kind_the_lifecycle_names() -> None:
+    assert set(KINDS) == set(TERMINAL_KINDS) | OUTSIDE | {"received", "confirmation_requested", "confirmed"} | {
+        "dispatched",
+        "reconciled",
+    }
+
+
+def test_fields_are_typed(tmp_path: Path) -> None:
+    events = [decode(kind, body) for kind, body in fixture_rows(tmp_path)]
+    dispatched = [e for e in events if isinstance(e, Dispatched)]
+    assert dispatched[0].request.method == "POST" and isinstance(dispatched[0].notional, Decimal)
+    started = next(e for e in events if isinstance(e, Started))
+    assert started.paper and started.paper.embedded is True and started.guard.trading_enabled is True
+    reconciled = next(e for e in events if isinstance(e, Reconciled))
+    assert reconciled.placed is True and reconciled.status == "FILLED" and reconciled.order_id == 1
+    security = next(e for e in events if isinstance(e, Security))
+    assert security.event_type == "key_permissions" and security.details == {"can_trade": True, "can_withdraw": False}
+    assert any(isinstance(e, Rejected) and e.kind == "unknown_tool" for e in events)
+    assert any(isinstance(e, Executed) for e in events)
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("dispatched", "{}"),
+        ("received", "not json"),
+        ("security", '{"event_type": 5}'),
+        ("security", "{}"),
+        ("executed", '{"outcome":"executed","truncated":true,"size":70000,"sha256":"ab"}'),
+        ("halted", "{}"),
+        ("rejected", '{"outcome":"executed","data":1}'),
+    ],
+)
+def test_a_body_that_is_not_what_its_kind_says_is_unreadable(kind: str, body: str) -> None:
+    event = decode(kind, body)
+    assert isinstance(event, Unreadable) and event.of_kind == kind and event.body == body
+
+
+async def test_what_the_writers_write_decodes_to_the_schema_and_back(tmp_path: Path) -> None:
+    from tests.actors.conftest import build
+
+    async with build(tmp_path) as h:
+        await h.system.open_session("c", "1", "2025-06-18")
+        await h.call("get_ticker_price", symbol="BTCUSDT")
+        await h.call("test_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+        await h.call("no_such_tool")
+        await h.call("get_ticker_price", symbol="\ud800")  # written escaped, and said so
+        await h.system.security_event("key_permissions", h.system.run_id, "", can_trade=True)
+    with sqlite3.connect(h.log) as conn:
+        rows = conn.execute("SELECT kind, body FROM events ORDER BY seq").fetchall()
+    assert {"started", "session", "received", "executed", "rejected", "security", "stopped"} <= {k for k, _ in rows}
+    for kind, body in rows:
+        event = decode(kind, body)
+        assert not isinstance(event, Unreadable), event
+        assert encode(event).decode() == body
