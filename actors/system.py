@@ -76,6 +76,7 @@ from binance_mcp.events.replay import DAY_MS, Fold
 from binance_mcp.events.schema import (
     AboutRun,
     ClientInfo,
+    Logged,
     Received,
     Security,
     Session,
@@ -256,8 +257,7 @@ class System:
         now_ms = self.clock_ms()
         fold = Fold()
         for row in await asyncio.to_thread(self.store.fold_rows, (now_ms - DAY_MS) * 1000):
-            seq, ts, command_id, kind, tool, body = row
-            fold.apply(int(str(seq)), int(str(ts)), str(command_id), str(kind), str(tool), str(body))
+            fold.apply(Logged.of(row))
         if fold.anomalies:
             log.warning(
                 "the event log has %d moves the lifecycle does not allow; first: %s",

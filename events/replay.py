@@ -19,7 +19,9 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from binance_mcp.events.lifecycle import OUTSIDE, illegal_move
+from binance_mcp.events.lifecycle import OUTSIDE, TERMINAL_KINDS, illegal_move
+from binance_mcp.events.outcomes import Executed
+from binance_mcp.events.schema import Dispatched, Logged, Received, Reconciled, Session
 from binance_mcp.exchange.rules import normalize_symbol, plain
 
 __all__ = [
@@ -37,7 +39,6 @@ __all__ = [
 ]
 
 DAY_MS = 86_400_000
-_decoder = msgspec.json.Decoder()
 
 
 def account_balances(args: dict[str, Any], data: Any) -> dict[str, Decimal] | None:
@@ -69,7 +70,7 @@ class _Command:
     tool: str
     last: str | None = None
     dispatched_ms: int | None = None
-    dispatch: dict[str, Any] = field(default_factory=dict)
+    dispatch: Dispatched | None = None  # None too when its body is unreadable
     terminal: str | None = None
     placed: bool | None = None  # from `reconciled`, for an order
 
@@ -83,9 +84,10 @@ class Fold:
         self.anomalies: list[tuple[int, str, str]] = []  # (seq, command id, what)
         self.account = AccountView() if account else None
 
-    def apply(self, seq: int, ts_us: int, command_id: str, kind: str, tool: str, body: str) -> None:
+    def apply(self, row: Logged) -> None:
         if self.account is not None:
-            self.account.apply(seq, ts_us, command_id, kind, tool, body)
+            self.account.apply(row)
+        seq, command_id, kind, tool = row.seq, row.command_id, row.kind, row.tool
         if kind in OUTSIDE or command_id == "system":
             return
         command = self.commands.get(command_id)
@@ -95,12 +97,13 @@ class Fold:
             self.anomalies.append((seq, command_id, f"{kind} after {command.last or 'nothing'}"))
         command.last = kind
         if kind == "dispatched":
-            command.dispatched_ms = ts_us // 1000
-            command.dispatch = _decoder.decode(body)
+            command.dispatched_ms = row.ts_us // 1000
+            event = row.event
+            command.dispatch = event if isinstance(event, Dispatched) else None
         elif kind == "reconciled":
-            placed = _decoder.decode(body).get("placed")
-            command.placed = placed if isinstance(placed, bool) else None
-        elif kind in ("rejected", "throttled", "executed", "failed", "unknown"):
+            event = row.event
+            command.placed = event.placed if isinstance(event, Reconciled) and isinstance(event.placed, bool) else None
+        elif kind in TERMINAL_KINDS:
             command.terminal = kind
 
     def _orders(self, now_ms: int) -> list[_Command]:
@@ -116,10 +119,12 @@ class Fold:
     def notional(self, now_ms: int) -> list[tuple[int, str, Decimal]]:
         out = []
         for c in self._orders(now_ms):
-            value, asset = c.dispatch.get("notional"), c.dispatch.get("quote_asset")
+            if c.dispatch is None:
+                continue
+            value, asset = c.dispatch.notional, c.dispatch.quote_asset
             not_placed = c.terminal == "failed" or c.placed is False
             if value is not None and asset and not not_placed and c.dispatched_ms is not None:
-                out.append((c.dispatched_ms, str(asset), Decimal(str(value))))
+                out.append((c.dispatched_ms, asset, value))
         return out
 
     def unresolved(self) -> list[Pending]:
@@ -127,9 +132,9 @@ class Fold:
             Pending(
                 command_id=command_id,
                 tool=c.tool,
-                symbol=str(c.dispatch.get("symbol", "")),
-                client_order_id=c.dispatch.get("client_order_id"),
-                order_id=c.dispatch.get("order_id"),
+                symbol=(c.dispatch.symbol if c.dispatch else None) or "",
+                client_order_id=c.dispatch.client_order_id if c.dispatch else None,
+                order_id=c.dispatch.order_id if c.dispatch else None,
                 dispatched_ms=c.dispatched_ms,
                 finished=c.terminal == "unknown",
             )
@@ -146,6 +151,7 @@ class Fold:
 
 
 # -- the account as this server saw it (`audit replay`) -------------------------------------
+_READ_KINDS = frozenset({"session", "received", "dispatched", "reconciled"})  # what the view decodes
 _ORDER_READS = ("create_order", "get_order", "get_orders", "get_open_orders", "cancel_order", "cancel_open_orders")
 
 
@@ -200,29 +206,29 @@ class AccountView:
     last_seq: int = 0
     last_ts_us: int = 0
 
-    def apply(self, seq: int, ts_us: int, command_id: str, kind: str, tool: str, body: str) -> None:
-        self.last_seq, self.last_ts_us = seq, ts_us
-        if kind == "session":
-            self.session = {"session": command_id, **_decoder.decode(body)}
-        elif kind == "received" and tool in ("create_order", "get_balance"):
-            args = _decoder.decode(body).get("args")
-            self.args[command_id] = args if isinstance(args, dict) else {}
-        elif kind == "dispatched" and tool == "create_order":
-            self._dispatched(seq, command_id, _decoder.decode(body))
-        elif kind == "reconciled" and tool == "create_order":
-            self._reconciled(seq, command_id, _decoder.decode(body))
-        if kind in ("rejected", "throttled", "executed", "failed", "unknown"):
+    def apply(self, row: Logged) -> None:
+        seq, command_id, kind, tool = row.seq, row.command_id, row.kind, row.tool
+        self.last_seq, self.last_ts_us = seq, row.ts_us
+        event = row.event if kind in _READ_KINDS else None
+        if isinstance(event, Session):
+            self.session = {"session": command_id, **msgspec.to_builtins(event)}
+        elif isinstance(event, Received) and tool in ("create_order", "get_balance"):
+            self.args[command_id] = event.args
+        elif isinstance(event, Dispatched) and tool == "create_order":
+            self._dispatched(seq, command_id, event)
+        elif isinstance(event, Reconciled) and tool == "create_order":
+            self._reconciled(seq, command_id, event)
+        if kind in TERMINAL_KINDS:
             per_tool = self.counts.setdefault(tool, {})
             per_tool[kind] = per_tool.get(kind, 0) + 1
-            self._outcome(seq, command_id, kind, tool, body)
+            self._outcome(row)
 
-    def _dispatched(self, seq: int, command_id: str, dispatch: dict[str, Any]) -> None:
-        client_id = str(dispatch.get("client_order_id") or "")
+    def _dispatched(self, seq: int, command_id: str, dispatch: Dispatched) -> None:
+        client_id = dispatch.client_order_id or ""
         args = self.args.get(command_id, {})
-        symbol, quote = str(dispatch.get("symbol", "")), dispatch.get("quote_asset")
-        base = dispatch.get("base_asset")
-        if not base and quote and symbol.endswith(str(quote)):  # logs from before base_asset was kept
-            base = symbol[: -len(str(quote))]
+        symbol, quote, base = dispatch.symbol or "", dispatch.quote_asset, dispatch.base_asset
+        if not base and quote and symbol.endswith(quote):  # logs from before base_asset was kept
+            base = symbol[: -len(quote)]
         self.client_ids[command_id] = client_id
         self.orders[client_id] = OrderView(
             command_id=command_id,
@@ -239,16 +245,17 @@ class AccountView:
         client_id = self.client_ids.get(command_id)
         return None if client_id is None else self.orders.get(client_id)
 
-    def _reconciled(self, seq: int, command_id: str, found: dict[str, Any]) -> None:
+    def _reconciled(self, seq: int, command_id: str, found: Reconciled) -> None:
         order = self._by_command(command_id)
         if order is None:
             return
-        if found.get("placed") is False:
+        if found.placed is False:
             order.status, order.seq = "NOT_PLACED", seq
-        else:
-            self._update(order, found, seq)
+        else:  # the order as the exchange showed it, in its own names, as an answer does
+            self._update(order, msgspec.to_builtins(found), seq)
 
-    def _outcome(self, seq: int, command_id: str, kind: str, tool: str, body: str) -> None:
+    def _outcome(self, row: Logged) -> None:
+        seq, command_id, kind, tool = row.seq, row.command_id, row.kind, row.tool
         if tool == "create_order" and kind in ("failed", "unknown"):
             order = self._by_command(command_id)
             if order is not None:
@@ -256,7 +263,10 @@ class AccountView:
             return
         if kind != "executed" or (tool not in _ORDER_READS and tool != "get_balance"):
             return
-        data = _decoder.decode(body).get("data")
+        event = row.event
+        if not isinstance(event, Executed):
+            return  # its body is unreadable (or cut to its digest: too large to keep)
+        data = event.data
         if tool == "get_balance":
             balances = account_balances(self.args.pop(command_id, {}), data)
             if balances is None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -47,6 +48,7 @@ __all__ = [
     "Dispatched",
     "GuardRecord",
     "LogEvent",
+    "Logged",
     "PaperRun",
     "Received",
     "Reconciled",
@@ -303,3 +305,28 @@ def decode(kind: str, body: str | bytes) -> LogEvent | Outcome:
     except (msgspec.DecodeError, KeyError) as exc:  # ValidationError is a DecodeError
         text = body if isinstance(body, str) else body.decode(errors="replace")
         return Unreadable(of_kind=kind, body=text, why=str(exc)[:200])
+
+
+class Logged:
+    """One row of the log as readers take it: its place and columns, and `event`, its body decoded
+    (when first asked for: a reader that looks only at kinds decodes nothing)."""
+
+    __slots__ = ("_event", "body", "command_id", "kind", "seq", "tool", "ts_us")
+
+    def __init__(self, seq: int, ts_us: int, command_id: str, kind: str, tool: str, body: str | bytes):
+        self.seq, self.ts_us, self.command_id, self.kind, self.tool = seq, ts_us, command_id, kind, tool
+        self.body = body
+        self._event: LogEvent | Outcome | None = None
+
+    @classmethod
+    def of(cls, row: Sequence[object]) -> Logged:
+        """From (seq, ts, command_id, kind, tool, body), as the store's queries give them."""
+        seq, ts, command_id, kind, tool, body = row
+        assert isinstance(body, str | bytes)
+        return cls(int(str(seq)), int(str(ts)), str(command_id), str(kind), str(tool), body)
+
+    @property
+    def event(self) -> LogEvent | Outcome:
+        if self._event is None:
+            self._event = decode(self.kind, self.body)
+        return self._event

@@ -52,6 +52,7 @@ from binance_mcp.events.audit import (
 from binance_mcp.events.chain import Verifier
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.events.replay import Fold, replay_state
+from binance_mcp.events.schema import Logged
 from binance_mcp.events.store import LogReader, NoEventLog
 
 __all__ = ["add_parser"]
@@ -495,7 +496,7 @@ def _replay(reader: LogReader, args: argparse.Namespace) -> int:
             break
         if until_us is not None and ts > until_us:
             continue  # not `break`: a read's `received` is written with its outcome, after events stamped later
-        fold.apply(seq, ts, str(row[2]), str(row[3]), str(row[4]), str(row[6]))
+        fold.apply(Logged(seq, ts, str(row[2]), str(row[3]), str(row[4]), str(row[6])))
     state = replay_state(fold)
     if args.json:
         _emit_json(state)

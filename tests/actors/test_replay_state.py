@@ -14,6 +14,7 @@ from typing import Any
 
 from binance_mcp.events.outcomes import Executed, Unknown
 from binance_mcp.events.replay import Fold, replay_state
+from binance_mcp.events.schema import Logged
 from binance_mcp.exchange.paper import Fault, FaultMode
 from binance_mcp.server import main
 
@@ -31,7 +32,7 @@ def rows(log: Path) -> list[tuple[Any, ...]]:
 def fold(events: list[tuple[Any, ...]]) -> dict[str, Any]:
     f = Fold(account=True)
     for event in events:
-        f.apply(*event)
+        f.apply(Logged.of(event))
     return replay_state(f)
 
 
@@ -83,9 +84,9 @@ async def test_the_fold_of_a_scripted_session(tmp_path: Path) -> None:
     for cut in range(0, len(events) + 1, 3):
         f = Fold(account=True)
         for event in events[:cut]:
-            f.apply(*event)
+            f.apply(Logged.of(event))
         for event in events[cut:]:
-            f.apply(*event)
+            f.apply(Logged.of(event))
         assert replay_state(f) == state
     # As of an earlier point: before the lost order was dispatched.
     lost_seq = next(r[0] for r in events if r[2] == lost_id)

@@ -6,6 +6,9 @@ import json
 from decimal import Decimal as D
 from typing import Any
 
+import msgspec
+
+from binance_mcp.actors.guard import Guard
 from binance_mcp.events.lifecycle import NEXT, TERMINAL_KINDS, illegal_move
 from binance_mcp.events.replay import (
     DAY_MS,
@@ -16,6 +19,7 @@ from binance_mcp.events.replay import (
     difference,
     outcome_signature,
 )
+from binance_mcp.events.schema import Dispatched, Logged, Request
 
 NOW = 2_000 * DAY_MS
 Row = tuple[int, int, str, str, str, str]
@@ -31,7 +35,19 @@ def log(*steps: tuple[str, str, str, dict[str, Any], int]) -> list[Row]:
 def order(
     cid: str, notional: str, ms: int, *then: tuple[str, dict[str, Any]]
 ) -> list[tuple[str, str, str, dict[str, Any], int]]:
-    dispatch = {"symbol": "BTCUSDT", "client_order_id": f"mcp{cid}", "quote_asset": "USDT", "notional": notional}
+    dispatch = msgspec.to_builtins(
+        Dispatched(
+            request=Request(method="POST", path="/api/v3/order", query=""),
+            symbol="BTCUSDT",
+            client_order_id=f"mcp{cid}",
+            order_id=None,
+            quote_asset="USDT",
+            base_asset="BTC",
+            notional=D(notional),
+            ref_price=None,
+            guard=Guard().record(),
+        )
+    )
     steps = [(cid, "received", "create_order", {}, ms), (cid, "dispatched", "create_order", dispatch, ms)]
     return steps + [(cid, kind, "create_order", body, ms) for kind, body in then]
 
@@ -56,7 +72,7 @@ ROWS = log(
 def fold(rows: list[Row]) -> Fold:
     f = Fold()
     for row in rows:
-        f.apply(*row)
+        f.apply(Logged.of(row))
     return f
 
 
@@ -82,9 +98,9 @@ def test_folding_in_parts_gives_the_same_state_as_folding_at_once() -> None:
     for cut in range(len(ROWS) + 1):
         f = Fold()
         for row in ROWS[:cut]:
-            f.apply(*row)
+            f.apply(Logged.of(row))
         for row in ROWS[cut:]:
-            f.apply(*row)
+            f.apply(Logged.of(row))
         assert state(f) == whole
 
 
