@@ -88,3 +88,19 @@ async def test_what_the_writers_write_decodes_to_the_schema_and_back(tmp_path: P
         event = decode(kind, body)
         assert not isinstance(event, Unreadable), event
         assert encode(event).decode() == body
+
+
+def test_the_readme_table_of_kinds_names_every_field_of_the_schema() -> None:
+    import re
+
+    import msgspec
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = {m.group(1): m.group(3) for m in re.finditer(r"^\| `(\w+)` \| `(\w+)` \| (.*) \|$", readme, re.M)}
+    for kind, cls in KINDS.items():
+        assert kind in rows, kind
+        info = msgspec.inspect.type_info(cls)
+        assert isinstance(info, msgspec.inspect.StructType)
+        names = {f.encode_name for f in info.fields} | ({"outcome"} if kind in TERMINAL_KINDS else set())
+        top_level = re.sub(r"\([^)]*\)", "", rows[kind])  # a nested Struct's fields are in brackets
+        assert set(re.findall(r"`(\w+)`", top_level)) == names, kind
