@@ -162,12 +162,10 @@ async def _serve_async(
     from binance_mcp.actors.journal import AuditUnavailable
     from binance_mcp.actors.keycheck import check_key
     from binance_mcp.actors.messages import NeedsConfirmation
-    from binance_mcp.actors.system import System, new_envelope
+    from binance_mcp.actors.system import client_for, new_envelope, system_for
     from binance_mcp.actors.validator import MAX_ARGS_BYTES
     from binance_mcp.events.commands import COMMANDS
     from binance_mcp.events.outcomes import echo
-    from binance_mcp.events.store import EventStore
-    from binance_mcp.exchange.client import BinanceClient
     from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
     from binance_mcp.face import confirm
     from binance_mcp.face.session import Sessions
@@ -183,24 +181,8 @@ async def _serve_async(
             limits = dataclasses.replace(limits, orders_per_10s=paper_order_limit, orders_per_day=paper_order_limit)
         paper = await start_paper_exchange(limits=limits, ed25519=paper_ed25519)
         credentials, base_url = paper.credentials(), paper.url
-    client = BinanceClient(
-        base_url,
-        credentials=credentials,
-        futures_base_url=settings.futures_base_url,
-        recv_window_ms=settings.recv_window_ms,
-    )
-    store = EventStore(settings.event_log, server_version=__version__)
-    system = System(
-        client=client,
-        store=store,
-        venue=settings.venue,
-        calls_per_minute=settings.max_requests_per_minute if settings.rate_limit_enabled else None,
-        exchange_rules=settings.input_validation,
-        log_security=settings.log_security,
-        guard=settings.guard,
-        confirm_timeout_s=settings.confirm_timeout_s,
-        families=settings.families,
-    )
+    client = client_for(settings, base_url, credentials)
+    system = system_for(settings, client, server_version=__version__)
     try:
         about: dict[str, Any] = {"version": __version__, "base_url": base_url}
         if settings.venue == "paper":  # what a re-run of this log needs to rebuild the same exchange

@@ -36,6 +36,7 @@ from typing import Any
 import msgspec
 
 from binance_mcp.actors.base import Crash, Supervisor
+from binance_mcp.actors.config import Settings
 from binance_mcp.actors.confirmer import Confirmer
 from binance_mcp.actors.executor import Executor
 from binance_mcp.actors.guard import DailyNotional, Guard
@@ -85,10 +86,10 @@ from binance_mcp.events.schema import (
     text_column,
 )
 from binance_mcp.events.store import EventStore
-from binance_mcp.exchange.client import BinanceClient
+from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.rules import ALGO_TYPES
 
-__all__ = ["System", "new_envelope"]
+__all__ = ["System", "client_for", "new_envelope", "system_for"]
 
 log = logging.getLogger("binance_mcp.system")
 
@@ -114,6 +115,48 @@ def new_envelope(
         client=client,
         session=session,
         can_confirm=can_confirm,
+    )
+
+
+def client_for(
+    settings: Settings,
+    base_url: str | None = None,
+    credentials: Credentials | None = None,
+    *,
+    clock: Callable[[], int] | None = None,
+) -> BinanceClient:
+    """The client of a venue as the settings describe it; `base_url` and `credentials` stand in for
+    the settings' own when the venue is a paper exchange started here (or a re-run's)."""
+    return BinanceClient(
+        base_url or settings.base_url or "",
+        credentials=credentials or settings.credentials,
+        futures_base_url=settings.futures_base_url,
+        recv_window_ms=settings.recv_window_ms,
+        clock=clock,
+    )
+
+
+def system_for(
+    settings: Settings,
+    client: BinanceClient,
+    *,
+    server_version: str,
+    log_security: bool | None = None,
+    clock_ms: Callable[[], int] | None = None,
+) -> System:
+    """The one way from Settings to a System (`serve`, and the re-run on its fresh paper exchange):
+    its log, venue, families, budget, rules, guard and confirmation as the settings say."""
+    return System(
+        client=client,
+        store=EventStore(settings.event_log, server_version=server_version),
+        venue=settings.venue,
+        calls_per_minute=settings.max_requests_per_minute if settings.rate_limit_enabled else None,
+        exchange_rules=settings.input_validation,
+        log_security=settings.log_security if log_security is None else log_security,
+        guard=settings.guard,
+        confirm_timeout_s=settings.confirm_timeout_s,
+        families=settings.families,
+        clock_ms=clock_ms,
     )
 
 

@@ -418,12 +418,10 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
     symbols = {str(r[2]) for r in rows if r[2]}
     import asyncio
 
-    from binance_mcp.exchange.client import BinanceClient
+    from binance_mcp.actors.system import client_for
 
     async def fetch() -> tuple[list[dict[str, Any]], list[str]]:
-        client = BinanceClient(
-            settings.base_url or "", credentials=settings.credentials, recv_window_ms=settings.recv_window_ms
-        )
+        client = client_for(settings)
         try:
             await client.sync_time()
             listed = {s["symbol"]: s for s in (await client.request("GET", "/api/v3/exchangeInfo")).data["symbols"]}

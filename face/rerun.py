@@ -36,12 +36,11 @@ import msgspec
 
 from binance_mcp import __version__
 from binance_mcp.actors.config import ConfigError, Settings
-from binance_mcp.actors.system import System, new_envelope
+from binance_mcp.actors.system import System, client_for, new_envelope, system_for
 from binance_mcp.events.commands import COMMANDS
 from binance_mcp.events.outcomes import Outcome
 from binance_mcp.events.replay import Move, RecordedMarket, account_balances, difference, outcome_signature
-from binance_mcp.events.store import EventStore, LogReader
-from binance_mcp.exchange.client import BinanceClient
+from binance_mcp.events.store import LogReader
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, RunningPaperExchange, start_paper_exchange
 
 __all__ = ["LogClock", "parse_sets", "recorded_settings", "rerun"]
@@ -226,18 +225,9 @@ class _Rerun:
         settings = Settings.from_env(env)
         paper = await self._exchange(started)
         self.runs_replayed += 1
-        system = System(
-            client=BinanceClient(
-                paper.url, credentials=paper.credentials(), recv_window_ms=settings.recv_window_ms, clock=self.clock
-            ),
-            store=EventStore(self.out, server_version=__version__),
-            venue="paper",
-            calls_per_minute=settings.max_requests_per_minute if settings.rate_limit_enabled else None,
-            exchange_rules=settings.input_validation,
-            log_security=False,
-            guard=dataclasses.replace(settings.guard, confirm_orders=False),
-            clock_ms=self.clock,
-        )
+        settings = dataclasses.replace(settings, guard=dataclasses.replace(settings.guard, confirm_orders=False))
+        client = client_for(settings, paper.url, paper.credentials(), clock=self.clock)
+        system = system_for(settings, client, server_version=__version__, log_security=False, clock_ms=self.clock)
         about = {"replay_of": str(self.source), "of_run": run, "until_us": self.until_us, "set": self.sets}
         await system.start({"version": __version__, **about})
         try:
