@@ -1,30 +1,25 @@
-"""binance-mcp: the command line and the MCP face.
+"""binance-mcp: the command line.
 
     binance-mcp serve [--venue paper|testnet|live] [--event-log PATH] ...   MCP over stdio
     binance-mcp paper [--host H] [--port P] [--seed N] [--fault PATH=MODE[:MS][@TIMES] ...]
     binance-mcp audit verify|digest|list|show|stats|export [--event-log PATH] [--json] ...
 
-The work of each subcommand lives in its room (exchange/, actors/, events/); this module only
-parses arguments and wires. Logs go to stderr; stdout is reserved (for the MCP protocol under
-`serve`, for the PAPER_EXCHANGE_URL line under `paper`).
+The work of each subcommand lives in its room (face/serve.py and face/mcp.py for `serve`,
+exchange/paper for `paper`, face/audit.py for `audit`); this module only parses arguments and
+wires. Logs go to stderr; stdout is reserved (for the MCP protocol under `serve`, for the
+PAPER_EXCHANGE_URL line under `paper`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import logging
 import os
-import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import msgspec
 
 from binance_mcp import __version__
 
@@ -95,219 +90,6 @@ def _paper(args: argparse.Namespace) -> int:
     )
 
 
-def _tools(families: frozenset[str]) -> list[Any]:
-    """Every tool; one the venue cannot serve is listed, marked in its description."""
-    from mcp.types import Tool, ToolAnnotations
-
-    from binance_mcp.actors.validator import UNSUPPORTED
-    from binance_mcp.events.commands import COMMANDS, input_schema
-
-    def description(cls: Any) -> str:
-        family = cls.family()
-        if family in families or family == "local":
-            return str(cls.description())
-        return f"NOT AVAILABLE ON THIS VENUE ({UNSUPPORTED[family]}). {cls.description()}"
-
-    return [
-        Tool(
-            name=name,
-            description=description(cls),
-            input_schema=input_schema(cls),
-            annotations=ToolAnnotations.model_validate(cls.hints()),
-        )
-        for name, cls in COMMANDS.items()
-    ]
-
-
-def tool_result(outcome: Any, command_id: str) -> Any:
-    """An outcome as the MCP result: structured content plus the same JSON as text."""
-    from mcp.types import CallToolResult, TextContent
-
-    from binance_mcp.events.outcomes import Executed
-
-    now = time.time_ns() // 1_000_000
-    if isinstance(outcome, Executed):
-        payload: dict[str, Any] = {"success": True, "data": outcome.data, "timestamp": now, "command_id": command_id}
-    else:
-        error: dict[str, Any] = {"type": outcome.kind, "message": outcome.message}
-        if getattr(outcome, "code", None) is not None:
-            error["code"] = outcome.code
-        if getattr(outcome, "field", None):
-            error["field"] = outcome.field
-        if getattr(outcome, "suggestions", None):
-            error["suggestions"] = list(outcome.suggestions)
-        if getattr(outcome, "retry_after_ms", None) is not None:
-            error["retry_after_ms"] = outcome.retry_after_ms
-        if getattr(outcome, "hint", None):
-            error["hint"] = outcome.hint
-        error.update(timestamp=now, command_id=command_id)
-        payload = {"success": False, "error": error}
-    text = msgspec.json.encode(payload).decode()
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=payload, is_error=not payload["success"]
-    )
-
-
-async def _serve_async(
-    settings: Any,
-    paper_weight_limit: int | None = None,
-    paper_ed25519: bool = False,
-    paper_order_limit: int | None = None,
-) -> int:
-    from mcp import MCPError
-    from mcp.server import Server, ServerRequestContext
-    from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
-    from mcp.types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, InputRequiredResult, ListToolsResult
-
-    from binance_mcp.actors.journal import AuditUnavailable
-    from binance_mcp.actors.keycheck import check_key
-    from binance_mcp.actors.messages import NeedsConfirmation
-    from binance_mcp.actors.system import client_for, new_envelope, system_for
-    from binance_mcp.actors.validator import MAX_ARGS_BYTES
-    from binance_mcp.events.commands import COMMANDS
-    from binance_mcp.events.outcomes import echo
-    from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
-    from binance_mcp.face import confirm
-    from binance_mcp.face.session import Sessions
-    from binance_mcp.face.stdio import stdio_transport
-
-    paper = None
-    credentials, base_url = settings.credentials, settings.base_url
-    if settings.venue == "paper" and settings.base_url is None:  # else: a `binance-mcp paper` running elsewhere
-        limits = LimitConfig()
-        if paper_weight_limit:
-            limits = dataclasses.replace(limits, weight_per_minute=paper_weight_limit)
-        if paper_order_limit:
-            limits = dataclasses.replace(limits, orders_per_10s=paper_order_limit, orders_per_day=paper_order_limit)
-        paper = await start_paper_exchange(limits=limits, ed25519=paper_ed25519)
-        credentials, base_url = paper.credentials(), paper.url
-    client = client_for(settings, base_url, credentials)
-    system = system_for(settings, client, server_version=__version__)
-    try:
-        about: dict[str, Any] = {"version": __version__, "base_url": base_url}
-        if settings.venue == "paper":  # what a re-run of this log needs to rebuild the same exchange
-            about["paper"] = {"embedded": paper is not None}
-            if paper is not None:
-                about["paper"]["limits"] = dataclasses.asdict(paper.exchange.weights.config)
-        await system.start(about)
-    except AuditUnavailable as exc:
-        print(f"binance-mcp: {exc} ({settings.event_log}); not starting without it", file=sys.stderr)
-        await client.close()
-        if paper is not None:
-            await paper.stop()
-        return 2
-    with contextlib.suppress(Exception):
-        await client.sync_time()
-    print(
-        f"binance-mcp {__version__}: venue={settings.venue} base_url={base_url} event_log={settings.event_log}",
-        file=sys.stderr,
-        flush=True,
-    )
-    guard = msgspec.json.encode(settings.guard.record()).decode()
-    print(f"binance-mcp: trading guard {guard}", file=sys.stderr, flush=True)
-    if settings.venue in ("testnet", "live") and credentials is not None:
-        verdict = await check_key(
-            client,
-            trading_enabled=settings.guard.trading_enabled,
-            allow_withdrawals=settings.allow_withdrawal_keys,
-        )
-        await system.security_event("key_permissions", system.run_id, "", **verdict.record)
-        for warning in verdict.warnings:
-            print(f"binance-mcp: WARNING: {warning}", file=sys.stderr, flush=True)
-        if verdict.refuse is not None:
-            print(f"binance-mcp: refusing to start: {verdict.refuse}", file=sys.stderr, flush=True)
-            await system.stop(reason="refused: the API key can withdraw")
-            return 2
-    if not settings.input_validation:
-        logging.getLogger("binance_mcp").warning("MCP_INPUT_VALIDATION=false: exchange-rule pre-checks are off")
-    tools = _tools(settings.families)
-    sessions = Sessions(system.open_session)
-
-    async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> ListToolsResult:
-        return ListToolsResult(tools=tools)
-
-    async def call_tool(
-        ctx: ServerRequestContext[Any], params: CallToolRequestParams
-    ) -> CallToolResult | InputRequiredResult:
-        if params.request_state is not None and params.name in COMMANDS:  # modern era: the person's answer
-            accepted, why = confirm.answer_of((params.input_responses or {}).get(confirm.INPUT_KEY))
-            outcome = await system.confirm(params.request_state, accepted, why)
-            return tool_result(outcome, params.request_state)  # type: ignore[no-any-return]
-        args = params.arguments or {}
-        size = len(msgspec.json.encode(args))
-        if size > MAX_ARGS_BYTES:  # the validator rejects it; the log keeps the size, not the bytes
-            args = {"_omitted": f"arguments over {MAX_ARGS_BYTES // 1024} KiB are not stored"}
-        session, client_label = await sessions.of(ctx)
-        envelope = new_envelope(
-            params.name, dict(args), size, client_label, session=session, can_confirm=confirm.can_elicit(ctx)
-        )
-        answer = await system.ask(envelope)
-        if params.name not in COMMANDS:  # journaled (received, rejected unknown_tool), then refused
-            raise MCPError(INVALID_PARAMS, f"Unknown tool: {echo(params.name)}")
-        if isinstance(answer, NeedsConfirmation):
-            if confirm.is_modern(ctx):
-                return confirm.input_required(answer.command_id, answer.summary)
-            answer = await _confirm_in_call(ctx, answer)
-        return tool_result(answer, envelope.command_id)  # type: ignore[no-any-return]
-
-    async def _confirm_in_call(ctx: ServerRequestContext[Any], needs: NeedsConfirmation) -> Any:
-        answered = False
-        try:
-            try:
-                accepted, why = await confirm.ask_in_call(ctx, needs.summary)
-            except Exception as exc:  # the client could not show it: a no, never a yes
-                accepted, why = False, f"the question could not be asked ({type(exc).__name__})"
-            answered = True
-            return await system.confirm(needs.command_id, accepted, why)
-        finally:
-            if not answered:  # the call was cancelled while the person was asked: end it as declined
-                closing = asyncio.ensure_future(system.confirm(needs.command_id, False, "the call was cancelled"))
-                pending.add(closing)
-                closing.add_done_callback(pending.discard)
-
-    pending: set[asyncio.Future[Any]] = set()
-    server = Server("binance-mcp", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool)
-    server.middleware.append(
-        RequestStateBoundary(
-            RequestStateSecurity.ephemeral(ttl=settings.confirm_timeout_s), default_audience="binance-mcp"
-        )
-    )
-    # SIGTERM and SIGINT stop the server as a closed stdin does: calls in flight finish (up to
-    # 10 s), the journal drains, `stopped` is written.
-    loop = asyncio.get_running_loop()
-    signals: list[str] = []
-    signalled = asyncio.Event()
-
-    def on_signal(name: str) -> None:
-        signals.append(name)
-        signalled.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig.name)
-    reason = "stdin closed"
-    try:
-        async with stdio_transport() as (read, write):
-            serving = asyncio.create_task(server.run(read, write, server.create_initialization_options()))
-            fatal = asyncio.create_task(system.supervisor.fatal.wait())
-            stop = asyncio.create_task(signalled.wait())
-            done, _ = await asyncio.wait({serving, fatal, stop}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (serving, fatal, stop):
-                task.cancel()
-            if stop in done:
-                reason = signals[0]
-                print(f"binance-mcp: {reason}: stopping", file=sys.stderr, flush=True)
-            if fatal in done:
-                print(f"binance-mcp: stopping: {system.supervisor.fatal_error}", file=sys.stderr)
-                return 1
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        await system.stop(reason=reason)
-        if paper is not None:
-            await paper.stop()
-    return 0
-
-
 def _serve(args: argparse.Namespace) -> int:
     from binance_mcp.actors.config import ConfigError, Settings, load_dotenv
 
@@ -333,7 +115,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"binance-mcp: configuration error: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve_async(settings, args.paper_weight_limit, args.paper_ed25519, args.paper_order_limit))
+    from binance_mcp.face.serve import serve
+
+    return asyncio.run(serve(settings, args.paper_weight_limit, args.paper_ed25519, args.paper_order_limit))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ import fcntl
 import logging
 import os
 import selectors
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
@@ -36,7 +37,7 @@ from mcp_types import JSONRPCError
 
 from binance_mcp.face.jsonrpc import owed_error, owed_error_for_overlong
 
-__all__ = ["MAX_LINE", "PipeReadStream", "PipeWriteStream", "stdio_transport"]
+__all__ = ["MAX_LINE", "PipeReadStream", "PipeWriteStream", "serve_stdio", "stdio_transport"]
 
 log = logging.getLogger("binance_mcp.stdio")
 MAX_LINE = 4 * 1024 * 1024  # one JSON-RPC message; longer lines are dropped with an error
@@ -214,3 +215,37 @@ async def stdio_transport() -> AsyncIterator[tuple[Any, Any]]:
             log.info("stdio cannot be watched by the event loop (%s): using the SDK's threaded transport", exc)
             streams = await stack.enter_async_context(stdio_server())
         yield streams
+
+
+async def serve_stdio(server: Any, system: Any) -> tuple[int, str]:
+    """Serve `server` (face/mcp.py) on stdio until stdin closes, SIGTERM or SIGINT (exit code 0),
+    or the system's supervisor gives up (1); the exit code and the reason, for the run's `stopped`.
+    The caller stops the system: calls in flight finish, the journal drains."""
+    loop = asyncio.get_running_loop()
+    signals: list[str] = []
+    signalled = asyncio.Event()
+
+    def on_signal(name: str) -> None:
+        signals.append(name)
+        signalled.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    try:
+        async with stdio_transport() as (read, write):
+            serving = asyncio.create_task(server.run(read, write, server.create_initialization_options()))
+            fatal = asyncio.create_task(system.supervisor.fatal.wait())
+            stop = asyncio.create_task(signalled.wait())
+            done, _ = await asyncio.wait({serving, fatal, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (serving, fatal, stop):
+                task.cancel()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if fatal in done:
+        print(f"binance-mcp: stopping: {system.supervisor.fatal_error}", file=sys.stderr)
+        return 1, "stdin closed"
+    if stop in done:
+        print(f"binance-mcp: {signals[0]}: stopping", file=sys.stderr, flush=True)
+        return 0, signals[0]
+    return 0, "stdin closed"

@@ -1,0 +1,96 @@
+"""`binance-mcp serve`: one run of the server over stdio, from Settings to `stopped`.
+
+The paper exchange started in-process when the venue is paper and no base URL is given; the
+client and the System (actors/system.py `system_for`); the run's `started` with what a re-run
+needs to rebuild its exchange; the key's permissions checked on testnet and live (refusing a key
+that can withdraw); the MCP server (face/mcp.py) over stdio (face/stdio.py) until stdin closes,
+a signal, or the supervisor gives up; then the System stopped, so the journal drains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import sys
+from typing import Any
+
+import msgspec
+
+from binance_mcp import __version__
+from binance_mcp.actors.config import Settings
+from binance_mcp.actors.journal import AuditUnavailable
+from binance_mcp.actors.keycheck import check_key
+from binance_mcp.actors.system import client_for, system_for
+from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
+from binance_mcp.face.mcp import mcp_server
+from binance_mcp.face.stdio import serve_stdio
+
+__all__ = ["serve"]
+
+
+async def serve(
+    settings: Settings,
+    paper_weight_limit: int | None = None,
+    paper_ed25519: bool = False,
+    paper_order_limit: int | None = None,
+) -> int:
+
+    paper = None
+    credentials, base_url = settings.credentials, settings.base_url
+    if settings.venue == "paper" and settings.base_url is None:  # else: a `binance-mcp paper` running elsewhere
+        limits = LimitConfig()
+        if paper_weight_limit:
+            limits = dataclasses.replace(limits, weight_per_minute=paper_weight_limit)
+        if paper_order_limit:
+            limits = dataclasses.replace(limits, orders_per_10s=paper_order_limit, orders_per_day=paper_order_limit)
+        paper = await start_paper_exchange(limits=limits, ed25519=paper_ed25519)
+        credentials, base_url = paper.credentials(), paper.url
+    client = client_for(settings, base_url, credentials)
+    system = system_for(settings, client, server_version=__version__)
+    try:
+        about: dict[str, Any] = {"version": __version__, "base_url": base_url}
+        if settings.venue == "paper":  # what a re-run of this log needs to rebuild the same exchange
+            about["paper"] = {"embedded": paper is not None}
+            if paper is not None:
+                about["paper"]["limits"] = dataclasses.asdict(paper.exchange.weights.config)
+        await system.start(about)
+    except AuditUnavailable as exc:
+        print(f"binance-mcp: {exc} ({settings.event_log}); not starting without it", file=sys.stderr)
+        await client.close()
+        if paper is not None:
+            await paper.stop()
+        return 2
+    with contextlib.suppress(Exception):
+        await client.sync_time()
+    print(
+        f"binance-mcp {__version__}: venue={settings.venue} base_url={base_url} event_log={settings.event_log}",
+        file=sys.stderr,
+        flush=True,
+    )
+    guard = msgspec.json.encode(settings.guard.record()).decode()
+    print(f"binance-mcp: trading guard {guard}", file=sys.stderr, flush=True)
+    if settings.venue in ("testnet", "live") and credentials is not None:
+        verdict = await check_key(
+            client,
+            trading_enabled=settings.guard.trading_enabled,
+            allow_withdrawals=settings.allow_withdrawal_keys,
+        )
+        await system.security_event("key_permissions", system.run_id, "", **verdict.record)
+        for warning in verdict.warnings:
+            print(f"binance-mcp: WARNING: {warning}", file=sys.stderr, flush=True)
+        if verdict.refuse is not None:
+            print(f"binance-mcp: refusing to start: {verdict.refuse}", file=sys.stderr, flush=True)
+            await system.stop(reason="refused: the API key can withdraw")
+            return 2
+    if not settings.input_validation:
+        logging.getLogger("binance_mcp").warning("MCP_INPUT_VALIDATION=false: exchange-rule pre-checks are off")
+    server = mcp_server(system, settings.families, settings.confirm_timeout_s)
+    reason = "stdin closed"
+    try:
+        code, reason = await serve_stdio(server, system)
+    finally:
+        await system.stop(reason=reason)
+        if paper is not None:
+            await paper.stop()
+    return code
