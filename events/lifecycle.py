@@ -14,11 +14,14 @@ gets `unknown` (then `reconciled`), anything else before dispatch gets `failed`.
 
 from __future__ import annotations
 
-__all__ = ["NEXT", "OUTSIDE", "TERMINAL_KINDS", "illegal_move"]
+__all__ = ["NEXT", "OUTSIDE", "SETTLED_KINDS", "TERMINAL_KINDS", "illegal_move", "sql_list"]
 
 TERMINAL_KINDS = ("rejected", "throttled", "executed", "failed", "unknown")
 OUTSIDE = frozenset({"started", "stopped", "session", "security"})
 _ENDS = frozenset({"rejected", "throttled", "executed", "failed"})
+# A command is settled by one of these: a terminal outcome other than `unknown`, or `reconciled`.
+# Until then it is unresolved (start-up recovery, `audit alerts`, the reconciler's work).
+SETTLED_KINDS = (*sorted(_ENDS), "reconciled")
 
 NEXT: dict[str | None, frozenset[str]] = {
     None: frozenset({"received"}),
@@ -35,3 +38,8 @@ NEXT: dict[str | None, frozenset[str]] = {
 def illegal_move(last: str | None, kind: str) -> bool:
     """Whether `kind` may not follow `last` (None: the command's first event)."""
     return kind not in OUTSIDE and kind not in NEXT.get(last, frozenset())
+
+
+def sql_list(kinds: tuple[str, ...] | frozenset[str]) -> str:
+    """Kinds as an SQL list for `IN (...)`: the views and queries spell these lists from here."""
+    return ", ".join(f"'{k}'" for k in (sorted(kinds) if isinstance(kinds, frozenset) else kinds))

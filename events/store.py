@@ -30,7 +30,7 @@ import msgspec
 import sqlite_utils
 
 from binance_mcp.events.chain import DOMAIN, GENESIS, Event, chain_digest, chain_hash, verify_rows
-from binance_mcp.events.lifecycle import TERMINAL_KINDS
+from binance_mcp.events.lifecycle import SETTLED_KINDS, TERMINAL_KINDS, sql_list
 from binance_mcp.events.schema import text_column
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = "2"  # 2: the `orders` view, `run`/`session` in `commands`, one `reconciled`
-_TERMINAL_SQL = ", ".join(f"'{k}'" for k in TERMINAL_KINDS)
+_TERMINAL_SQL = sql_list(TERMINAL_KINDS)
 
 
 _SCHEMA = f"""
@@ -133,7 +133,7 @@ SELECT seq, ts, command_id, kind, tool, body FROM events WHERE command_id IN (
     SELECT * FROM (
         SELECT command_id FROM events WHERE kind = 'received'
         EXCEPT
-        SELECT command_id FROM events WHERE kind IN ({_TERMINAL_SQL}, 'reconciled') AND kind != 'unknown'
+        SELECT command_id FROM events WHERE kind IN ({sql_list(SETTLED_KINDS)})
     )
 ) ORDER BY seq
 """

@@ -50,19 +50,19 @@ from binance_mcp.events.audit import (
     timeline,
 )
 from binance_mcp.events.chain import Verifier
-from binance_mcp.events.lifecycle import TERMINAL_KINDS
+from binance_mcp.events.lifecycle import SETTLED_KINDS, TERMINAL_KINDS, sql_list
 from binance_mcp.events.replay import Fold, replay_state
 from binance_mcp.events.schema import Logged
 from binance_mcp.events.store import LogReader, NoEventLog
 
 __all__ = ["add_parser"]
 
-_TERMINALS = ", ".join(f"'{k}'" for k in TERMINAL_KINDS)
+_TERMINALS = sql_list(TERMINAL_KINDS)
 _UNRESOLVED = f"""
 SELECT d.command_id, d.tool, d.ts FROM events d
 WHERE d.kind = 'dispatched' AND NOT EXISTS (
     SELECT 1 FROM events t WHERE t.command_id = d.command_id
-    AND (t.kind = 'reconciled' OR t.kind IN ({_TERMINALS}) AND t.kind != 'unknown')
+    AND t.kind IN ({sql_list(SETTLED_KINDS)})
 ) ORDER BY d.seq
 """
 _DOUBLE_TERMINALS = f"""

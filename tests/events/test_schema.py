@@ -104,3 +104,45 @@ def test_the_readme_table_of_kinds_names_every_field_of_the_schema() -> None:
         names = {f.encode_name for f in info.fields} | ({"outcome"} if kind in TERMINAL_KINDS else set())
         top_level = re.sub(r"\([^)]*\)", "", rows[kind])  # a nested Struct's fields are in brackets
         assert set(re.findall(r"`(\w+)`", top_level)) == names, kind
+
+
+def test_every_json_path_the_sql_reads_names_a_field_of_the_schema() -> None:
+    """The views and queries read bodies with SQLite's JSON paths, which mypy cannot see: each
+    path's first name must be a field of some kind's Struct, and `$.args.NAME` an argument of
+    some tool (a field renamed in the schema fails here, not silently in a view)."""
+    import re
+
+    import msgspec
+
+    from binance_mcp.events.commands import COMMANDS
+
+    fields: set[str] = {"outcome"}
+    for cls in KINDS.values():
+        info = msgspec.inspect.type_info(cls)
+        assert isinstance(info, msgspec.inspect.StructType)
+        fields |= {f.encode_name for f in info.fields}
+    arguments = {f for cls in COMMANDS.values() for f in cls.__struct_fields__}
+    root = Path(__file__).parents[2]
+    sources = ["events/store.py", "face/audit.py", "events/audit.py", "face/rerun.py"]
+    paths = [p for name in sources for p in re.findall(r"'\$\.([A-Za-z_.]+)'", (root / name).read_text())]
+    assert len(paths) > 20  # the views are read
+    for path in paths:
+        first, *rest = path.split(".")
+        assert first in fields, path
+        if first == "args" and rest:
+            assert rest[0] in arguments, path
+
+
+def test_the_audit_tool_names_the_outcomes_the_lifecycle_has() -> None:
+    import msgspec
+
+    from binance_mcp.events.commands import GetAuditLog
+    from binance_mcp.events.lifecycle import SETTLED_KINDS
+
+    info = msgspec.inspect.type_info(GetAuditLog)
+    assert isinstance(info, msgspec.inspect.StructType)
+    (outcome,) = (f.type for f in info.fields if f.name == "outcome")
+    assert isinstance(outcome, msgspec.inspect.UnionType)
+    named = {v for t in outcome.types if isinstance(t, msgspec.inspect.LiteralType) for v in t.values}
+    assert named == {*TERMINAL_KINDS, "pending"}
+    assert set(SETTLED_KINDS) == (set(TERMINAL_KINDS) - {"unknown"}) | {"reconciled"}
