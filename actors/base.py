@@ -1,7 +1,8 @@
 """Actor and Supervisor.
 
 An actor owns its state and a bounded asyncio mailbox of `(message, reply)` pairs. `tell` waits
-for space (backpressure); `ask` attaches a future and waits for the answer. Messages are frozen
+for space (backpressure), `tell_nowait` refuses when there is none; `ask` attaches a future and
+waits for the answer. Nothing else puts into a mailbox. Messages are frozen
 Structs; the reply future travels beside the message and is never journaled.
 
 The supervisor runs each actor's loop (N loops on one mailbox for a worker pool). When handling
@@ -49,6 +50,11 @@ class Actor:
 
     async def tell(self, message: Any, reply: Reply = None) -> None:
         await self.mailbox.put((message, reply))
+
+    def tell_nowait(self, message: Any, reply: Reply = None) -> None:
+        """`tell` without waiting, for callers that cannot await (a callback of the client, a
+        timer): asyncio.QueueFull when the mailbox has no room, and the message is not sent."""
+        self.mailbox.put_nowait((message, reply))
 
     async def ask(self, message: Any) -> Any:
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

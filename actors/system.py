@@ -253,7 +253,7 @@ class System:
 
     def _rate_limits(self, budget: RateBudget) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # the next hourly refresh states it again
-            self.limiter.mailbox.put_nowait((budget, None))
+            self.limiter.tell_nowait(budget)
 
     def _weight_seen(self, used: int) -> None:
         """Tell the limiter the exchange's count, one message at a time: while one waits in its
@@ -263,7 +263,7 @@ class System:
             return
         seen: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         try:
-            self.limiter.mailbox.put_nowait((WeightSeen(used=used), seen))
+            self.limiter.tell_nowait(WeightSeen(used=used), seen)
         except asyncio.QueueFull:  # advisory: the next answer reports it again
             return
         self._weight_queued = True
@@ -277,11 +277,11 @@ class System:
         command_id = validated.envelope.command_id
         self._awaiting.pop(command_id, None)
         with contextlib.suppress(asyncio.QueueFull):
-            self.validator.mailbox.put_nowait((Settle(command_id=command_id, placed=False), None))
+            self.validator.tell_nowait(Settle(command_id=command_id, placed=False))
 
     def _order_count_seen(self, ten_seconds: int | None, day: int | None) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # advisory, like the weight
-            self.limiter.mailbox.put_nowait((OrderCountSeen(ten_seconds=ten_seconds, day=day), None))
+            self.limiter.tell_nowait(OrderCountSeen(ten_seconds=ten_seconds, day=day))
 
     async def _market_facts(self, symbol: str) -> tuple[Decimal, int, int] | NotSent:
         """What an order's checks need: the symbol's average price and its open orders (weight 2 + 6,

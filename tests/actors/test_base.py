@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from binance_mcp.actors.base import Actor, Crash, Reply, Supervisor
 
 
@@ -121,3 +123,12 @@ async def test_tell_waits_for_room_in_a_full_mailbox() -> None:
     echo.mailbox.get_nowait()
     await asyncio.wait_for(third, 5)
     assert echo.depth == 2
+
+
+async def test_tell_nowait_refuses_when_the_mailbox_is_full_and_sends_nothing() -> None:
+    echo = Echo()  # not started: mailbox of 2
+    echo.tell_nowait("x")
+    echo.tell_nowait("y")
+    with pytest.raises(asyncio.QueueFull):
+        echo.tell_nowait("z")
+    assert [echo.mailbox.get_nowait()[0] for _ in range(echo.depth)] == ["x", "y"]
