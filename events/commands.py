@@ -89,7 +89,7 @@ Symbol = Annotated[
     Meta(
         min_length=1,
         max_length=40,
-        description="Trading pair, e.g. BTCUSDT. Case and separators are forgiven: 'btc/usdt' means BTCUSDT.",
+        description="Trading pair, e.g. BTCUSDT. ASCII case and separators are forgiven: 'btc/usdt' means BTCUSDT.",
     ),
 ]
 Asset = Annotated[str, Meta(min_length=1, max_length=20, description="An asset, e.g. BTC or USDT.")]
