@@ -203,6 +203,9 @@ class System:
             clock=lambda: self.clock_ms() / 1000,
             clock_ms=self.clock_ms,
         )
+        self.confirmer = Confirmer(
+            self.limiter, self.journal, venue, timeout_s=confirm_timeout_s, on_declined=self._declined
+        )
         self.validator = Validator(
             self.directory,
             self.limiter,
@@ -210,6 +213,7 @@ class System:
             exchange_rules=exchange_rules,
             guard=self.guard,
             market_facts=self._market_facts,
+            confirmer=self.confirmer,
             families=families,
             clock_ms=self.clock_ms,
         )
@@ -231,11 +235,9 @@ class System:
             guard=self.guard,
             clock_ms=self.clock_ms,
         )
-        self.limiter.next_stage = self.executor  # the two refer to each other: wired after both exist
-        self.confirmer = Confirmer(
-            self.limiter, self.journal, venue, timeout_s=confirm_timeout_s, on_declined=self._declined
-        )
-        self.validator.confirmer = self.confirmer
+        # The one cycle of the pipeline: the limiter admits to the executor, which tells the limiter
+        # of a 429/418 back-off. Every other stage gets the ones it talks to when it is built.
+        self.limiter.next_stage = self.executor
         self.supervisor = Supervisor(self._on_crash, max_restarts=max_restarts, window_s=restart_window_s)
         client.on_weight = self._weight_seen
         client.on_order_count = self._order_count_seen
