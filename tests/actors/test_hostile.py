@@ -5,29 +5,25 @@ exchange. (Each reproducer of the hardening issue is a test here.)"""
 from __future__ import annotations
 
 import copy
-import json
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from binance_mcp.actors.guard import Guard
 from binance_mcp.events.outcomes import Executed, Outcome, Rejected
+from binance_mcp.events.schema import Received
 from binance_mcp.events.store import verify_rows
 from binance_mcp.exchange.paper import PaperExchange
 from binance_mcp.exchange.paper.app import _load
 
+from ..logs import LogRow, read_log
 from .conftest import KEY, SECRET, Harness, build, exchange_server, system_on
 
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "30000"}
 
 
-def rows_of(log: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(log) as conn:
-        return conn.execute(
-            "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events ORDER BY seq"
-        ).fetchall()
+def rows_of(log: Path) -> list[LogRow]:
+    return read_log(log)
 
 
 def orders_sent(h: Harness) -> int:
@@ -74,8 +70,8 @@ async def test_an_eight_byte_amount_gets_an_answer_under_a_kilobyte(tmp_path: Pa
         for amount in ("1e999999", "9" * 10_000, "1" + "0" * 4000 + ".5"):
             outcome = refused(await h.call("test_order", **{**ORDER, "quantity": amount}), "quantity")
             assert len(outcome.message) < 1000
-        rejected = [json.loads(r[6]) for r in rows_of(h.log) if r[3] == "rejected"]
-        assert len(rejected) == 3 and all(len(json.dumps(b)) < 1000 for b in rejected)
+        rejected = [r.body for r in rows_of(h.log) if r.kind == "rejected"]
+        assert len(rejected) == 3 and all(len(b) < 1000 for b in rejected)
 
 
 @pytest.mark.parametrize(
@@ -172,7 +168,7 @@ async def test_any_tool_name_is_journaled_as_unknown_and_the_log_verifies(tmp_pa
             assert len(outcome.message) < 300
     rows = rows_of(h.log)
     assert verify_rows(rows) is None
-    tools = [r[4] for r in rows if r[3] == "received"]
+    tools = [r.tool for r in rows if r.kind == "received"]
     assert len(tools) == len(TOOL_NAMES) and len(set(tools)) == len(TOOL_NAMES)  # none mistaken for another
     assert not {"create_order", "get_ticker_price", "a"} & set(tools)
     assert all("\x00" not in t for t in tools)
@@ -188,10 +184,11 @@ async def test_every_code_point_class_in_arguments_is_on_record_and_the_log_veri
             assert isinstance(outcome, Rejected) and outcome.kind == "validation_error"
     rows = rows_of(h.log)
     assert verify_rows(rows) is None
-    received = [json.loads(r[6]) for r in rows if r[3] == "received"]
+    received = [r.event for r in rows if r.kind == "received"]
     assert len(received) == len(STRINGS)
-    for text, body in zip(STRINGS, received, strict=True):
+    for text, event in zip(STRINGS, received, strict=True):
+        assert isinstance(event, Received)
         if any(0xD800 <= ord(c) <= 0xDFFF for c in text):  # not text: written escaped, and said so
-            assert body["escaped"] is True and "\\ud" in body["args"]["symbol"]
+            assert event.escaped is True and "\\ud" in event.args["symbol"]
         else:
-            assert body["args"] == {"symbol": text, text: text}  # exactly as it came
+            assert event.args == {"symbol": text, text: text}  # exactly as it came

@@ -5,7 +5,6 @@ verifies and holds exactly one terminal event per call."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from binance_mcp.events.store import verify_rows
 from binance_mcp.exchange.paper import LimitConfig
 
 from ..hostile import VALID, arguments
+from ..logs import read_log
 from .conftest import Harness, build
 
 
@@ -36,13 +36,10 @@ async def checked(tmp_path: Path) -> AsyncIterator[Harness]:
     limits = LimitConfig(weight_per_minute=10**9, orders_per_10s=10**6, orders_per_day=10**9)
     async with build(tmp_path, limits=limits, guard=Guard(trading_enabled=True)) as h:
         yield h
-    with sqlite3.connect(h.log) as conn:
-        rows = conn.execute(
-            "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events ORDER BY seq"
-        ).fetchall()
+    rows = read_log(h.log)
     assert verify_rows(rows) is None
-    received = {r[2] for r in rows if r[3] == "received"}
-    terminals = Counter(r[2] for r in rows if r[3] in TERMINAL_KINDS)
+    received = {r.command_id for r in rows if r.kind == "received"}
+    terminals = Counter(r.command_id for r in rows if r.kind in TERMINAL_KINDS)
     assert set(terminals) == received and set(terminals.values()) == {1}
 
 

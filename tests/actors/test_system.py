@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import sqlite3
 import threading
 from collections import Counter
 from pathlib import Path
@@ -20,24 +18,18 @@ from binance_mcp.actors.journal import AuditUnavailable
 from binance_mcp.actors.messages import Envelope
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import Command
-from binance_mcp.events.lifecycle import OUTSIDE, TERMINAL_KINDS
+from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled
+from binance_mcp.events.schema import Received, Started, Stopped
 from binance_mcp.events.store import verify_rows
 from binance_mcp.exchange.paper import LimitConfig, PaperExchange
 
+from ..logs import LogRow, command_rows, read_log
 from .conftest import Harness, build, exchange_server, new_exchange, system_on, writing_threads
 
 
-def log_rows(path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute(
-            "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events ORDER BY seq"
-        ).fetchall()
-
-
-def command_rows(path: Path) -> list[tuple[Any, ...]]:
-    """The log's rows of commands (not of runs, sessions or security)."""
-    return [r for r in log_rows(path) if r[3] not in OUTSIDE]
+def log_rows(path: Path) -> list[LogRow]:
+    return read_log(path)
 
 
 async def test_a_call_is_received_then_executed_in_the_log(harness: Harness) -> None:
@@ -45,10 +37,11 @@ async def test_a_call_is_received_then_executed_in_the_log(harness: Harness) -> 
     assert isinstance(outcome, Executed)
     assert outcome.data["symbol"] == "BTCUSDT"
     rows = command_rows(harness.log)
-    assert [r[3] for r in rows] == ["received", "executed"]
-    assert rows[0][2] == rows[1][2] and rows[0][5] == "paper"
-    assert '"symbol":"btc/usdt"' in rows[0][6]  # the raw arguments, as sent
-    assert json.loads(rows[0][6])["run"] == harness.system.run_id
+    assert [r.kind for r in rows] == ["received", "executed"]
+    assert rows[0].command_id == rows[1].command_id and rows[0].venue == "paper"
+    assert '"symbol":"btc/usdt"' in rows[0].body  # the raw arguments, as sent
+    received = rows[0].event
+    assert isinstance(received, Received) and received.run == harness.system.run_id
     assert verify_rows(log_rows(harness.log)) is None
 
 
@@ -57,11 +50,12 @@ async def test_a_run_is_on_record_from_started_to_stopped(tmp_path: Path) -> Non
         await h.call("get_ticker_price", symbol="BTCUSDT")
         run = h.system.run_id
     rows = log_rows(h.log)
-    assert (rows[0][2], rows[0][3]) == (run, "started") and (rows[-1][2], rows[-1][3]) == (run, "stopped")
-    started = json.loads(rows[0][6])
-    assert started["pid"] == os.getpid() and started["venue"] == "paper" and started["guard"]["trading_enabled"]
-    assert json.loads(rows[-1][6]) == {"reason": "stopped"}
-    assert "S" * 64 not in rows[0][6] and "K" * 64 not in rows[0][6]
+    assert (rows[0].command_id, rows[0].kind) == (run, "started")
+    assert (rows[-1].command_id, rows[-1].kind) == (run, "stopped")
+    started, stopped = rows[0].event, rows[-1].event
+    assert isinstance(started, Started) and started.pid == os.getpid() and started.venue == "paper"
+    assert started.guard.trading_enabled and stopped == Stopped(reason="stopped")
+    assert "S" * 64 not in rows[0].body and "K" * 64 not in rows[0].body
 
 
 async def test_validation_rejections_are_outcomes(harness: Harness) -> None:
@@ -89,8 +83,8 @@ async def test_burst_of_1000_concurrent_calls_gives_one_terminal_each(harness: H
     assert Counter(type(o).__name__ for o in outcomes) == {"Executed": 750, "Rejected": 250}
     rows = log_rows(harness.log)
     assert verify_rows(rows) is None
-    received = {r[2] for r in rows if r[3] == "received"}
-    terminals = Counter(r[2] for r in rows if r[3] in TERMINAL_KINDS)
+    received = {r.command_id for r in rows if r.kind == "received"}
+    terminals = Counter(r.command_id for r in rows if r.kind in TERMINAL_KINDS)
     assert len(received) == 1000
     assert set(terminals) == received and set(terminals.values()) == {1}
     assert harness.system.journal.batches < harness.system.journal.appended  # group commit happened
@@ -128,7 +122,7 @@ async def test_crash_mid_stream_every_caller_still_gets_an_answer(tmp_path: Path
             else:
                 assert isinstance(outcome, Executed)
         rows = log_rows(h.log)
-        assert Counter(r[3] for r in rows if r[3] in TERMINAL_KINDS) == {"executed": 40, "failed": 20}
+        assert Counter(r.kind for r in rows if r.kind in TERMINAL_KINDS) == {"executed": 40, "failed": 20}
         assert not h.system.supervisor.fatal.is_set()
 
 
@@ -140,7 +134,7 @@ async def test_a_flood_of_one_poison_call_leaves_the_server_answering(tmp_path: 
             assert "RuntimeError" in failed.message and "boom" not in failed.message  # its type, never its text
         assert not h.system.supervisor.fatal.is_set()
         assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
-    terminals = Counter(r[3] for r in log_rows(h.log) if r[3] in TERMINAL_KINDS)
+    terminals = Counter(r.kind for r in log_rows(h.log) if r.kind in TERMINAL_KINDS)
     assert terminals == {"failed": 60, "executed": 1}
 
 
@@ -163,7 +157,7 @@ async def test_mcp_call_budget_throttles_at_once(tmp_path: Path) -> None:
         assert isinstance(await h.call("get_ticker_price", symbol="BTCUSDT"), Executed)
         third = await h.call("get_ticker_price", symbol="BTCUSDT")
         assert isinstance(third, Throttled) and third.retry_after_ms > 0
-        assert log_rows(h.log)[-1][3] == "throttled"
+        assert log_rows(h.log)[-1].kind == "throttled"
 
 
 async def test_the_budgets_follow_the_systems_clock_not_the_wall_clock(tmp_path: Path) -> None:
@@ -225,7 +219,7 @@ async def test_after_a_429_an_order_sends_not_even_its_price_and_open_order_look
         assert h.exchange.served["GET /api/v3/openOrders"] == 0
         assert h.exchange.served["POST /api/v3/order"] == 0
         assert h.exchange.weights._ips["127.0.0.1"].refusals == 1
-        assert [r[3] for r in command_rows(h.log)][-2:] == ["received", "throttled"]
+        assert [r.kind for r in command_rows(h.log)][-2:] == ["received", "throttled"]
 
 
 async def test_an_exchange_info_refresh_waits_out_a_back_off_and_keeps_the_cache(harness: Harness) -> None:
@@ -260,7 +254,7 @@ async def test_a_limiter_that_crashes_on_an_orders_lookups_fails_the_order_and_s
     assert "the order was not sent" in order.message
     assert harness.exchange.served["GET /api/v3/avgPrice"] == 0
     assert harness.exchange.served["POST /api/v3/order"] == 0
-    assert [r[3] for r in command_rows(harness.log)][-2:] == ["received", "failed"]
+    assert [r.kind for r in command_rows(harness.log)][-2:] == ["received", "failed"]
 
 
 async def test_an_orders_lookups_cost_no_tool_call_of_the_call_budget(tmp_path: Path) -> None:
@@ -286,9 +280,9 @@ async def test_unwritable_log_fails_calls_sends_no_order_and_answers_no_read(har
     harness.system.journal.store.conn.execute("PRAGMA query_only=0")
     assert isinstance(await harness.call("get_ticker_price", symbol="BTCUSDT"), Executed)  # and it recovers
     rows = command_rows(harness.log)
-    received = {r[2] for r in rows if r[3] == "received"}
-    assert all(r[2] in received for r in rows)  # nothing of a command whose `received` is missing
-    assert [r[3] for r in rows] == ["received", "executed", "received", "executed"]
+    received = {r.command_id for r in rows if r.kind == "received"}
+    assert all(r.command_id in received for r in rows)  # nothing of a command whose `received` is missing
+    assert [r.kind for r in rows] == ["received", "executed", "received", "executed"]
 
 
 @pytest.mark.parametrize("tool", ["get_available_assets", "get_symbol_info"])
@@ -343,7 +337,7 @@ async def test_stop_lets_calls_in_flight_finish_and_refuses_new_ones(tmp_path: P
         assert isinstance(late, Failed) and "stopping" in late.message
         rows = log_rows(h.log)
         assert verify_rows(rows) is None
-        kinds = Counter(r[3] for r in rows)
+        kinds = Counter(r.kind for r in rows)
         # nothing lost: every call's outcome, and the run's end after them; the security lines
         # are a view of these rows, with none of their own
         assert kinds["received"] == 20 and kinds["executed"] == 20 and kinds["security"] == 0
@@ -359,7 +353,7 @@ async def test_a_cancelled_caller_does_not_leave_a_call_without_its_outcome(tmp_
         with pytest.raises(asyncio.CancelledError):
             await call
         await h.system.stop()  # waits for the call, which goes on to its outcome
-        kinds = [r[3] for r in command_rows(h.log)]
+        kinds = [r.kind for r in command_rows(h.log)]
         assert kinds == ["received", "executed"]
 
 

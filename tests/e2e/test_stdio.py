@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,9 +15,11 @@ from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 
 from binance_mcp.events.commands import COMMANDS
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
+from binance_mcp.events.schema import PaperRun, Received, Session, Started, Stopped
 from binance_mcp.events.store import verify_rows
 from binance_mcp.exchange.paper import start_paper_exchange
 
+from ..logs import LogRow, read_log
 from .conftest import errlog
 
 ROOT = Path(__file__).parents[2]
@@ -47,11 +48,8 @@ async def session(env: dict[str, str], stderr: Path | None = None) -> AsyncItera
             yield s
 
 
-def rows(log: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(log) as conn:
-        return conn.execute(
-            "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events ORDER BY seq"
-        ).fetchall()
+def rows(log: Path) -> list[LogRow]:
+    return read_log(log)
 
 
 async def test_every_tool_bad_input_and_unknown_tool(tmp_path: Path) -> None:
@@ -83,25 +81,29 @@ async def test_every_tool_bad_input_and_unknown_tool(tmp_path: Path) -> None:
         assert (await s.call_tool("get_ticker_price", {"symbol": "ETHUSDT"})).is_error is False  # still answering
     events = rows(log)
     assert verify_rows(events) is None
-    received = [r for r in events if r[3] == "received"]
-    terminal = [r for r in events if r[3] in TERMINAL_KINDS]
+    received = [r for r in events if r.kind == "received"]
+    terminal = [r for r in events if r.kind in TERMINAL_KINDS]
     assert len(received) == len(terminal) == len(CALLS) + 4
-    assert {r[5] for r in events} == {"paper"}
+    assert {r.venue for r in events} == {"paper"}
     # The made-up tool is on record, then refused as a protocol error.
-    (probe,) = [r for r in received if r[4] == "place_everything"]
-    assert [json.loads(r[6])["kind"] for r in terminal if r[2] == probe[2]] == ["unknown_tool"]
+    (probe,) = [r for r in received if r.tool == "place_everything"]
+    assert [getattr(r.event, "kind", None) for r in terminal if r.command_id == probe.command_id] == ["unknown_tool"]
     # Who and when: the run from started to stopped, the client's session, each call in both.
-    kinds = [r[3] for r in events]
+    kinds = [r.kind for r in events]
     assert kinds[0] == "started" and kinds[-1] == "stopped" and kinds.count("session") == 1
     # What a re-run of this log needs to rebuild the exchange: its own paper one, Binance's limits.
-    paper = json.loads(events[0][6])["paper"]
-    assert paper["embedded"] is True and paper["limits"]["weight_per_minute"] == 6000
-    (session_row,) = [r for r in events if r[3] == "session"]
-    session_body = json.loads(session_row[6])
-    assert session_body["client"]["name"] == "mcp" and session_body["protocol"] == "2025-11-25"
-    assert session_body["run"] == events[0][2] and json.loads(events[-1][6]) == {"reason": "stdin closed"}
-    assert {json.loads(r[6])["session"] for r in received} == {session_row[2]}
-    assert {json.loads(r[6])["run"] for r in received} == {events[0][2]}
+    started, stopped = events[0].event, events[-1].event
+    assert isinstance(started, Started) and isinstance(started.paper, PaperRun) and started.paper.embedded is True
+    assert isinstance(started.paper.limits, dict) and started.paper.limits["weight_per_minute"] == 6000
+    (session_row,) = [r for r in events if r.kind == "session"]
+    session_event = session_row.event
+    assert isinstance(session_event, Session)
+    assert session_event.client.name == "mcp" and session_event.protocol == "2025-11-25"
+    assert session_event.run == events[0].command_id and stopped == Stopped(reason="stdin closed")
+    calls = [r.event for r in received]
+    assert all(isinstance(c, Received) for c in calls)
+    assert {getattr(c, "session", None) for c in calls} == {session_row.command_id}
+    assert {getattr(c, "run", None) for c in calls} == {events[0].command_id}
 
 
 async def test_throttled_call_and_security_lines_as_a_view_of_the_log(tmp_path: Path) -> None:
@@ -124,8 +126,8 @@ async def test_throttled_call_and_security_lines_as_a_view_of_the_log(tmp_path: 
     assert types.count("tool_invocation") == 3 and types.count("rate_limit_exceeded") == 1
     assert types[0] == "configuration_validated"
     events = rows(log)
-    assert [r for r in events if r[3] == "security"] == []  # the facts are in received/throttled/started
-    throttled = [r[2] for r in events if r[3] == "throttled"]
+    assert [r for r in events if r.kind == "security"] == []  # the facts are in received/throttled/started
+    throttled = [r.command_id for r in events if r.kind == "throttled"]
     assert [line["command_id"] for line in lines if line["event_type"] == "rate_limit_exceeded"] == throttled
 
 
@@ -148,7 +150,7 @@ async def test_real_credentials_never_reach_the_log(tmp_path: Path) -> None:
             assert secret not in json.dumps(result.structured_content)
     finally:
         await running.stop()
-    assert {r[5] for r in rows(log)} == {"live"}
+    assert {r.venue for r in rows(log)} == {"live"}
     raw = log.read_bytes()
     assert secret.encode() not in raw and key.encode() not in raw
 
@@ -172,7 +174,7 @@ async def test_the_paper_venue_can_use_a_paper_exchange_running_elsewhere(tmp_pa
         assert running.exchange.served["GET /api/v3/exchangeInfo"] >= 1
     finally:
         await running.stop()
-    assert {r[5] for r in rows(log)} == {"paper"}
+    assert {r.venue for r in rows(log)} == {"paper"}
 
 
 async def test_bad_configuration_exits_2_naming_the_variable() -> None:

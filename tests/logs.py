@@ -1,0 +1,40 @@
+"""The tests' one reader of an event log: every row with named fields and its body decoded through
+the schema's codec (`event`), in seq order. A row is a tuple too, in the order `verify_rows` takes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import NamedTuple
+
+from binance_mcp.events.lifecycle import OUTSIDE
+from binance_mcp.events.outcomes import Outcome
+from binance_mcp.events.schema import LogEvent, decode
+
+__all__ = ["LogRow", "command_rows", "read_log"]
+
+
+class LogRow(NamedTuple):
+    seq: int
+    ts: int
+    command_id: str
+    kind: str
+    tool: str
+    venue: str
+    body: str
+    hash: str
+
+    @property
+    def event(self) -> LogEvent | Outcome:
+        return decode(self.kind, self.body)
+
+
+def read_log(path: Path | str) -> list[LogRow]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events ORDER BY seq")
+        return [LogRow(*row) for row in rows.fetchall()]
+
+
+def command_rows(path: Path | str) -> list[LogRow]:
+    """The rows of commands (not of runs, sessions or security)."""
+    return [r for r in read_log(path) if r.kind not in OUTSIDE]
