@@ -59,6 +59,12 @@ class Bucket(AsyncLimiter):
         self._clock = clock
         self._last_check = clock()
 
+    @property
+    def level(self) -> float:
+        """How much of the bucket is taken now (what has leaked out by the clock's now is not)."""
+        self._leak()
+        return float(self._level)
+
     def _leak(self) -> None:
         now = self._clock()
         if self._level:

@@ -75,6 +75,11 @@ class WeightLimiter:
             return Verdict(418, state.used, seconds, state.banned_until)
         return Verdict(429, state.used, _ceil_s(window + MINUTE_MS - now))
 
+    def refusals(self, ip: str) -> int:
+        """How many requests of `ip` this window (or since its ban ended) were refused with a 429."""
+        state = self._ips.get(ip)
+        return 0 if state is None else state.refusals
+
     def used(self, ip: str, now: int) -> int:
         state = self._ips.get(ip)
         if state is None or state.window != now - now % MINUTE_MS:

@@ -181,7 +181,7 @@ async def test_the_weight_budget_is_the_one_exchange_info_states(tmp_path: Path)
         # exchangeInfo at start cost 20; each ticker/price costs 2: we stop ourselves at the limit
         assert sum(isinstance(o, Executed) for o in outcomes) == 20
         assert all(isinstance(o, Throttled) for o in outcomes[20:])
-        assert h.exchange.weights._ips["127.0.0.1"].refusals == 0  # the exchange never had to refuse
+        assert h.exchange.weights.refusals("127.0.0.1") == 0  # the exchange never had to refuse
 
 
 async def test_weight_others_used_is_judged_against_the_exchanges_own_limit(tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ async def test_after_a_429_nothing_is_sent_until_retry_after(tmp_path: Path) -> 
         assert isinstance(failed, Failed) and failed.kind == "rate_limit_exceeded" and failed.code == -1003
         assert all(isinstance(o, Throttled) and o.retry_after_ms > 0 for o in outcomes[1:])
         # The exchange saw exactly one over-limit request: the limiter held back the rest.
-        assert h.exchange.weights._ips["127.0.0.1"].refusals == 1
+        assert h.exchange.weights.refusals("127.0.0.1") == 1
 
 
 async def test_after_a_429_an_order_sends_not_even_its_price_and_open_order_lookups(tmp_path: Path) -> None:
@@ -218,7 +218,7 @@ async def test_after_a_429_an_order_sends_not_even_its_price_and_open_order_look
         assert h.exchange.served["GET /api/v3/avgPrice"] == 0
         assert h.exchange.served["GET /api/v3/openOrders"] == 0
         assert h.exchange.served["POST /api/v3/order"] == 0
-        assert h.exchange.weights._ips["127.0.0.1"].refusals == 1
+        assert h.exchange.weights.refusals("127.0.0.1") == 1
         assert [r.kind for r in command_rows(h.log)][-2:] == ["received", "throttled"]
 
 
@@ -239,7 +239,7 @@ async def test_an_orders_lookups_that_would_overrun_the_weight_budget_are_not_se
         assert isinstance(order, Throttled) and "weight" in order.message, order
         assert h.exchange.served["GET /api/v3/avgPrice"] == 0
         assert h.exchange.served["GET /api/v3/openOrders"] == 0
-        assert h.exchange.weights._ips["127.0.0.1"].refusals == 0  # the exchange never had to say no
+        assert h.exchange.weights.refusals("127.0.0.1") == 0  # the exchange never had to say no
 
 
 async def test_a_limiter_that_crashes_on_an_orders_lookups_fails_the_order_and_sends_nothing(
@@ -261,11 +261,11 @@ async def test_an_orders_lookups_cost_no_tool_call_of_the_call_budget(tmp_path: 
     async with build(tmp_path, calls_per_minute=60) as h:
         calls = h.system.limiter.calls
         assert calls is not None
-        before = calls._level
+        before = calls.level
         order = await h.call("create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
         assert isinstance(order, Executed), order
         assert h.exchange.served["GET /api/v3/avgPrice"] == 1
-        assert calls._level - before == pytest.approx(1, abs=0.05)  # the order; its lookups are not calls
+        assert calls.level - before == pytest.approx(1, abs=0.05)  # the order; its lookups are not calls
 
 
 async def test_unwritable_log_fails_calls_sends_no_order_and_answers_no_read(harness: Harness) -> None:
