@@ -40,6 +40,7 @@ from binance_mcp.actors.system import System, client_for, new_envelope, system_f
 from binance_mcp.events.commands import COMMANDS
 from binance_mcp.events.outcomes import Outcome
 from binance_mcp.events.replay import Move, RecordedMarket, account_balances, difference, outcome_signature
+from binance_mcp.events.schema import PaperRun, Started, decode
 from binance_mcp.events.store import LogReader
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, RunningPaperExchange, start_paper_exchange
 
@@ -72,26 +73,26 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
     return sets
 
 
-def recorded_settings(started: dict[str, Any]) -> dict[str, str]:
-    """A run's settings, as its `started` event recorded them, in their environment spelling."""
+def recorded_settings(started: Started | None) -> dict[str, str]:
+    """A run's settings, as its `started` event recorded them, in their environment spelling (none
+    for a run the log has no readable `started` of)."""
     env: dict[str, str] = {}
-    guard = started.get("guard") or {}
-    if "trading_enabled" in guard:
-        env["MCP_TRADING_ENABLED"] = "true" if guard["trading_enabled"] else "false"
-    for key in ("max_order_notional", "max_daily_notional"):
-        if guard.get(key):
-            env[f"MCP_{key.upper()}"] = str(guard[key])
-    if guard.get("symbol_allowlist"):
-        env["MCP_SYMBOL_ALLOWLIST"] = ",".join(guard["symbol_allowlist"])
-    if "calls_per_minute" in started:
-        per_minute = started["calls_per_minute"]
-        env["MCP_RATE_LIMIT_ENABLED"] = "false" if per_minute is None else "true"
-        if per_minute:
-            env["MCP_MAX_REQUESTS_PER_MINUTE"] = str(per_minute)
-    if "exchange_rules" in started:
-        env["MCP_INPUT_VALIDATION"] = "true" if started["exchange_rules"] else "false"
-    if started.get("recv_window_ms"):
-        env["BINANCE_RECV_WINDOW_MS"] = str(started["recv_window_ms"])
+    if started is None:
+        return env
+    guard = started.guard
+    env["MCP_TRADING_ENABLED"] = "true" if guard.trading_enabled else "false"
+    if guard.max_order_notional:
+        env["MCP_MAX_ORDER_NOTIONAL"] = guard.max_order_notional
+    if guard.max_daily_notional:
+        env["MCP_MAX_DAILY_NOTIONAL"] = guard.max_daily_notional
+    if guard.symbol_allowlist:
+        env["MCP_SYMBOL_ALLOWLIST"] = ",".join(guard.symbol_allowlist)
+    env["MCP_RATE_LIMIT_ENABLED"] = "false" if started.calls_per_minute is None else "true"
+    if started.calls_per_minute:
+        env["MCP_MAX_REQUESTS_PER_MINUTE"] = str(started.calls_per_minute)
+    env["MCP_INPUT_VALIDATION"] = "true" if started.exchange_rules else "false"
+    if started.recv_window_ms:
+        env["BINANCE_RECV_WINDOW_MS"] = str(started.recv_window_ms)
     return env
 
 
@@ -162,14 +163,17 @@ def _opening_balances(rows: list[_Row]) -> dict[str, Decimal] | None:
     return None
 
 
-def _embedded(started: dict[str, Any]) -> bool:
+def _embedded(started: Started | None) -> bool:
     """Whether the run had its own paper exchange (`serve` without keys); logs older than the
     `paper` record say so only by their venue."""
-    return started.get("venue") == "paper" and bool((started.get("paper") or {}).get("embedded", True))
+    if started is None or started.venue != "paper":
+        return False
+    return not isinstance(started.paper, PaperRun) or started.paper.embedded
 
 
-def _limits(started: dict[str, Any]) -> LimitConfig:
-    recorded = (started.get("paper") or {}).get("limits") or {}
+def _limits(started: Started | None) -> LimitConfig:
+    paper = started.paper if started is not None else None
+    recorded = paper.limits if isinstance(paper, PaperRun) and isinstance(paper.limits, dict) else {}
     names = {f.name for f in dataclasses.fields(LimitConfig)}
     return LimitConfig(**{k: int(v) for k, v in recorded.items() if k in names})
 
@@ -178,8 +182,12 @@ async def rerun(reader: LogReader, until_us: int | None, sets: dict[str, str], o
     """Re-run the log's commands (up to `until_us`) with `sets`; the report."""
     Settings.from_env({"BINANCE_VENUE": "paper", "MCP_EVENT_LOG": str(out), **sets})  # refuse a bad --set first
     rows = list(_rows(reader, until_us))
-    started = reader.query("SELECT command_id, body FROM events WHERE kind = 'started'")
-    replay = _Rerun(reader.path, until_us, sets, out, rows, {str(run): _loads(body) or {} for run, body in started})
+    runs: dict[str, Started] = {}
+    for run, body in reader.query("SELECT command_id, body FROM events WHERE kind = 'started'"):
+        started = decode("started", body)
+        if isinstance(started, Started):  # an unreadable one: the run is re-run with the defaults
+            runs[str(run)] = started
+    replay = _Rerun(reader.path, until_us, sets, out, rows, runs)
     try:
         for run, in_run in groupby(rows, key=lambda r: r.run):
             await replay.run(run, list(in_run))
@@ -197,7 +205,7 @@ class _Rerun:
         sets: dict[str, str],
         out: Path,
         rows: list[_Row],
-        runs: dict[str, dict[str, Any]],
+        runs: dict[str, Started],
     ):
         self.source, self.until_us, self.sets, self.out, self.runs = source, until_us, sets, out, runs
         self.clock = LogClock(rows[0].received_us // 1000 if rows else 0)
@@ -220,7 +228,7 @@ class _Rerun:
     async def run(self, run: str, rows: list[_Row]) -> None:
         """One run of the original: its settings (with --set on top), a System of its own."""
         self.clock.to(rows[0].received_us // 1000)
-        started = self.runs.get(run, {})
+        started = self.runs.get(run)
         env = {**recorded_settings(started), **self.sets, "BINANCE_VENUE": "paper", "MCP_EVENT_LOG": str(self.out)}
         settings = Settings.from_env(env)
         paper = await self._exchange(started)
@@ -236,7 +244,7 @@ class _Rerun:
         finally:
             await system.stop(reason="replay done")
 
-    async def _exchange(self, started: dict[str, Any]) -> RunningPaperExchange:
+    async def _exchange(self, started: Started | None) -> RunningPaperExchange:
         """A fresh paper exchange for a run that had one of its own; else the one kept so far."""
         if self.paper is not None and not _embedded(started):
             return self.paper
