@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from binance_mcp.events.lifecycle import OUTSIDE, TERMINAL_KINDS, illegal_move
-from binance_mcp.events.outcomes import Executed
+from binance_mcp.events.outcomes import Executed, Outcome
 from binance_mcp.events.schema import Dispatched, Logged, Received, Reconciled, Session
 from binance_mcp.exchange.rules import normalize_symbol, plain
 
@@ -353,14 +353,12 @@ def replay_state(fold: Fold) -> dict[str, Any]:
 
 
 # -- comparing outcomes (`audit replay --execute`) -----------------------------------------
-def outcome_signature(outcome: str | None, result: dict[str, Any] | None) -> dict[str, Any]:
+def outcome_signature(outcome: str | None, result: Outcome | None) -> dict[str, Any]:
     """What a re-run must reproduce of an outcome: its kind, the error type of a refusal, and an
     order's status. Prices are not in it: on paper they differ by themselves."""
     signature: dict[str, Any] = {"outcome": outcome or "pending"}
-    if not result:
-        return signature
-    if outcome == "executed":
-        data = result.get("data")
+    if isinstance(result, Executed):
+        data = result.data
         if isinstance(data, dict) and "status" in data:
             signature["status"] = data["status"]
             # What an order sized in base units executed; one sized in quote (quoteOrderQty)
@@ -368,8 +366,8 @@ def outcome_signature(outcome: str | None, result: dict[str, Any] | None) -> dic
             executed = _decimal(data.get("executedQty"))
             if executed is not None and not _decimal(data.get("origQuoteOrderQty")):
                 signature["executed"] = plain(executed)
-    elif result.get("kind") is not None:
-        signature["type"] = result["kind"]
+    elif result is not None:
+        signature["type"] = getattr(result, "kind", None)
     return signature
 
 
@@ -444,12 +442,12 @@ class RecordedMarket:
     def __init__(self) -> None:
         self.known: dict[str, Decimal] = {}
 
-    def moves(self, tool: str, args: dict[str, Any], outcome: str | None, result: Any, dispatch: Any) -> list[Move]:
-        data = result.get("data") if outcome == "executed" and isinstance(result, dict) else None
+    def moves(self, tool: str, args: dict[str, Any], result: Outcome | None, dispatch: Dispatched | None) -> list[Move]:
+        data = result.data if isinstance(result, Executed) else None
         moves = _seen(tool, args, data)
-        if not moves and isinstance(dispatch, dict):
-            symbol, ref = str(dispatch.get("symbol") or ""), _decimal(dispatch.get("ref_price"))
-            if symbol and ref and symbol not in self.known:
+        if not moves and dispatch is not None:
+            symbol, ref = dispatch.symbol or "", dispatch.ref_price
+            if symbol and ref and ref.is_finite() and symbol not in self.known:
                 moves = [Move(symbol, ref)]
         for move in moves:
             self.known[move.symbol] = move.price

@@ -24,13 +24,12 @@ into a new event log; each outcome is compared with the original (events/replay.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -38,9 +37,9 @@ from binance_mcp import __version__
 from binance_mcp.actors.config import ConfigError, Settings
 from binance_mcp.actors.system import System, client_for, new_envelope, system_for
 from binance_mcp.events.commands import COMMANDS
-from binance_mcp.events.outcomes import Outcome
+from binance_mcp.events.outcomes import Executed, Outcome, kind_of
 from binance_mcp.events.replay import Move, RecordedMarket, account_balances, difference, outcome_signature
-from binance_mcp.events.schema import PaperRun, Started, decode
+from binance_mcp.events.schema import Dispatched, PaperRun, Received, Started, decode
 from binance_mcp.events.store import LogReader
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, RunningPaperExchange, start_paper_exchange
 
@@ -73,6 +72,9 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
     return sets
 
 
+T = TypeVar("T")
+
+
 def recorded_settings(started: Started | None) -> dict[str, str]:
     """A run's settings, as its `started` event recorded them, in their environment spelling (none
     for a run the log has no readable `started` of)."""
@@ -97,21 +99,24 @@ def recorded_settings(started: Started | None) -> dict[str, str]:
 
 
 class _Row(msgspec.Struct, frozen=True):
+    """A command as the log holds it, its events typed (None where the log holds none readable)."""
+
     command_id: str
     tool: str
     received_us: int
-    request: Any  # the `received` body, decoded; None when it is not JSON
+    request: Received | None
     outcome: str | None
-    result: Any
-    dispatch: Any
+    result: Outcome | None
+    dispatch: Dispatched | None
     run: str
 
 
-def _loads(text: Any) -> Any:
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
+def _typed(kind: str | None, body: Any, cls: type[T]) -> T | None:
+    """The event `body` holds if it is a `cls` (of `kind`), else None."""
+    if not kind or not isinstance(body, str | bytes):
         return None
+    event = decode(kind, body)
+    return event if isinstance(event, cls) else None
 
 
 def _rows(reader: LogReader, until_us: int | None) -> Iterator[_Row]:
@@ -127,17 +132,17 @@ def _rows(reader: LogReader, until_us: int | None) -> Iterator[_Row]:
             str(command_id),
             str(tool),
             int(received_us),
-            _loads(request),
+            _typed("received", request, Received),
             outcome,
-            _loads(result),
-            _loads(dispatch),
+            _typed(outcome, result, Outcome),
+            _typed("dispatched", dispatch, Dispatched),
             str(run or ""),
         )
 
 
 def _args(row: _Row) -> dict[str, Any] | None:
     """The arguments as they arrived; None when the log does not hold them (malformed, omitted)."""
-    args = row.request.get("args") if isinstance(row.request, dict) else None
+    args = row.request.args if row.request is not None else None
     return args if isinstance(args, dict) and "_omitted" not in args else None
 
 
@@ -147,7 +152,7 @@ def _recorded_moves(rows: list[_Row]) -> dict[str, list[Move]]:
     for row in rows:
         args = _args(row)
         if row.tool in COMMANDS and args is not None:
-            moves[row.command_id] = market.moves(row.tool, args, row.outcome, row.result, row.dispatch)
+            moves[row.command_id] = market.moves(row.tool, args, row.result, row.dispatch)
     return moves
 
 
@@ -156,8 +161,8 @@ def _opening_balances(rows: list[_Row]) -> dict[str, Decimal] | None:
     for row in rows:
         if row.tool == "create_order":
             return None
-        if row.tool == "get_balance" and row.outcome == "executed" and isinstance(row.result, dict):
-            balances = account_balances(_args(row) or {}, row.result.get("data"))
+        if row.tool == "get_balance" and isinstance(row.result, Executed):
+            balances = account_balances(_args(row) or {}, row.result.data)
             if balances is not None:
                 return balances
     return None
@@ -272,7 +277,7 @@ class _Rerun:
         answer = await system.ask(new_envelope(row.tool, args, len(_encoder.encode(args))))
         assert isinstance(answer, Outcome)  # confirmations are off in a re-run
         original = outcome_signature(row.outcome, row.result)
-        again = outcome_signature(*_as_logged(answer))
+        again = outcome_signature(kind_of(answer), answer)
         what = difference(original, again)
         if what is None:
             self.same += 1
@@ -297,10 +302,3 @@ class _Rerun:
             "differences": self.differences,
             "confirmations": "not asked: nobody to ask in a re-run (MCP_CONFIRM_ORDERS off)",
         }
-
-
-def _as_logged(outcome: Outcome) -> tuple[str, dict[str, Any]]:
-    """An outcome as its terminal event's kind and body."""
-    body = msgspec.to_builtins(outcome)
-    kind = str(type(outcome).__struct_config__.tag)
-    return kind, body if isinstance(body, dict) else {}

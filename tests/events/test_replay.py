@@ -10,6 +10,7 @@ import msgspec
 
 from binance_mcp.actors.guard import Guard
 from binance_mcp.events.lifecycle import NEXT, TERMINAL_KINDS, illegal_move
+from binance_mcp.events.outcomes import Executed, Rejected
 from binance_mcp.events.replay import (
     DAY_MS,
     Fold,
@@ -32,22 +33,26 @@ def log(*steps: tuple[str, str, str, dict[str, Any], int]) -> list[Row]:
     ]
 
 
+def dispatched(
+    symbol: str, client_order_id: str | None = None, notional: D | None = None, ref_price: D | None = None
+) -> Dispatched:
+    return Dispatched(
+        request=Request(method="POST", path="/api/v3/order", query=""),
+        symbol=symbol,
+        client_order_id=client_order_id,
+        order_id=None,
+        quote_asset="USDT",
+        base_asset=symbol.removesuffix("USDT"),
+        notional=notional,
+        ref_price=ref_price,
+        guard=Guard().record(),
+    )
+
+
 def order(
     cid: str, notional: str, ms: int, *then: tuple[str, dict[str, Any]]
 ) -> list[tuple[str, str, str, dict[str, Any], int]]:
-    dispatch = msgspec.to_builtins(
-        Dispatched(
-            request=Request(method="POST", path="/api/v3/order", query=""),
-            symbol="BTCUSDT",
-            client_order_id=f"mcp{cid}",
-            order_id=None,
-            quote_asset="USDT",
-            base_asset="BTC",
-            notional=D(notional),
-            ref_price=None,
-            guard=Guard().record(),
-        )
-    )
+    dispatch = msgspec.to_builtins(dispatched("BTCUSDT", f"mcp{cid}", D(notional)))
     steps = [(cid, "received", "create_order", {}, ms), (cid, "dispatched", "create_order", dispatch, ms)]
     return steps + [(cid, kind, "create_order", body, ms) for kind, body in then]
 
@@ -131,41 +136,38 @@ def test_the_lifecycle_table() -> None:
 
 # -- comparing outcomes and the recorded market (`audit replay --execute`) --------------------
 def test_an_orders_signature_has_its_executed_quantity_unless_it_was_sized_in_quote() -> None:
-    sized = {"data": {"status": "FILLED", "executedQty": "0.00100000", "origQuoteOrderQty": "0.00000000"}}
-    in_quote = {"data": {"status": "FILLED", "executedQty": "0.00171000", "origQuoteOrderQty": "100.00000000"}}
+    sized = Executed(data={"status": "FILLED", "executedQty": "0.00100000", "origQuoteOrderQty": "0.00000000"})
+    in_quote = Executed(data={"status": "FILLED", "executedQty": "0.00171000", "origQuoteOrderQty": "100.00000000"})
     assert outcome_signature("executed", sized) == {"outcome": "executed", "status": "FILLED", "executed": "0.001"}
     assert outcome_signature("executed", in_quote) == {"outcome": "executed", "status": "FILLED"}
-    partly = {"data": {"status": "FILLED", "executedQty": "0.0005", "origQuoteOrderQty": "0"}}
+    partly = Executed(data={"status": "FILLED", "executedQty": "0.0005", "origQuoteOrderQty": "0"})
     assert difference(outcome_signature("executed", sized), outcome_signature("executed", partly)) == "executed"
-    refused = outcome_signature("rejected", {"kind": "guard_limit"})
+    refused = outcome_signature("rejected", Rejected(kind="guard_limit", message="over the cap"))
+    assert refused == {"outcome": "rejected", "type": "guard_limit"}
     assert difference(outcome_signature("executed", sized), refused) == "outcome"
 
 
 def test_the_recorded_market_is_what_each_command_met() -> None:
     market = RecordedMarket()
-    tickers = {"data": [{"symbol": "BTCUSDT", "price": "70000.00"}, {"symbol": "ETHUSDT", "price": "2500.5"}]}
-    assert market.moves("get_ticker_price", {}, "executed", tickers, None) == [
+    tickers = Executed(data=[{"symbol": "BTCUSDT", "price": "70000.00"}, {"symbol": "ETHUSDT", "price": "2500.5"}])
+    assert market.moves("get_ticker_price", {}, tickers, None) == [
         Move("BTCUSDT", D("70000.00")),
         Move("ETHUSDT", D("2500.5")),
     ]
-    book = {"data": {"bids": [["69990.00", "1"]], "asks": [["70010.00", "2"]]}}
-    assert market.moves("get_order_book", {"symbol": "btc/usdt"}, "executed", book, None) == [
-        Move("BTCUSDT", D("70000.00"))
-    ]
-    trades = {"data": [{"price": "69000"}, {"price": "69100"}]}
-    assert market.moves("get_recent_trades", {"symbol": "BTCUSDT"}, "executed", trades, None) == [
-        Move("BTCUSDT", D("69100"))
-    ]
-    fill = {"data": {"symbol": "BTCUSDT", "side": "SELL", "executedQty": "2", "cummulativeQuoteQty": "138000"}}
-    assert market.moves("create_order", {}, "executed", fill, None) == [Move("BTCUSDT", D(69000), "bid")]
+    book = Executed(data={"bids": [["69990.00", "1"]], "asks": [["70010.00", "2"]]})
+    assert market.moves("get_order_book", {"symbol": "btc/usdt"}, book, None) == [Move("BTCUSDT", D("70000.00"))]
+    trades = Executed(data=[{"price": "69000"}, {"price": "69100"}])
+    assert market.moves("get_recent_trades", {"symbol": "BTCUSDT"}, trades, None) == [Move("BTCUSDT", D("69100"))]
+    fill = Executed(data={"symbol": "BTCUSDT", "side": "SELL", "executedQty": "2", "cummulativeQuoteQty": "138000"})
+    assert market.moves("create_order", {}, fill, None) == [Move("BTCUSDT", D(69000), "bid")]
     # An order that met no fill: its checked average price only where nothing closer is known.
-    rested = {"data": {"symbol": "BTCUSDT", "side": "BUY", "executedQty": "0", "cummulativeQuoteQty": "0"}}
-    checked = {"symbol": "BTCUSDT", "ref_price": "68000"}
-    assert market.moves("create_order", {}, "executed", rested, checked) == []
-    assert market.moves("create_order", {}, "executed", rested, {**checked, "symbol": "SOLUSDT"}) == [
+    rested = Executed(data={"symbol": "BTCUSDT", "side": "BUY", "executedQty": "0", "cummulativeQuoteQty": "0"})
+    checked = dispatched("BTCUSDT", ref_price=D(68000))
+    assert market.moves("create_order", {}, rested, checked) == []
+    assert market.moves("create_order", {}, rested, dispatched("SOLUSDT", ref_price=D(68000))) == [
         Move("SOLUSDT", D(68000))
     ]
-    assert market.moves("get_ticker_price", {}, "rejected", {"kind": "validation_error"}, None) == []
+    assert market.moves("get_ticker_price", {}, Rejected(kind="validation_error", message="no"), None) == []
     assert market.known == {"BTCUSDT": D(69000), "ETHUSDT": D("2500.5"), "SOLUSDT": D(68000)}
 
 
