@@ -23,7 +23,8 @@ from typing import Any
 
 import msgspec
 
-from binance_mcp.events.outcomes import echo
+from binance_mcp.events.outcomes import Executed, Outcome, echo
+from binance_mcp.events.schema import Received, decode
 from binance_mcp.exchange.rules import SYMBOL_SEPARATORS, normalize_symbol
 
 __all__ = [
@@ -162,11 +163,10 @@ def timeline(rows: Iterable[Sequence[object]]) -> list[dict[str, Any]]:
 
 def key_args(request: str | None) -> str:
     """The arguments that say what a call was about, in a few words: 'BTCUSDT BUY LIMIT 0.001 @ 60000'."""
-    if not request:
+    received = decode("received", request) if request else None
+    if not isinstance(received, Received):
         return ""
-    args = _decoder.decode(request).get("args") or {}
-    if not isinstance(args, dict):
-        return ""
+    args = received.args
     words = [f"{args[k]}" for k in ("symbol", "asset", "side", "type", "quantity", "quote_quantity") if k in args]
     if "price" in args:
         words.append(f"@ {args['price']}")
@@ -181,14 +181,13 @@ def key_args(request: str | None) -> str:
 
 def summary(outcome: str | None, result: str | None) -> dict[str, Any]:
     """The gist of an outcome: an error's type and message, an order's status, or nothing."""
-    if not result:
+    event = decode(outcome, result) if outcome and result else None
+    if not isinstance(event, Outcome):
         return {}
-    body = _decoder.decode(result)
-    if not isinstance(body, dict):
-        return {}
-    if outcome != "executed":
-        return {k: body[k] for k in ("kind", "message", "code") if body.get(k) is not None}
-    data = body.get("data")
+    if not isinstance(event, Executed):
+        gist = {k: getattr(event, k, None) for k in ("kind", "message", "code")}
+        return {k: v for k, v in gist.items() if v is not None}
+    data = event.data
     if isinstance(data, dict):
         return {k: data[k] for k in ("symbol", "orderId", "status", "executedQty", "price") if k in data}
     return {}

@@ -226,7 +226,8 @@ class AccountView:
     def _dispatched(self, seq: int, command_id: str, dispatch: Dispatched) -> None:
         client_id = dispatch.client_order_id or ""
         args = self.args.get(command_id, {})
-        symbol, quote, base = dispatch.symbol or "", dispatch.quote_asset, dispatch.base_asset
+        symbol, quote = dispatch.symbol or "", dispatch.quote_asset
+        base = dispatch.base_asset if isinstance(dispatch.base_asset, str) else None
         if not base and quote and symbol.endswith(quote):  # logs from before base_asset was kept
             base = symbol[: -len(quote)]
         self.client_ids[command_id] = client_id

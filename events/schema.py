@@ -14,7 +14,9 @@ every event is written to the log and read from it (as eventsourcing's `Mapper` 
 
 The bodies are what schema version 2 wrote (tests/events/fixtures/log-schema2.sqlite3 decodes and
 encodes back to the same bytes, event by event): keys sorted, decimals as strings, a key that a
-body may lack is `UNSET` here (absent on disk), apart from one that is there as null.
+body may lack is `UNSET` here (absent on disk), apart from one that is there as null. Keys that
+earlier logs lack are `UNSET` too (a schema-1 `received` has only args, client and size; the
+first orders' `dispatched` no base asset), so every log this server ever wrote still reads.
 
 `encode(event) -> bytes` is a body; `decode(kind, body) -> the event`, or `Unreadable` for a body
 that is not what its kind says (a log written by a bug, tampered with, or cut to its digest when
@@ -107,10 +109,10 @@ class Received(LogEvent, frozen=True):
 
     kind: ClassVar[str] = "received"
     args: dict[str, Any]
-    client: str
-    size: int
-    run: str
-    session: str
+    client: str | UnsetType = UNSET  # absent, with run and session, in logs of schema version 1
+    size: int | UnsetType = UNSET
+    run: str | UnsetType = UNSET
+    session: str | UnsetType = UNSET
     escaped: bool | UnsetType = UNSET  # a lone surrogate was written as text (actors/journal.py)
 
 
@@ -141,10 +143,10 @@ class Dispatched(LogEvent, frozen=True):
     client_order_id: str | None
     order_id: int | None
     quote_asset: str | None
-    base_asset: str | None
     notional: Decimal | None  # an order's value in its quote asset
     ref_price: Decimal | None
     guard: GuardRecord
+    base_asset: str | UnsetType | None = UNSET  # absent in the first logs that dispatched orders
 
 
 class Reconciled(LogEvent, frozen=True):

@@ -146,3 +146,19 @@ def test_the_audit_tool_names_the_outcomes_the_lifecycle_has() -> None:
     named = {v for t in outcome.types if isinstance(t, msgspec.inspect.LiteralType) for v in t.values}
     assert named == {*TERMINAL_KINDS, "pending"}
     assert set(SETTLED_KINDS) == (set(TERMINAL_KINDS) - {"unknown"}) | {"reconciled"}
+
+
+def test_the_shapes_of_earlier_logs_still_decode() -> None:
+    """Keys added since the first logs are optional: a schema-1 `received` (args, client, size) and
+    a `dispatched` of the first orders (no base asset) decode, and encode back to themselves."""
+    received = '{"args":{"symbol":"BTCUSDT"},"client":"claude/1","size":20}'
+    dispatched = (
+        '{"client_order_id":"mcpx","guard":{"confirm_orders":false,"max_daily_notional":null,'
+        '"max_order_notional":null,"symbol_allowlist":null,"trading_enabled":true},"notional":"58.1",'
+        '"order_id":null,"quote_asset":"USDT","ref_price":"58100","request":{"method":"POST",'
+        '"path":"/api/v3/order","query":"q"},"symbol":"BTCUSDT"}'
+    )
+    for kind, body in (("received", received), ("dispatched", dispatched)):
+        event = decode(kind, body)
+        assert not isinstance(event, Unreadable), event
+        assert encode(event).decode() == body
