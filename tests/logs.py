@@ -9,9 +9,9 @@ from typing import NamedTuple
 
 from binance_mcp.events.lifecycle import OUTSIDE
 from binance_mcp.events.outcomes import Outcome
-from binance_mcp.events.schema import LogEvent, decode
+from binance_mcp.events.schema import LogEvent, Logged, decode
 
-__all__ = ["LogRow", "command_rows", "read_log"]
+__all__ = ["LogRow", "command_rows", "events_of", "read_log"]
 
 
 class LogRow(NamedTuple):
@@ -28,6 +28,10 @@ class LogRow(NamedTuple):
     def event(self) -> LogEvent | Outcome:
         return decode(self.kind, self.body)
 
+    def logged(self) -> Logged:
+        """As the fold takes it."""
+        return Logged(self.seq, self.ts, self.command_id, self.kind, self.tool, self.body)
+
 
 def read_log(path: Path | str) -> list[LogRow]:
     with sqlite3.connect(path) as conn:
@@ -38,3 +42,8 @@ def read_log(path: Path | str) -> list[LogRow]:
 def command_rows(path: Path | str) -> list[LogRow]:
     """The rows of commands (not of runs, sessions or security)."""
     return [r for r in read_log(path) if r.kind not in OUTSIDE]
+
+
+def events_of(path: Path | str, command_id: str) -> list[LogRow]:
+    """The rows of one command, in seq order."""
+    return [r for r in read_log(path) if r.command_id == command_id]

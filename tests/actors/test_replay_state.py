@@ -7,32 +7,30 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from binance_mcp.events.outcomes import Executed, Unknown
 from binance_mcp.events.replay import Fold, replay_state
-from binance_mcp.events.schema import Logged
 from binance_mcp.exchange.paper import Fault, FaultMode
 from binance_mcp.server import main
 
+from ..logs import LogRow, read_log
 from .conftest import exchange_server, new_exchange, system_on
 from .test_trading import BUY, call
 
 FAST = {"reconcile_backoff_s": (0.05,) * 60, "reconcile_margin_ms": 100}
 
 
-def rows(log: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(log) as conn:
-        return conn.execute("SELECT seq, ts, command_id, kind, tool, body FROM events ORDER BY seq").fetchall()
+def rows(log: Path) -> list[LogRow]:
+    return read_log(log)
 
 
-def fold(events: list[tuple[Any, ...]]) -> dict[str, Any]:
+def fold(events: list[LogRow]) -> dict[str, Any]:
     f = Fold(account=True)
     for event in events:
-        f.apply(Logged.of(event))
+        f.apply(event.logged())
     return replay_state(f)
 
 
@@ -84,13 +82,13 @@ async def test_the_fold_of_a_scripted_session(tmp_path: Path) -> None:
     for cut in range(0, len(events) + 1, 3):
         f = Fold(account=True)
         for event in events[:cut]:
-            f.apply(Logged.of(event))
+            f.apply(event.logged())
         for event in events[cut:]:
-            f.apply(Logged.of(event))
+            f.apply(event.logged())
         assert replay_state(f) == state
     # As of an earlier point: before the lost order was dispatched.
-    lost_seq = next(r[0] for r in events if r[2] == lost_id)
-    earlier = fold([r for r in events if r[0] < lost_seq])
+    lost_seq = next(r.seq for r in events if r.command_id == lost_id)
+    earlier = fold([r for r in events if r.seq < lost_seq])
     assert len(earlier["orders"]) == 3 and earlier["as_of"]["seq"] == lost_seq - 1
     with contextlib.redirect_stdout(io.StringIO()) as out:
         assert main(["audit", "replay", "--event-log", str(log), "--until", str(lost_seq - 1), "--json"]) == 0

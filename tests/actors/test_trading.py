@@ -21,6 +21,7 @@ from binance_mcp.events.schema import Dispatched, Request
 from binance_mcp.events.store import Event, EventStore
 from binance_mcp.exchange.paper import Fault, FaultMode, LimitConfig, PaperExchange
 
+from ..logs import events_of
 from .conftest import KEY, exchange_server, new_exchange, system_on
 
 FAST = {"reconcile_backoff_s": (0.05,) * 60, "reconcile_margin_ms": 100}
@@ -35,10 +36,8 @@ async def call(system: System, tool: str, **args: Any) -> tuple[str, Outcome]:
     return envelope.command_id, outcome
 
 
-def events(log: Path, command_id: str) -> list[tuple[str, dict[str, Any]]]:
-    with sqlite3.connect(log) as conn:
-        rows = conn.execute("SELECT kind, body FROM events WHERE command_id = ? ORDER BY seq", (command_id,))
-        return [(kind, json.loads(body)) for kind, body in rows.fetchall()]
+def kinds_of(log: Path, command_id: str) -> list[str]:
+    return [r.kind for r in events_of(log, command_id)]
 
 
 def orders_with(exchange: PaperExchange, client_id: str) -> int:
@@ -52,15 +51,16 @@ async def test_the_request_is_journaled_before_it_leaves_with_its_derived_client
         command_id, outcome = await call(system, "create_order", **BUY)
     assert isinstance(outcome, Executed) and outcome.data["status"] == "FILLED"
     assert outcome.data["clientOrderId"] == client_order_id(command_id)
-    kinds = [k for k, _ in events(tmp_path / "log.sqlite3", command_id)]
+    kinds = kinds_of(tmp_path / "log.sqlite3", command_id)
     assert kinds == ["received", "dispatched", "executed"]
-    dispatched = events(tmp_path / "log.sqlite3", command_id)[1][1]
-    query = dispatched["request"]["query"]
-    assert dispatched["request"]["method"] == "POST" and dispatched["request"]["path"] == "/api/v3/order"
+    dispatched = events_of(tmp_path / "log.sqlite3", command_id)[1].event
+    assert isinstance(dispatched, Dispatched)
+    query = dispatched.request.query
+    assert dispatched.request.method == "POST" and dispatched.request.path == "/api/v3/order"
     assert f"newClientOrderId={client_order_id(command_id)}" in query and "timestamp=" in query
     assert "signature" not in query and "quantity=0.001&" in query
-    assert dispatched["quote_asset"] == "USDT" and Decimal(dispatched["notional"]) > 0
-    assert dispatched["guard"]["trading_enabled"] is True
+    assert dispatched.quote_asset == "USDT" and dispatched.notional is not None and dispatched.notional > 0
+    assert dispatched.guard.trading_enabled is True
 
 
 async def test_a_lost_answer_is_unknown_then_reconciled_filled_and_the_order_exists_once(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ async def test_a_lost_answer_is_unknown_then_reconciled_filled_and_the_order_exi
         found = await system.reconciler.tasks[command_id]
     assert found is not None and found.placed is True and found.status == "FILLED"
     assert orders_with(exchange, client_order_id(command_id)) == 1
-    kinds = [k for k, _ in events(log, command_id)]
+    kinds = kinds_of(log, command_id)
     assert kinds == ["received", "dispatched", "unknown", "reconciled"]
 
 
@@ -89,7 +89,7 @@ async def test_a_503_is_unknown_then_reconciled_as_not_placed_once_the_window_ha
         assert system.validator.daily.used("USDT", system.validator.clock_ms()) == 0
     assert found is not None and found.placed is False
     assert orders_with(exchange, client_order_id(command_id)) == 0
-    assert [k for k, _ in events(log, command_id)][-1] == "reconciled"
+    assert kinds_of(log, command_id)[-1] == "reconciled"
 
 
 async def test_a_timed_out_order_that_was_applied_is_reconciled_as_placed(tmp_path: Path) -> None:
@@ -223,9 +223,9 @@ async def test_a_restart_closes_what_was_left_open_and_reconciles_dispatches(tmp
         async with system_on(url, log, **FAST) as system:
             found = await system.reconciler.tasks[lost]
     assert found is not None and found.placed is True  # the order of the first run, by its client id
-    assert [k for k, _ in events(log, "f" * 32)] == ["received", "failed"]
-    assert events(log, "f" * 32)[-1][1]["kind"] == "interrupted"
-    assert [k for k, _ in events(log, lost)] == ["received", "dispatched", "unknown", "reconciled"]
+    assert kinds_of(log, "f" * 32) == ["received", "failed"]
+    assert getattr(events_of(log, "f" * 32)[-1].event, "kind", None) == "interrupted"
+    assert kinds_of(log, lost) == ["received", "dispatched", "unknown", "reconciled"]
 
 
 async def test_an_unanswered_confirmation_expires_as_declined_and_frees_its_value(tmp_path: Path) -> None:
@@ -246,8 +246,8 @@ async def test_an_unanswered_confirmation_expires_as_declined_and_frees_its_valu
         assert isinstance(late, Rejected) and "no order or cancel is waiting" in late.message
         assert await system.validator.ask(Settle(command_id="flush", placed=False)) is None
         assert system.validator.daily.used("USDT", system.validator.clock_ms()) == 0
-    assert [k for k, _ in events(log, envelope.command_id)] == ["received", "confirmation_requested", "rejected"]
-    assert events(log, envelope.command_id)[-1][1]["kind"] == "declined_by_user"
+    assert kinds_of(log, envelope.command_id) == ["received", "confirmation_requested", "rejected"]
+    assert getattr(events_of(log, envelope.command_id)[-1].event, "kind", None) == "declined_by_user"
     assert exchange.served[POST] == 0
 
 
@@ -259,8 +259,9 @@ async def test_a_confirmation_left_open_at_shutdown_ends_declined(tmp_path: Path
         needs = await system.ask(envelope)
         assert isinstance(needs, NeedsConfirmation)
         assert needs.summary == "Cancel ALL open orders on BTCUSDT, on the paper venue?"
-    body = events(log, envelope.command_id)[-1][1]
-    assert body["kind"] == "declined_by_user" and "the server is stopping" in body["message"]
+    declined = events_of(log, envelope.command_id)[-1].event
+    assert isinstance(declined, Rejected) and declined.kind == "declined_by_user"
+    assert "the server is stopping" in declined.message
 
 
 async def test_the_schema_refuses_a_second_dispatch_so_nothing_is_sent_twice(tmp_path: Path) -> None:
