@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["Actor", "Crash", "Reply", "Supervisor"]
+__all__ = ["Actor", "Crash", "Later", "Reply", "Supervisor"]
 
 log = logging.getLogger("binance_mcp.actors")
 Reply = asyncio.Future[Any] | None
@@ -78,6 +78,26 @@ class Actor:
             await self.handle(message, reply)
         except Exception as exc:
             raise Crash(self, [(message, reply)], exc) from exc
+
+
+class Later:
+    """The stage an actor sends to when that stage is built after it: the pipeline's one cycle (the
+    limiter admits to the executor, which is built with what the limiter's neighbours need and tells
+    the limiter of a back-off). Bound once, by whoever builds both; a `tell` before then is a bug."""
+
+    def __init__(self, role: str):
+        self.role = role
+        self._actor: Actor | None = None
+
+    def bind(self, actor: Actor) -> None:
+        if self._actor is not None:
+            raise RuntimeError(f"the {self.role} is bound already")
+        self._actor = actor
+
+    async def tell(self, message: Any, reply: Reply = None) -> None:
+        if self._actor is None:
+            raise RuntimeError(f"no {self.role} is bound")
+        await self._actor.tell(message, reply)
 
 
 class Supervisor:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 
 from aiolimiter import AsyncLimiter
 
-from binance_mcp.actors.base import Actor, Reply
+from binance_mcp.actors.base import Actor, Later, Reply
 from binance_mcp.actors.messages import (
     Admitted,
     Backoff,
@@ -75,7 +75,7 @@ class Bucket(AsyncLimiter):
 class Limiter(Actor):
     def __init__(
         self,
-        next_stage: Actor | None,
+        next_stage: Actor | Later,
         journal: Actor,
         *,
         calls_per_minute: int | None = 60,
@@ -212,7 +212,6 @@ class Limiter(Actor):
             return
         if places_order:
             self.order_times.append(self.clock_ms())
-        assert self.next_stage is not None
         admitted = Admitted(envelope=message.envelope, command=message.command, facts=message.facts)
         await self.next_stage.tell(admitted, reply)
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import msgspec
 
-from binance_mcp.actors.base import Crash, Supervisor
+from binance_mcp.actors.base import Crash, Later, Supervisor
 from binance_mcp.actors.config import Settings
 from binance_mcp.actors.confirmer import Confirmer
 from binance_mcp.actors.executor import Executor
@@ -179,6 +179,7 @@ class System:
         max_restarts: int = 5,
         restart_window_s: float = 10.0,
         clock_ms: Callable[[], int] | None = None,
+        executor_cls: type[Executor] = Executor,  # a seam for tests
     ):
         self.client = client
         self.store = store
@@ -196,8 +197,9 @@ class System:
         else:  # a re-run's log carries the original's times
             self.journal = Journal(store, venue, clock_us=lambda: clock_ms() * 1000, quiet=self._quiet)
         self.directory = SymbolDirectory(lambda: self._exchange_info(), on_rate_limits=self._rate_limits)
+        executor_stage = Later("executor")  # built below: it needs the limiter's neighbours
         self.limiter = Limiter(
-            None,
+            executor_stage,
             self.journal,
             calls_per_minute=calls_per_minute,
             clock=lambda: self.clock_ms() / 1000,
@@ -226,7 +228,7 @@ class System:
             clock_ms=self.clock_ms,
             limiter=self.limiter,
         )
-        self.executor = Executor(
+        self.executor = executor_cls(
             client,
             self.directory,
             self.limiter,
@@ -235,9 +237,7 @@ class System:
             guard=self.guard,
             clock_ms=self.clock_ms,
         )
-        # The one cycle of the pipeline: the limiter admits to the executor, which tells the limiter
-        # of a 429/418 back-off. Every other stage gets the ones it talks to when it is built.
-        self.limiter.next_stage = self.executor
+        executor_stage.bind(self.executor)  # the pipeline's one cycle: every other stage is given at build
         self.supervisor = Supervisor(self._on_crash, max_restarts=max_restarts, window_s=restart_window_s)
         client.on_weight = self._weight_seen
         client.on_order_count = self._order_count_seen

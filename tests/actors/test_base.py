@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from binance_mcp.actors.base import Actor, Crash, Reply, Supervisor
+from binance_mcp.actors.base import Actor, Crash, Later, Reply, Supervisor
 
 
 class Echo(Actor):
@@ -132,3 +132,14 @@ async def test_tell_nowait_refuses_when_the_mailbox_is_full_and_sends_nothing() 
     with pytest.raises(asyncio.QueueFull):
         echo.tell_nowait("z")
     assert [echo.mailbox.get_nowait()[0] for _ in range(echo.depth)] == ["x", "y"]
+
+
+async def test_a_later_stage_is_bound_once_and_passes_tells_on() -> None:
+    later, echo = Later("echo"), Echo()
+    with pytest.raises(RuntimeError, match="no echo is bound"):
+        await later.tell("early")
+    later.bind(echo)
+    with pytest.raises(RuntimeError, match="bound already"):
+        later.bind(Echo())
+    await later.tell("x")
+    assert echo.mailbox.get_nowait() == ("x", None)

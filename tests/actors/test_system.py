@@ -97,23 +97,8 @@ class CrashingExecutor(Executor):
         return await super().execute(command)
 
 
-def system_with(executor_cls: type[Executor]) -> type[System]:
-    """A System whose executor is `executor_cls`."""
-
-    class WithExecutor(System):
-        def __init__(self, **kw: Any):
-            super().__init__(**kw)
-            self.executor = executor_cls(self.client, self.directory, self.limiter, self.journal)
-            self.limiter.next_stage = self.executor
-
-    return WithExecutor
-
-
-CrashingSystem = system_with(CrashingExecutor)
-
-
 async def test_crash_mid_stream_every_caller_still_gets_an_answer(tmp_path: Path) -> None:
-    async with build(tmp_path, system_cls=CrashingSystem, max_restarts=100) as h:
+    async with build(tmp_path, executor_cls=CrashingExecutor, max_restarts=100) as h:
         symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT"] * 20
         outcomes = await asyncio.gather(*(h.call("get_ticker_price", symbol=s) for s in symbols))
         for symbol, outcome in zip(symbols, outcomes, strict=True):
@@ -127,7 +112,7 @@ async def test_crash_mid_stream_every_caller_still_gets_an_answer(tmp_path: Path
 
 
 async def test_a_flood_of_one_poison_call_leaves_the_server_answering(tmp_path: Path) -> None:
-    async with build(tmp_path, system_cls=CrashingSystem, max_restarts=2) as h:
+    async with build(tmp_path, executor_cls=CrashingExecutor, max_restarts=2) as h:
         for _ in range(60):
             failed = await h.call("get_ticker_price", symbol="ETHUSDT")
             assert isinstance(failed, Failed) and failed.kind == "internal_error"
@@ -144,7 +129,7 @@ class LoopFailingExecutor(Executor):
 
 
 async def test_crashes_with_no_message_to_blame_stop_the_server_with_a_clear_error(tmp_path: Path) -> None:
-    async with build(tmp_path, system_cls=system_with(LoopFailingExecutor), max_restarts=2) as h:
+    async with build(tmp_path, executor_cls=LoopFailingExecutor, max_restarts=2) as h:
         await asyncio.wait_for(h.system.supervisor.fatal.wait(), 5)
         assert "executor crashed more than 2 times" in (h.system.supervisor.fatal_error or "")
         after = await h.call("get_ticker_price", symbol="BTCUSDT")
