@@ -242,6 +242,7 @@ class System:
         client.on_weight = self._weight_seen
         client.on_order_count = self._order_count_seen
         self.stopping = False
+        self.on_call: Callable[[Envelope], None] | None = None  # told of each call it takes (a seam)
         self._weight_queued = False  # a WeightSeen waits in the limiter's mailbox
         self._awaiting: dict[str, Envelope] = {}  # commands waiting for their person's confirmation
         self._active = 0
@@ -397,6 +398,8 @@ class System:
         refused = self._refusal()
         if refused is not None:
             return refused
+        if self.on_call is not None:
+            self.on_call(envelope)
         # Shielded: a caller that goes away (MCP cancellation, the client closing stdin) does not
         # stop a call half way; it runs on to its terminal event, so the log never holds a
         # `received` without an outcome.

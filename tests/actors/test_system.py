@@ -283,16 +283,15 @@ async def test_exchange_info_tools_are_served_from_the_cache(harness: Harness, t
 
 def when_started(system: System, n: int) -> asyncio.Event:
     """An event set once `n` calls have entered the pipeline."""
-    started, event, inner = 0, asyncio.Event(), system._ask
+    started, event = 0, asyncio.Event()
 
-    async def counted(envelope: Envelope) -> Outcome:
+    def counted(envelope: Envelope) -> None:
         nonlocal started
         started += 1
         if started == n:
             event.set()
-        return await inner(envelope)
 
-    system._ask = counted  # type: ignore[method-assign]
+    system.on_call = counted
     return event
 
 
