@@ -33,8 +33,6 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from binance_mcp.actors.base import Crash, Later, Supervisor
 from binance_mcp.actors.config import Settings
 from binance_mcp.actors.confirmer import Confirmer
@@ -296,7 +294,7 @@ class System:
         algo = sum(1 for o in opens.data if o.get("type") in ALGO_TYPES)
         return Decimal(str(avg.data["price"])), len(opens.data), algo
 
-    async def start(self, about: dict[str, Any] | None = None) -> None:
+    async def start(self, about: AboutRun | None = None) -> None:
         """The fold of the log first; then journal first, MCP last: each stage is running before
         anything can send to it; the run's `started` (with `about`: what the face knows of it,
         never a credential); then what the log left open is closed and reconciled."""
@@ -318,8 +316,7 @@ class System:
         self.supervisor.start(self.reconciler)
         self.supervisor.start(self.confirmer)
         self.supervisor.start(self.validator)
-        # `about` is what the face says of the run (server.py); the schema types it.
-        said = msgspec.convert(about or {}, AboutRun)
+        said = about or AboutRun()  # what the face says of the run (face/serve.py, face/rerun.py)
         event = Started(
             venue=self.venue,
             pid=os.getpid(),

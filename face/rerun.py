@@ -39,7 +39,7 @@ from binance_mcp.actors.system import System, client_for, new_envelope, system_f
 from binance_mcp.events.commands import COMMANDS
 from binance_mcp.events.outcomes import Executed, Outcome, kind_of
 from binance_mcp.events.replay import Move, RecordedMarket, account_balances, difference, outcome_signature
-from binance_mcp.events.schema import Dispatched, PaperRun, Received, Started, decode
+from binance_mcp.events.schema import AboutRun, Dispatched, PaperRun, Received, Started, decode
 from binance_mcp.events.store import LogReader
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, RunningPaperExchange, start_paper_exchange
 
@@ -241,8 +241,9 @@ class _Rerun:
         settings = dataclasses.replace(settings, guard=dataclasses.replace(settings.guard, confirm_orders=False))
         client = client_for(settings, paper.url, paper.credentials(), clock=self.clock)
         system = system_for(settings, client, server_version=__version__, log_security=False, clock_ms=self.clock)
-        about = {"replay_of": str(self.source), "of_run": run, "until_us": self.until_us, "set": self.sets}
-        await system.start({"version": __version__, **about})
+        await system.start(
+            AboutRun(version=__version__, replay_of=str(self.source), of_run=run, until_us=self.until_us, set=self.sets)
+        )
         try:
             for row in rows:
                 await self._one(system, paper, row)

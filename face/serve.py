@@ -13,15 +13,16 @@ import contextlib
 import dataclasses
 import logging
 import sys
-from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from binance_mcp import __version__
 from binance_mcp.actors.config import Settings
 from binance_mcp.actors.journal import AuditUnavailable
 from binance_mcp.actors.keycheck import check_key
 from binance_mcp.actors.system import client_for, system_for
+from binance_mcp.events.schema import AboutRun, PaperRun
 from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
 from binance_mcp.face.mcp import mcp_server
 from binance_mcp.face.stdio import serve_stdio
@@ -49,12 +50,11 @@ async def serve(
     client = client_for(settings, base_url, credentials)
     system = system_for(settings, client, server_version=__version__)
     try:
-        about: dict[str, Any] = {"version": __version__, "base_url": base_url}
+        run_paper: PaperRun | UnsetType = UNSET
         if settings.venue == "paper":  # what a re-run of this log needs to rebuild the same exchange
-            about["paper"] = {"embedded": paper is not None}
-            if paper is not None:
-                about["paper"]["limits"] = dataclasses.asdict(paper.exchange.weights.config)
-        await system.start(about)
+            recorded = dataclasses.asdict(paper.exchange.weights.config) if paper is not None else UNSET
+            run_paper = PaperRun(embedded=paper is not None, limits=recorded)
+        await system.start(AboutRun(version=__version__, base_url=base_url, paper=run_paper))
     except AuditUnavailable as exc:
         print(f"binance-mcp: {exc} ({settings.event_log}); not starting without it", file=sys.stderr)
         await client.close()

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from binance_mcp.actors.journal import Journal
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.outcomes import Outcome
+from binance_mcp.events.schema import AboutRun
 from binance_mcp.events.store import EventStore
 from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, PaperExchange
@@ -57,7 +58,7 @@ async def system_on(
     *,
     system_cls: type[System] = System,
     recv_window_ms: int = 5000,
-    about: dict[str, Any] | None = None,
+    about: AboutRun | None = None,
     **options: Any,
 ) -> AsyncIterator[System]:
     """A started System over the exchange at `url`, its log at `log` (its `started` saying `about`);
