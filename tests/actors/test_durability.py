@@ -22,14 +22,14 @@ from binance_mcp.events.outcomes import Executed, Failed
 from binance_mcp.events.store import EventStore
 from binance_mcp.exchange.paper import Fault, FaultMode, PaperExchange
 
+from ..logs import events_of, read_log
 from .conftest import Harness, build, exchange_server, new_exchange, system_on
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def kinds_of(log: Path, command_id: str) -> list[str]:
-    with sqlite3.connect(log) as conn:  # another connection: what is durable, not what is queued
-        return [k for (k,) in conn.execute("SELECT kind FROM events WHERE command_id = ? ORDER BY seq", (command_id,))]
+    return [r.kind for r in events_of(log, command_id)]  # another connection: what is durable, not queued
 
 
 @asynccontextmanager
@@ -143,9 +143,8 @@ def test_the_writer_refuses_whatever_comes_after_a_received_it_could_not_write(
     assert all(isinstance(r, sqlite3.OperationalError) for r in together)
     assert not journal._unrecorded  # each command's outcome ended it: nothing is kept
     journal.store.close()
-    with sqlite3.connect(tmp_path / "events.sqlite3") as conn:
-        rows = conn.execute("SELECT command_id, kind FROM events ORDER BY seq").fetchall()
-    assert rows == [("B", "received"), ("B", "executed")]
+    rows = read_log(tmp_path / "events.sqlite3")
+    assert [(r.command_id, r.kind) for r in rows] == [("B", "received"), ("B", "executed")]
 
 
 async def test_a_read_still_running_at_a_stop_leaves_its_received_which_the_next_start_closes(tmp_path: Path) -> None:

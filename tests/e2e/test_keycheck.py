@@ -5,8 +5,6 @@ the endpoint noted, and what is journaled."""
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,10 @@ from typing import Any
 import pytest
 
 from binance_mcp.actors.keycheck import judge
+from binance_mcp.events.schema import Security
 from binance_mcp.exchange.paper import DEFAULT_API_RESTRICTIONS, start_paper_exchange
 
+from ..logs import read_log
 from .conftest import serve_env
 
 ROOT = Path(__file__).parents[2]
@@ -55,10 +55,9 @@ async def _start(env: dict[str, str]) -> tuple[int, str]:
 
 
 def _permissions_event(log: Path) -> dict[str, Any]:
-    with sqlite3.connect(log) as conn:
-        (body,) = conn.execute("SELECT body FROM events WHERE kind = 'security'").fetchone()
-    found: dict[str, Any] = json.loads(body)
-    return found
+    (security,) = [r.event for r in read_log(log) if r.kind == "security"]
+    assert isinstance(security, Security)
+    return {"event_type": security.event_type, **security.details}
 
 
 @pytest.mark.parametrize(
@@ -119,6 +118,5 @@ async def test_the_key_check_at_start_up(
     assert returncode == code and says in stderr, stderr
     event = _permissions_event(log)
     assert event["event_type"] == "key_permissions" and record.items() <= event.items()
-    with sqlite3.connect(log) as conn:
-        kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY seq")]
+    kinds = [r.kind for r in read_log(log)]
     assert kinds[0] == "started" and kinds[-1] == "stopped"  # a refusal is a clean stop too

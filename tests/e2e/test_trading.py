@@ -24,6 +24,7 @@ from binance_mcp.events.commands import client_order_id
 from binance_mcp.exchange.paper import RunningPaperExchange, start_paper_exchange
 from binance_mcp.exchange.rules import plain
 
+from ..logs import events_of
 from .conftest import serve_env
 
 ROOT = Path(__file__).parents[2]
@@ -85,9 +86,7 @@ async def error(client: Client, tool: str, **args: Any) -> dict[str, Any]:
 
 
 def kinds(log: Path, command_id: str) -> list[str]:
-    with sqlite3.connect(log) as conn:
-        rows = conn.execute("SELECT kind FROM events WHERE command_id = ? ORDER BY seq", (command_id,)).fetchall()
-    return [r[0] for r in rows]
+    return [r.kind for r in events_of(log, command_id)]
 
 
 def at(avg: Decimal, factor: str) -> str:

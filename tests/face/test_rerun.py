@@ -16,9 +16,11 @@ from typing import Any
 from binance_mcp.actors.system import new_envelope
 from binance_mcp.events.chain import Event
 from binance_mcp.events.outcomes import Executed, Throttled
+from binance_mcp.events.schema import Started
 from binance_mcp.events.store import EventStore
 from binance_mcp.server import main
 from tests.actors.conftest import build
+from tests.logs import read_log
 
 
 def _run(args: list[str]) -> tuple[int, str]:
@@ -69,11 +71,9 @@ async def test_a_re_run_is_the_same_and_a_tighter_guard_stops_exactly_the_big_or
     assert {d["tool"] for d in allow["differences"]} == {"create_order"}
     # The new log is a normal event log, and its run says what it replays.
     assert _run(["audit", "verify", "--event-log", str(tmp_path / "b.sqlite3")])[0] == 0
-    with sqlite3.connect(tmp_path / "b.sqlite3") as conn:
-        (started,) = conn.execute("SELECT body FROM events WHERE kind = 'started'").fetchone()
-    assert json.loads(started)["replay_of"] == source and json.loads(started)["set"] == {
-        "MCP_MAX_ORDER_NOTIONAL": "100"
-    }
+    (started,) = [r.event for r in read_log(tmp_path / "b.sqlite3") if r.kind == "started"]
+    assert isinstance(started, Started) and started.replay_of == source
+    assert started.set == {"MCP_MAX_ORDER_NOTIONAL": "100"}
 
 
 async def test_a_re_run_never_leaves_the_paper_venue(tmp_path: Path) -> None:
