@@ -52,7 +52,7 @@ from binance_mcp.events.audit import (
 from binance_mcp.events.chain import Verifier
 from binance_mcp.events.lifecycle import SETTLED_KINDS, TERMINAL_KINDS, sql_list
 from binance_mcp.events.replay import Fold, replay_state
-from binance_mcp.events.schema import Logged
+from binance_mcp.events.schema import Logged, Received, Session
 from binance_mcp.events.store import LogReader, NoEventLog
 
 __all__ = ["add_parser"]
@@ -220,23 +220,24 @@ def _show(reader: LogReader, args: argparse.Namespace) -> int:
             f"binance-mcp audit show: {args.command_id!r} names more than one command; give more of it", file=sys.stderr
         )
         return 2
-    steps = timeline(reader.events_of(found[0]))
-    received: dict[str, Any] = next((s["body"] for s in steps if s["kind"] == "received"), {})
-    session: dict[str, Any] = {}
-    if received.get("session"):
-        session_rows = reader.events_of(received["session"])
-        session = timeline(session_rows)[0]["body"] if session_rows else {}
-    report = {"command_id": found[0], "tool": reader.events_of(found[0])[0][4], "steps": steps, "session": session}
+    rows_of_command = reader.events_of(found[0])
+    steps = timeline(rows_of_command)  # the bodies as stored, for the reader to see
+    logged = [Logged.of((r[0], r[1], r[2], r[3], r[4], r[6])) for r in rows_of_command]
+    received = next((e.event for e in logged if e.kind == "received"), None)
+    session_id = received.session if isinstance(received, Received) and isinstance(received.session, str) else ""
+    session_rows = reader.events_of(session_id) if session_id else []
+    session = timeline(session_rows)[0]["body"] if session_rows else {}
+    report = {"command_id": found[0], "tool": rows_of_command[0][4], "steps": steps, "session": session}
     if args.json:
         _emit_json(report)
         return 0
     console = _console()
-    who = session.get("client", {})
     console.print(f"command {found[0]}  tool {report['tool']}")
-    if who:
+    opened = Logged.of([session_rows[0][i] for i in (0, 1, 2, 3, 4, 6)]).event if session_rows else None
+    if isinstance(opened, Session) and isinstance(received, Received):
         console.print(
-            f"session {received.get('session')}  client {who.get('name')} {who.get('version')}  "
-            f"protocol {session.get('protocol')}  run {received.get('run')}"
+            f"session {session_id}  client {opened.client.name} {opened.client.version}  "
+            f"protocol {opened.protocol}  run {received.run if isinstance(received.run, str) else '-'}"
         )
     rows = [[s["seq"], s["at"], s["kind"], "" if s["after_ms"] is None else f"+{s['after_ms']} ms"] for s in steps]
     console.print(_table("timeline", ["seq", "time (UTC)", "event", "after"], rows))

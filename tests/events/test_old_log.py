@@ -65,3 +65,11 @@ async def test_the_old_log_re_runs(tmp_path: Path) -> None:
         ("create_order", "rejected", "executed"),
         ("cancel_order", "executed", "failed"),
     }
+
+
+async def test_the_old_log_shows_a_command_with_its_session(tmp_path: Path) -> None:
+    log = copied(tmp_path)
+    code, out = await asyncio.to_thread(_run, ["audit", "list", "--json", "--event-log", log, "--tool", "create_order"])
+    first = json.loads(out)[0]["command_id"]
+    code, out = await asyncio.to_thread(_run, ["audit", "show", "--event-log", log, first])
+    assert code == 0 and "client fixture 1  protocol 2025-06-18" in out and "received" in out
