@@ -36,7 +36,7 @@ async def serve(
     paper_ed25519: bool = False,
     paper_order_limit: int | None = None,
 ) -> int:
-
+    """One run of `serve`; its exit code (0 stopped cleanly, 1 the supervisor gave up, 2 refused to start)."""
     paper = None
     credentials, base_url = settings.credentials, settings.base_url
     if settings.venue == "paper" and settings.base_url is None:  # else: a `binance-mcp paper` running elsewhere
