@@ -6,7 +6,10 @@ the event loop while that thread holds nothing: actors/journal.py).
 `LogReader` opens the log read-only, for audit.
 
 - WAL and `synchronous=FULL`: an append returns only after its transaction is durable.
-- `append_batch` writes many events in one transaction (group commit).
+- `append_batch` writes many events in one transaction (group commit). Several processes may
+  append to one log (one `serve` per MCP host): the seq key is the concurrency check, and a writer
+  whose head is stale re-reads it under the write lock and chains on from it; a writer waits up to
+  BUSY_TIMEOUT_MS for another's lock rather than fail.
 - `hash_n = SHA-256(DOMAIN ‖ seq ‖ len-prefixed ts, command_id, kind, tool, venue, body ‖ hash_{n-1})`.
 - Append-only: triggers refuse UPDATE and DELETE; partial unique indexes allow one `dispatched`,
   one terminal and one `reconciled` event per command, so no code path can dispatch, finish or
@@ -126,6 +129,7 @@ _INSERT_BATCH = (
     "FROM json_each(?)"
 )
 _rows_encoder = msgspec.json.Encoder()
+BUSY_TIMEOUT_MS = 10_000  # how long an append waits for another process's write lock
 _FOLD_ROWS = f"""
 SELECT seq, ts, command_id, kind, tool, body FROM events WHERE command_id IN (
     SELECT command_id FROM events WHERE ts >= :since
@@ -146,29 +150,66 @@ class EventStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # Other processes may write the same log: wait for their write lock rather than fail.
+        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.executescript(_SCHEMA)
+        # One transaction, under the write lock: two servers starting at once never see each
+        # other's views half dropped and recreated.
+        self.conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
         db = sqlite_utils.Database(self.conn)
         db["meta"].upsert_all(  # type: ignore[union-attr]
             [{"key": "schema_version", "value": SCHEMA_VERSION}, {"key": "server_version", "value": server_version}],
             pk="key",
         )
+        self._read_head()
+
+    def _read_head(self) -> None:
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         self.head_seq, self.head_hash = (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
     def append_batch(self, events: Sequence[Event]) -> list[int]:
-        """Append in one durable transaction; returns the seqs. On error nothing is written."""
+        """Append in one durable transaction; returns the seqs. On error nothing is written.
+
+        Other processes may append to the same log. The seq primary key is the concurrency check
+        (as eventsourcing's recorders use their table's key): the rows are chained from the head
+        this connection knows and inserted in one statement; if another process appended since,
+        the first seq is taken and the insert fails whole. Then the head is read from the log
+        under SQLite's write lock (BEGIN IMMEDIATE: nobody appends in between) and the rows are
+        chained again from it. Alone, an append is the one statement it always was."""
+        try:
+            return self._append(events)
+        except sqlite3.IntegrityError:
+            if self._head_is_current():
+                raise  # not another's append: a constraint of the schema refused these events
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._read_head()
+            seqs = self._append(events)
+            conn.execute("COMMIT")  # durable on return (WAL, synchronous=FULL)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._read_head()
+            raise
+        return seqs
+
+    def _append(self, events: Sequence[Event]) -> list[int]:
         seq, prev = self.head_seq, bytes.fromhex(self.head_hash)
         rows = []
         for event in events:
             seq += 1
             prev = chain_digest(prev, seq, event)
             rows.append((seq, *event, prev.hex()))
-        # One statement is one transaction (autocommit): all rows or none, durable on return.
+        # One statement (outside BEGIN, its own transaction): all rows or none, durable on return.
         self.conn.execute(_INSERT_BATCH, (_rows_encoder.encode(rows),))
         self.head_seq, self.head_hash = seq, prev.hex()
         return [r[0] for r in rows]
+
+    def _head_is_current(self) -> bool:
+        row = self.conn.execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0) == self.head_seq
 
     def rows(self) -> list[tuple[object, ...]]:
         return self.conn.execute(

@@ -99,3 +99,55 @@ def test_a_text_column_keeps_tool_names_and_escapes_the_rest() -> None:
     assert text_column("a\x00b") == "a\\u0000b" and text_column("a\\u0000b") == "a\\\\u0000b"
     assert text_column("\ud800") == "\\ud800"
     assert text_column("x" * 500) == "x" * 200 + "…[500 characters]"
+
+
+def test_two_writers_on_one_log_continue_each_others_chain(tmp_path: Path) -> None:
+    """Several processes append to one log: each picks up the other's appends through the seq
+    key (a stale head fails the insert whole, then the head is read under the write lock)."""
+    path = tmp_path / "log.sqlite3"
+    a, b = EventStore(path), EventStore(path)
+    seqs = []
+    for i in range(20):
+        writer = a if i % 3 else b
+        seqs += writer.append_batch([Event(i, f"c{i}", "received", "t", "paper", "{}")] * (1 + i % 2))
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert a.verify() is None and b.verify() is None
+    a.close()
+    b.close()
+
+
+def test_a_constraint_another_writer_did_not_cause_is_still_raised(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    a, b = EventStore(path), EventStore(path)
+    a.append_batch([Event(1, "c1", "received", "t", "paper", "{}"), Event(2, "c1", "executed", "t", "paper", "{}")])
+    with pytest.raises(sqlite3.IntegrityError):  # a second terminal, appended by the other writer
+        b.append_batch([Event(3, "c1", "failed", "t", "paper", "{}")])
+    assert b.append_batch([Event(4, "c2", "received", "t", "paper", "{}")]) == [3]  # and it goes on
+    assert a.verify() is None
+    a.close()
+    b.close()
+
+
+def test_writers_in_threads_at_once_lose_nothing_and_keep_the_chain(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "log.sqlite3"
+    EventStore(path).close()
+
+    ready = threading.Barrier(3)
+
+    def write(name: str) -> None:
+        store = EventStore(path)
+        ready.wait()  # all three know the same head before any appends
+        for i in range(100):
+            store.append_batch([Event(i, f"{name}{i}", "received", "t", "paper", "{}")])
+        store.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in "abc"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store = EventStore(path)
+    assert store.verify() is None and len(store.rows()) == 300
+    store.close()
