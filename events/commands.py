@@ -36,6 +36,7 @@ from msgspec import Meta
 
 from binance_mcp.events.audit import parse_time
 from binance_mcp.events.outcomes import echo
+from binance_mcp.events.schema import is_text
 from binance_mcp.exchange.rules import NEEDS_TIME_IN_FORCE, decimal_places, plain
 
 __all__ = [
@@ -856,32 +857,23 @@ def _amount_fields(cls: type[Command]) -> tuple[str, ...]:
 AMOUNT_FIELDS = {name: _amount_fields(cls) for name, cls in COMMANDS.items()}
 
 
-def _not_text(value: Any, field: str = "arguments") -> str | None:
-    """The field holding a string that UTF-8 cannot carry (a lone surrogate), or None."""
-    if isinstance(value, str):
-        return field if not _is_text(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            name = field if field != "arguments" else str(key)
-            if isinstance(key, str) and not _is_text(key):
-                return field
-            found = _not_text(item, name if _is_text(name) else field)
-            if found is not None:
-                return found
-    elif isinstance(value, list | tuple):
-        for item in value:
-            found = _not_text(item, field)
-            if found is not None:
-                return found
-    return None
+_text_check = msgspec.json.Encoder()
 
 
-def _is_text(text: str) -> bool:
+def _not_text(args: dict[str, Any]) -> str | None:
+    """The argument holding a string that UTF-8 cannot carry (a lone surrogate), or None. Encoding
+    is the check (in C, once, for arguments that are all text); only a failure looks for where."""
     try:
-        text.encode()
+        _text_check.encode(args)
+        return None
     except UnicodeEncodeError:
-        return False
-    return True
+        pass
+    for key, value in args.items():
+        try:
+            _text_check.encode({key: value})
+        except UnicodeEncodeError:
+            return key if is_text(key) else "arguments"
+    return "arguments"
 
 
 def decode(tool: str, args: dict[str, Any]) -> Command:

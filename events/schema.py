@@ -62,12 +62,18 @@ __all__ = [
     "Unreadable",
     "decode",
     "encode",
+    "is_text",
     "text_column",
 ]
 
 
 MAX_TEXT_COLUMN = 200
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def is_text(value: str) -> bool:
+    """Whether UTF-8 can carry `value`: it holds no lone surrogate."""
+    return _LONE_SURROGATE.search(value) is None
 
 
 def text_column(value: str, limit: int | None = MAX_TEXT_COLUMN) -> str:
@@ -271,7 +277,7 @@ def _builtins(event: LogEvent | Outcome) -> Any:
 def _escaped(value: Any) -> Any:
     """`value` (builtins) with each lone surrogate in its strings written as the text `\\udXXX`."""
     if isinstance(value, str):
-        return text_column(value, limit=None) if _LONE_SURROGATE.search(value) else value
+        return value if is_text(value) else text_column(value, limit=None)
     if isinstance(value, dict):
         return {_escaped(k): _escaped(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -202,7 +202,8 @@ class EventStore:
             seq += 1
             prev = chain_digest(prev, seq, event)
             rows.append((seq, *event, prev.hex()))
-        # One statement (outside BEGIN, its own transaction): all rows or none, durable on return.
+        # One statement: all rows or none (alone, its own transaction, durable on return; in the
+        # locked retry, part of the BEGIN IMMEDIATE transaction).
         self.conn.execute(_INSERT_BATCH, (_rows_encoder.encode(rows),))
         self.head_seq, self.head_hash = seq, prev.hex()
         return [r[0] for r in rows]
