@@ -4,14 +4,16 @@ the schema's codec (`event`), in seq order. A row is a tuple too, in the order `
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
+from binance_mcp.actors.guard import Guard
 from binance_mcp.events.lifecycle import OUTSIDE
 from binance_mcp.events.outcomes import Outcome
-from binance_mcp.events.schema import LogEvent, Logged, decode
+from binance_mcp.events.schema import Dispatched, LogEvent, Logged, Request, decode
 
-__all__ = ["LogRow", "command_rows", "events_of", "read_log"]
+__all__ = ["LogRow", "command_rows", "dispatched", "events_of", "read_log"]
 
 
 class LogRow(NamedTuple):
@@ -47,3 +49,20 @@ def command_rows(path: Path | str) -> list[LogRow]:
 def events_of(path: Path | str, command_id: str) -> list[LogRow]:
     """The rows of one command, in seq order."""
     return [r for r in read_log(path) if r.command_id == command_id]
+
+
+def dispatched(
+    symbol: str, client_order_id: str | None = None, notional: Decimal | None = None, ref_price: Decimal | None = None
+) -> Dispatched:
+    """A `dispatched` event of an order on `symbol` (quoted in USDT), as the executor writes one."""
+    return Dispatched(
+        request=Request(method="POST", path="/api/v3/order", query=""),
+        symbol=symbol,
+        client_order_id=client_order_id,
+        order_id=None,
+        quote_asset="USDT",
+        base_asset=symbol.removesuffix("USDT"),
+        notional=notional,
+        ref_price=ref_price,
+        guard=Guard().record(),
+    )

@@ -17,11 +17,11 @@ from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import client_order_id, decode
 from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled, Unknown
 from binance_mcp.events.replay import Pending
-from binance_mcp.events.schema import Dispatched, Request
+from binance_mcp.events.schema import Dispatched
 from binance_mcp.events.store import Event, EventStore
 from binance_mcp.exchange.paper import Fault, FaultMode, LimitConfig, PaperExchange
 
-from ..logs import events_of
+from ..logs import dispatched, events_of
 from .conftest import KEY, exchange_server, new_exchange, system_on
 
 FAST = {"reconcile_backoff_s": (0.05,) * 60, "reconcile_margin_ms": 100}
@@ -269,17 +269,7 @@ async def test_the_schema_refuses_a_second_dispatch_so_nothing_is_sent_twice(tmp
     async with exchange_server(exchange) as url, system_on(url, tmp_path / "log.sqlite3") as system:
         envelope = new_envelope("create_order", BUY, 80)
         command = decode("create_order", BUY)
-        first = Dispatched(
-            request=Request(method="POST", path="/api/v3/order", query="an earlier dispatch"),
-            symbol="BTCUSDT",
-            client_order_id=None,
-            order_id=None,
-            quote_asset=None,
-            base_asset=None,
-            notional=None,
-            ref_price=None,
-            guard=system.guard.record(),
-        )
+        first = dispatched("BTCUSDT")  # an earlier dispatch of the same command
         await system.journal.record(envelope.command_id, "create_order", first)
         outcome = await system.executor.dispatch(Admitted(envelope=envelope, command=command))
     assert isinstance(outcome, Failed) and outcome.kind == "audit_unavailable"

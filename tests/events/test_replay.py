@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 
-from binance_mcp.actors.guard import Guard
 from binance_mcp.events.lifecycle import NEXT, TERMINAL_KINDS, illegal_move
 from binance_mcp.events.outcomes import Executed, Rejected
 from binance_mcp.events.replay import (
@@ -20,7 +19,8 @@ from binance_mcp.events.replay import (
     difference,
     outcome_signature,
 )
-from binance_mcp.events.schema import Dispatched, Logged, Request
+from binance_mcp.events.schema import Logged
+from tests.logs import dispatched
 
 NOW = 2_000 * DAY_MS
 Row = tuple[int, int, str, str, str, str]
@@ -31,22 +31,6 @@ def log(*steps: tuple[str, str, str, dict[str, Any], int]) -> list[Row]:
     return [
         (i + 1, ms * 1000, cid, kind, tool, json.dumps(body)) for i, (cid, kind, tool, body, ms) in enumerate(steps)
     ]
-
-
-def dispatched(
-    symbol: str, client_order_id: str | None = None, notional: D | None = None, ref_price: D | None = None
-) -> Dispatched:
-    return Dispatched(
-        request=Request(method="POST", path="/api/v3/order", query=""),
-        symbol=symbol,
-        client_order_id=client_order_id,
-        order_id=None,
-        quote_asset="USDT",
-        base_asset=symbol.removesuffix("USDT"),
-        notional=notional,
-        ref_price=ref_price,
-        guard=Guard().record(),
-    )
 
 
 def order(
