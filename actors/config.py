@@ -187,6 +187,7 @@ class Settings:
     allow_withdrawal_keys: bool
     recv_window_ms: int
     confirm_timeout_s: int
+    run_check_s: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -239,4 +240,5 @@ class Settings:
             allow_withdrawal_keys=_flag(env, "MCP_ALLOW_WITHDRAWAL_KEYS", False),
             recv_window_ms=_whole(env, "BINANCE_RECV_WINDOW_MS", 5000, 1, 60000),
             confirm_timeout_s=_whole(env, "MCP_CONFIRM_TIMEOUT_S", 300, 5, 3600),
+            run_check_s=_whole(env, "MCP_RUN_CHECK_S", 30, 1, 30),
         )

@@ -15,9 +15,12 @@ settings, the process id) and, on a clean stop, `stopped`; each MCP client's `se
 (no row of their own where the log holds the fact).
 
 At start the event log is folded (events/replay.py) into what must survive a restart: the
-ORDERS windows, the daily notional, and what was left open. A command dispatched and never
-resolved gets `unknown` (if it had no terminal) and goes to the reconciler; a command left
-open before dispatch gets `failed` (`interrupted`): nothing of it was sent.
+ORDERS windows, the daily notional, and what was left open. Several servers may share the log,
+so what was left open is recovered only for runs that are dead (their lease is free,
+events/runs.py): a command dispatched and never resolved gets `unknown` (if it had no terminal)
+and goes to the reconciler; a command left open before dispatch gets `failed` (`interrupted`):
+nothing of it was sent. The same recovery runs every `run_check_s` while the server runs, so a
+run that dies beside this one has its orders looked up without anybody restarting anything.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ from binance_mcp.events.outcomes import (
     Unknown,
 )
 from binance_mcp.events.replay import DAY_MS, Fold
+from binance_mcp.events.runs import Lease, alive
 from binance_mcp.events.schema import (
     AboutRun,
     ClientInfo,
@@ -83,7 +87,7 @@ from binance_mcp.events.schema import (
     Stopped,
     text_column,
 )
-from binance_mcp.events.store import EventStore
+from binance_mcp.events.store import EventStore, LogReader
 from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.rules import ALGO_TYPES
 
@@ -155,6 +159,7 @@ def system_for(
         confirm_timeout_s=settings.confirm_timeout_s,
         families=settings.families,
         clock_ms=clock_ms,
+        run_check_s=settings.run_check_s,
     )
 
 
@@ -177,6 +182,7 @@ class System:
         max_restarts: int = 5,
         restart_window_s: float = 10.0,
         clock_ms: Callable[[], int] | None = None,
+        run_check_s: float = 30.0,
         executor_cls: type[Executor] = Executor,  # a seam for tests
     ):
         self.client = client
@@ -188,6 +194,10 @@ class System:
         self.guard = guard or Guard()
         self.log_security = log_security
         self.workers = workers
+        self.run_check_s = run_check_s
+        self.lease: Lease | None = None  # this run's, held from before the fold until the log is closed
+        self._reader: LogReader | None = None  # recovery's own reads (the store's connection is the journal's)
+        self._watcher: asyncio.Task[None] | None = None
         # Wall-clock ms unless told otherwise: a re-run of the log runs on the log's clock.
         self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         if clock_ms is None:
@@ -298,6 +308,9 @@ class System:
         """The fold of the log first; then journal first, MCP last: each stage is running before
         anything can send to it; the run's `started` (with `about`: what the face knows of it,
         never a credential); then what the log left open is closed and reconciled."""
+        # The lease first: a server starting beside this one from now on finds this run alive and
+        # leaves its commands alone.
+        self.lease = Lease(self.store.path, self.run_id)
         now_ms = self.clock_ms()
         fold = Fold()
         for row in await asyncio.to_thread(self.store.fold_rows, (now_ms - DAY_MS) * 1000):
@@ -331,13 +344,16 @@ class System:
         except AuditUnavailable:  # no run without its record: fail closed
             await self.supervisor.stop()
             await self.journal.close()
+            self.lease.release()
             raise
         self._security_line("configuration_validated", self.run_id, "", venue=self.venue)
         try:
             await self.directory.refresh()
         except Exception as exc:  # the validator retries in the background on first use
             log.warning("could not load exchangeInfo at start: %s", exc)
-        await self._recover(fold)
+        self._reader = LogReader(self.store.path)
+        await self.recover_dead_runs(fold)
+        self._watcher = asyncio.create_task(self._watch_runs())
 
     async def open_session(self, client_name: str, client_version: str, protocol: str) -> str:
         """Journal a new MCP client session (its clientInfo and protocol version); its id."""
@@ -346,12 +362,45 @@ class System:
         await self.journal.record(session_id, "", Session(run=self.run_id, client=client, protocol=protocol))
         return session_id
 
-    async def _recover(self, fold: Fold) -> None:
-        for command_id, tool in fold.interrupted():
+    async def _watch_runs(self) -> None:
+        """Every `run_check_s`: recover what runs that died beside this one left open."""
+        while True:
+            await asyncio.sleep(self.run_check_s)  # a timer: nothing announces another process's death
+            try:
+                await self.recover_dead_runs()
+            except Exception as exc:  # the next round tries again
+                log.warning("could not look for runs that died: %s: %s", type(exc).__name__, exc)
+
+    async def _open_fold(self) -> Fold:
+        assert self._reader is not None
+        fold = Fold()
+        for row in await asyncio.to_thread(self._reader.open_rows):
+            fold.apply(Logged.of(row))
+        return fold
+
+    async def recover_dead_runs(self, fold: Fold | None = None) -> int:
+        """Close and reconcile what dead runs left open (`fold`: the log as folded at start; else
+        read now); how many commands that was. The runs with something open are asked for their
+        lease; for those found dead, the open commands are read again (a run may have finished
+        them before it ended) and only those are recovered. Two live servers may do this at once:
+        the log's one-terminal and one-reconciled indexes make the second a no-op."""
+        fold = fold or await self._open_fold()
+        dead = {run for run in fold.runs_open() if run != self.run_id and not alive(self.store.path, run)}
+        if not dead:
+            return 0
+        fold = await self._open_fold()  # after the lease said dead: nothing of those runs can change now
+        interrupted, unresolved = fold.interrupted(dead), fold.unresolved(dead)
+        if interrupted or unresolved:
+            log.warning(
+                "%d calls left open by %d runs that ended without stopping: recovering them",
+                len(interrupted) + len(unresolved),
+                len(dead),
+            )
+        for command_id, tool in interrupted:
             envelope = Envelope(command_id=command_id, tool=tool, args={}, raw_size=0, received_us=0)
             failed = Failed(kind=INTERRUPTED, message="the server stopped before this call was sent; nothing was sent")
             await self.journal.ask(Finish(envelope=envelope, outcome=failed))
-        for pending in fold.unresolved():
+        for pending in unresolved:
             if not pending.finished:
                 envelope = Envelope(
                     command_id=pending.command_id, tool=pending.tool, args={}, raw_size=0, received_us=0
@@ -361,8 +410,9 @@ class System:
                     message="the server stopped after sending this and before the answer; it is being looked up",
                 )
                 await self.journal.ask(Finish(envelope=envelope, outcome=unknown))
-            log.info("reconciling %s (%s) left open by an earlier run", pending.command_id, pending.tool)
+            log.info("reconciling %s (%s) left open by a run that ended", pending.command_id, pending.tool)
             await self.reconciler.ask(pending)
+        return len(interrupted) + len(unresolved)
 
     async def stop(self, grace_s: float = 10.0, reason: str = "stopped") -> None:
         """Refuse new calls, let the calls in flight finish (up to `grace_s`), stop the actors,
@@ -370,6 +420,9 @@ class System:
         if self.stopping:
             return
         self.stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         await self.confirmer.expire_all("the server is stopping")
         if self._active:
             with contextlib.suppress(TimeoutError):
@@ -382,6 +435,10 @@ class System:
                 await self.journal.record(self.run_id, "", Stopped(reason=reason))
         await self.supervisor.stop()
         await self.journal.close()
+        if self._reader is not None:
+            self._reader.close()
+        if self.lease is not None:
+            self.lease.release()  # last: the log holds everything this run will ever write
         await self.client.close()
 
     def _refusal(self) -> Failed | None:

@@ -8,11 +8,14 @@ the rest gives the same state as folding them all at once. What comes out:
 - `unresolved()`: state changes that were dispatched and whose outcome is not known (no answer
   yet, or `unknown` and never reconciled): the reconciler looks each one up;
 - `interrupted()`: commands received and never finished nor dispatched (the server stopped);
+  both take the runs to look at (`runs_open()` names the runs with something open: recovery is only
+  ever done for runs that are dead, events/runs.py);
 - `anomalies`: moves the lifecycle table does not allow (a log written by a bug, or tampered).
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
@@ -73,6 +76,7 @@ class _Command:
     dispatch: Dispatched | None = None  # None too when its body is unreadable
     terminal: str | None = None
     placed: bool | None = None  # from `reconciled`, for an order
+    run: str = ""  # from `received` ("" in logs of schema version 1)
 
 
 class Fold:
@@ -96,7 +100,10 @@ class Fold:
         if illegal_move(command.last, kind):
             self.anomalies.append((seq, command_id, f"{kind} after {command.last or 'nothing'}"))
         command.last = kind
-        if kind == "dispatched":
+        if kind == "received":
+            event = row.event
+            command.run = event.run if isinstance(event, Received) and isinstance(event.run, str) else ""
+        elif kind == "dispatched":
             command.dispatched_ms = row.ts_us // 1000
             event = row.event
             command.dispatch = event if isinstance(event, Dispatched) else None
@@ -127,7 +134,16 @@ class Fold:
                 out.append((c.dispatched_ms, asset, value))
         return out
 
-    def unresolved(self) -> list[Pending]:
+    def _open(self, c: _Command) -> bool:
+        return c.terminal is None or (
+            c.dispatched_ms is not None and c.terminal == "unknown" and c.last != "reconciled"
+        )
+
+    def runs_open(self) -> set[str]:
+        """The runs with a command still open: not finished, or dispatched and never resolved."""
+        return {c.run for c in self.commands.values() if self._open(c)}
+
+    def unresolved(self, runs: Container[str] | None = None) -> list[Pending]:
         return [
             Pending(
                 command_id=command_id,
@@ -139,14 +155,17 @@ class Fold:
                 finished=c.terminal == "unknown",
             )
             for command_id, c in self.commands.items()
-            if c.dispatched_ms is not None and c.terminal in (None, "unknown") and c.last != "reconciled"
+            if c.dispatched_ms is not None
+            and c.terminal in (None, "unknown")
+            and c.last != "reconciled"
+            and (runs is None or c.run in runs)
         ]
 
-    def interrupted(self) -> list[tuple[str, str]]:
+    def interrupted(self, runs: Container[str] | None = None) -> list[tuple[str, str]]:
         return [
             (command_id, c.tool)
             for command_id, c in self.commands.items()
-            if c.terminal is None and c.dispatched_ms is None
+            if c.terminal is None and c.dispatched_ms is None and (runs is None or c.run in runs)
         ]
 
 

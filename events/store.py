@@ -47,6 +47,7 @@ __all__ = [
     "NoEventLog",
     "chain_digest",
     "chain_hash",
+    "fold_rows",
     "text_column",
     "verify_rows",
 ]
@@ -143,6 +144,13 @@ SELECT seq, ts, command_id, kind, tool, body FROM events WHERE command_id IN (
 """
 
 
+def fold_rows(conn: sqlite3.Connection, since_us: int) -> list[tuple[object, ...]]:
+    """What the start-up fold needs, in log order: every event of each command that has an event
+    since `since_us`, and of each command still open however old (no terminal, or `unknown`
+    never reconciled). With `since_us` in the future: the open commands' events alone."""
+    return conn.execute(_FOLD_ROWS, {"since": since_us}).fetchall()
+
+
 class EventStore:
     """One connection to the log. Not thread-safe: the journal uses it from one thread at a time."""
 
@@ -218,10 +226,7 @@ class EventStore:
         ).fetchall()
 
     def fold_rows(self, since_us: int) -> list[tuple[object, ...]]:
-        """What the start-up fold needs, in log order: every event of each command that has an event
-        since `since_us`, and of each command still open however old (no terminal, or `unknown`
-        never reconciled)."""
-        return self.conn.execute(_FOLD_ROWS, {"since": since_us}).fetchall()
+        return fold_rows(self.conn, since_us)
 
     def verify(self) -> int | None:
         return verify_rows(self.rows())
@@ -261,6 +266,10 @@ class LogReader:
     def row_at(self, seq: int) -> tuple[object, ...] | None:
         found: tuple[object, ...] | None = self.conn.execute(f"{_ROW} WHERE seq = ?", (seq,)).fetchone()
         return found
+
+    def open_rows(self) -> list[tuple[object, ...]]:
+        """The events of every command still open, in log order (what recovery looks at)."""
+        return fold_rows(self.conn, 2**62)
 
     def command_ids(self, prefix: str, limit: int = 2) -> list[str]:
         rows = self.conn.execute(

@@ -52,6 +52,7 @@ from binance_mcp.events.audit import (
 from binance_mcp.events.chain import Verifier
 from binance_mcp.events.lifecycle import SETTLED_KINDS, TERMINAL_KINDS, sql_list
 from binance_mcp.events.replay import Fold, replay_state
+from binance_mcp.events.runs import alive
 from binance_mcp.events.schema import Logged, Received, Session
 from binance_mcp.events.store import LogReader, NoEventLog
 
@@ -59,7 +60,9 @@ __all__ = ["add_parser"]
 
 _TERMINALS = sql_list(TERMINAL_KINDS)
 _UNRESOLVED = f"""
-SELECT d.command_id, d.tool, d.ts FROM events d
+SELECT d.command_id, d.tool, d.ts,
+       (SELECT r.body ->> '$.run' FROM events r WHERE r.command_id = d.command_id AND r.kind = 'received') AS run
+FROM events d
 WHERE d.kind = 'dispatched' AND NOT EXISTS (
     SELECT 1 FROM events t WHERE t.command_id = d.command_id
     AND t.kind IN ({sql_list(SETTLED_KINDS)})
@@ -123,7 +126,8 @@ def _verify(reader: LogReader, args: argparse.Namespace) -> int:
                     f"not {expected} (rewritten)"
                 )
     unresolved = [
-        {"command_id": cid, "tool": tool, "dispatched": iso(int(ts))} for cid, tool, ts in reader.query(_UNRESOLVED)
+        {"command_id": cid, "tool": tool, "dispatched": iso(int(ts)), "run_alive": alive(reader.path, str(run or ""))}
+        for cid, tool, ts, run in reader.query(_UNRESOLVED)
     ]
     ok = not problems
     report = {
@@ -144,8 +148,14 @@ def _verify(reader: LogReader, args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"  {problem}")
         for entry in unresolved:
+            state = (
+                "its server is running and has it in hand"
+                if entry["run_alive"]
+                else "its server ended: a running or the next server looks it up"
+            )
             print(
-                f"unresolved: {entry['command_id']} {entry['tool']} dispatched {entry['dispatched']}, outcome unknown"
+                f"unresolved: {entry['command_id']} {entry['tool']} dispatched {entry['dispatched']}, "
+                f"outcome unknown ({state})"
             )
     return 0 if ok else 1
 
@@ -327,19 +337,9 @@ _CALLS = (
 )
 _ORDERS = "SELECT command_id, dispatched_us, symbol, quote_asset, notional FROM orders WHERE notional IS NOT NULL"
 _UNSTOPPED = (
-    "SELECT command_id, ts, body ->> '$.pid' FROM events WHERE kind = 'started' "
+    "SELECT command_id, ts FROM events WHERE kind = 'started' "
     "AND command_id NOT IN (SELECT command_id FROM events WHERE kind = 'stopped') ORDER BY seq"
 )
-
-
-def _alive(pid: object) -> bool:
-    try:
-        os.kill(int(str(pid)), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
@@ -362,13 +362,12 @@ def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
         size_factor=args.size_factor,
     )
     alerts = find_alerts(period, history, orders, before, thresholds)
-    unresolved = reader.query(_UNRESOLVED).fetchall()
+    # What a running server has in hand (its lease is held: events/runs.py) is not an alert yet.
+    unresolved = [r for r in reader.query(_UNRESOLVED).fetchall() if not alive(reader.path, str(r[3] or ""))]
     if unresolved:
         what = f"{len(unresolved)} orders or cancels sent whose outcome is still unknown"
         alerts.append(alert("unresolved_orders", what, [r[0] for r in unresolved], [int(r[2]) for r in unresolved]))
-    runs = reader.query(_UNSTOPPED).fetchall()
-    if runs and _alive(runs[-1][2]):
-        runs = runs[:-1]  # the run still going: its `stopped` is not due yet
+    runs = [r for r in reader.query(_UNSTOPPED).fetchall() if not alive(reader.path, str(r[0]))]
     if runs:
         what = f"{len(runs)} server runs ended without `stopped` (killed or crashed)"
         alerts.append(alert("unclean_stop", what, [r[0] for r in runs], [int(r[1]) for r in runs]))

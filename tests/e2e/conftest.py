@@ -10,7 +10,8 @@ from typing import Any, TextIO
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from binance_mcp.exchange.paper import RunningPaperExchange
+from binance_mcp.events.commands import client_order_id
+from binance_mcp.exchange.paper import Fault, FaultMode, RunningPaperExchange, start_paper_exchange
 
 
 def errlog(path: Path | None) -> TextIO:
@@ -65,3 +66,49 @@ async def spawn(env: dict[str, str], *argv: str, stderr: int = asyncio.subproces
         stdout=asyncio.subprocess.PIPE,
         stderr=stderr,
     )
+
+
+async def line_with(proc: asyncio.subprocess.Process, needle: str, timeout_s: float = 60) -> list[str]:
+    """The process's stderr up to and including the first line that holds `needle` (a server's log
+    says what it did: awaited, not slept on); fails if the process exits first."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    while True:
+        line = (await asyncio.wait_for(proc.stderr.readline(), timeout_s)).decode()
+        assert line, f"the server exited before {needle!r}: {''.join(seen)}"
+        seen.append(line)
+        if needle in line:
+            return seen
+
+
+async def closed(proc: asyncio.subprocess.Process) -> int:
+    """Close the server's stdin (its host went away) and its exit code."""
+    assert proc.stdin is not None
+    proc.stdin.close()
+    return await asyncio.wait_for(proc.wait(), 30)
+
+
+def sent_once(running: RunningPaperExchange, command_id: str, status: str = "FILLED") -> None:
+    """The exchange has exactly one order of this command, in `status`, and one order request was made."""
+    account = running.exchange.engine.accounts[running.api_key]
+    mine = [o for o in account.orders.values() if o.client_order_id == client_order_id(command_id)]
+    assert len(mine) == 1 and mine[0].status == status
+    assert running.exchange.served["POST /api/v3/order"] == 1  # nothing was sent twice
+
+
+class Hold:
+    """The paper exchange's latency fault as a gate: a matching request waits at the exchange
+    (`arrived` is set) until the test lets it go (`release`)."""
+
+    def __init__(self) -> None:
+        self.arrived, self.release = asyncio.Event(), asyncio.Event()
+
+    async def sleep(self, _seconds: float) -> None:
+        self.arrived.set()
+        await self.release.wait()
+
+
+async def holding(endpoint: str) -> tuple[RunningPaperExchange, Hold]:
+    """A paper exchange that holds the next request to `endpoint` ("POST /api/v3/order")."""
+    hold = Hold()
+    return await start_paper_exchange(faults={endpoint: Fault(FaultMode.LATENCY, 1, 1)}, sleep=hold.sleep), hold

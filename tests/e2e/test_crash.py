@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from binance_mcp.events.commands import client_order_id
-from binance_mcp.exchange.paper import Fault, FaultMode, start_paper_exchange
+from binance_mcp.exchange.paper import start_paper_exchange
 
-from .conftest import serve_env, spawn
+from .conftest import closed, holding, line_with, sent_once, serve_env, spawn
 
 ROOT = Path(__file__).parents[2]
 
@@ -38,13 +37,7 @@ async def answer(proc: asyncio.subprocess.Process) -> dict[str, Any]:
 
 
 async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start(tmp_path: Path) -> None:
-    arrived, release = asyncio.Event(), asyncio.Event()
-
-    async def held(_seconds: float) -> None:  # the latency fault: hold the order until the kill
-        arrived.set()
-        await release.wait()
-
-    running = await start_paper_exchange(faults={"POST /api/v3/order": Fault(FaultMode.LATENCY, 1, 1)}, sleep=held)
+    running, hold = await holding("POST /api/v3/order")
     log = tmp_path / "events.sqlite3"
     env = serve_env(running, log)
     try:
@@ -56,10 +49,10 @@ async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start
         order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
         await rpc(first, {"id": 2, "method": "tools/call", "params": {"name": "create_order", "arguments": order}})
         # The order reached the exchange, so its `dispatched` was durable: the executor waits for that.
-        await asyncio.wait_for(arrived.wait(), 30)
+        await asyncio.wait_for(hold.arrived.wait(), 30)
         first.kill()
         await first.wait()
-        release.set()  # the exchange goes on and applies the order; its answer has nowhere to go
+        hold.release.set()  # the exchange goes on and applies the order; its answer has nowhere to go
 
         with sqlite3.connect(log) as conn:
             (command_id,) = conn.execute("SELECT command_id FROM events WHERE kind = 'dispatched'").fetchone()
@@ -69,23 +62,11 @@ async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start
         assert run_kinds == ["started"]  # an unclean stop: a run with no `stopped`
 
         second = await serve(env)
-        assert second.stderr is not None
-        seen = []
-        while True:  # the restart reconciles at start, before any client asks anything
-            line = (await asyncio.wait_for(second.stderr.readline(), 30)).decode()
-            assert line, f"the server exited before reconciling: {''.join(seen)}"
-            seen.append(line)
-            if f"reconciled {command_id}" in line:
-                break
-        assert second.stdin is not None
-        second.stdin.close()
-        assert await asyncio.wait_for(second.wait(), 30) == 0
-        account = running.exchange.engine.accounts[running.api_key]
-        mine = [o for o in account.orders.values() if o.client_order_id == client_order_id(command_id)]
-        assert len(mine) == 1 and mine[0].status == "FILLED"
-        assert running.exchange.served["POST /api/v3/order"] == 1  # nothing was sent twice
+        await line_with(second, f"reconciled {command_id}")  # at start, before any client asks anything
+        assert await closed(second) == 0
+        sent_once(running, command_id)
     finally:
-        release.set()
+        hold.release.set()
         await running.stop()
     with sqlite3.connect(log) as conn:
         rows = conn.execute("SELECT kind, body FROM events WHERE command_id = ? ORDER BY seq", (command_id,)).fetchall()
@@ -121,14 +102,7 @@ async def test_a_kill_while_reads_are_in_flight_leaves_no_outcome_without_its_re
     """A read hands its `received` to the journal without waiting for it; killed with reads in
     flight (one held at the exchange after its request arrived), the log still never holds an
     outcome without its `received`."""
-    arrived, release = asyncio.Event(), asyncio.Event()
-
-    async def held(_seconds: float) -> None:
-        arrived.set()
-        await release.wait()
-
-    fault = {"GET /api/v3/avgPrice": Fault(FaultMode.LATENCY, 1, 1)}
-    running = await start_paper_exchange(faults=fault, sleep=held)
+    running, hold = await holding("GET /api/v3/avgPrice")
     log = tmp_path / "events.sqlite3"
     env = serve_env(running, log, MCP_RATE_LIMIT_ENABLED="false", MCP_LOG_SECURITY="false")
     try:
@@ -142,7 +116,7 @@ async def test_a_kill_while_reads_are_in_flight_leaves_no_outcome_without_its_re
                 ("get_avg_price", {"symbol": "ETHUSDT"}) if i == 19 else ("get_ticker_price", {"symbol": "BTCUSDT"})
             )
             await rpc(first, {"id": 10 + i, "method": "tools/call", "params": {"name": tool, "arguments": args}})
-        await asyncio.wait_for(arrived.wait(), 30)
+        await asyncio.wait_for(hold.arrived.wait(), 30)
         first.kill()
         await first.wait()
         with sqlite3.connect(log) as conn:
@@ -158,7 +132,7 @@ async def test_a_kill_while_reads_are_in_flight_leaves_no_outcome_without_its_re
         second.stdin.close()
         assert await asyncio.wait_for(second.wait(), 30) == 0
     finally:
-        release.set()
+        hold.release.set()
         await running.stop()
     with sqlite3.connect(log) as conn:
         held = [k for (k,) in conn.execute("SELECT kind FROM events WHERE tool = 'get_avg_price' ORDER BY seq")]

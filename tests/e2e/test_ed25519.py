@@ -24,7 +24,7 @@ PASSPHRASE = "paper passphrase 42"
 
 
 def _read(path: Path) -> str:
-    return "".join(p.read_bytes().decode("latin-1") for p in sorted(path.parent.glob(path.name + "*")))
+    return "".join(p.read_bytes().decode("latin-1") for p in sorted(path.parent.rglob(path.name + "*")) if p.is_file())
 
 
 async def test_a_whole_session_signed_with_ed25519_and_no_key_material_anywhere(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ SECRET = "SessionSecret" + "Q" * 51
 
 def _log_files(where: Path) -> str:
     """The log and its WAL, as bytes read as text."""
-    return b"".join(p.read_bytes() for p in sorted(where.glob("events.sqlite3*"))).decode("latin-1")
+    return b"".join(p.read_bytes() for p in sorted(where.rglob("events.sqlite3*")) if p.is_file()).decode("latin-1")
 
 
 async def test_no_secret_or_signature_in_the_log_stderr_or_results(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import pytest
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.chain import GENESIS, Event, chain_hash
 from binance_mcp.events.outcomes import Executed
+from binance_mcp.events.runs import Lease
 from binance_mcp.events.store import EventStore
 from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.paper import start_paper_exchange
@@ -289,16 +290,27 @@ async def test_alerts_raise_each_pattern_of_a_scripted_session(
     gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
     await gone.wait()  # its pid belongs to no process now
     store = EventStore(h.log)
+    live = "a" * 32  # a run still going (its lease is held): neither its stop nor its order is due yet
     store.append_batch(
         [
             Event(1, "r" * 32, "started", "", "paper", json.dumps({"pid": gone.pid})),  # a run that never stopped
             Event(2, "d" * 32, "received", "create_order", "paper", "{}"),
             Event(3, "d" * 32, "dispatched", "create_order", "paper", json.dumps({"symbol": "BTCUSDT"})),
+            Event(4, live, "started", "", "paper", json.dumps({"pid": gone.pid})),
+            Event(5, "e" * 32, "received", "create_order", "paper", json.dumps({"args": {}, "run": live})),
+            Event(6, "e" * 32, "dispatched", "create_order", "paper", json.dumps({"symbol": "BTCUSDT"})),
         ]
     )
     store.close()
-    code = await asyncio.to_thread(main, ["audit", "alerts", "--event-log", str(h.log), "--json"])
-    report = json.loads(capsys.readouterr().out)
+    lease = Lease(h.log, live)
+    try:
+        code = await asyncio.to_thread(main, ["audit", "alerts", "--event-log", str(h.log), "--json"])
+        report = json.loads(capsys.readouterr().out)
+        await asyncio.to_thread(main, ["audit", "verify", "--event-log", str(h.log), "--json"])
+        verified = json.loads(capsys.readouterr().out)
+    finally:
+        lease.release()
+    assert {u["command_id"]: u["run_alive"] for u in verified["unresolved"]} == {"d" * 32: False, "e" * 32: True}
     found = {a["pattern"]: a for a in report["alerts"]}
     assert code == 1
     assert set(found) == {"probing", "unknown_tools", "oversized_requests", "unresolved_orders", "unclean_stop"}
