@@ -3,11 +3,12 @@
     binance-mcp serve [--venue paper|testnet|live] [--event-log PATH] ...   MCP over stdio
     binance-mcp paper [--host H] [--port P] [--seed N] [--fault PATH=MODE[:MS][@TIMES] ...]
     binance-mcp audit verify|digest|list|show|stats|export [--event-log PATH] [--json] ...
+    binance-mcp halt [--reason TEXT] [--cancel-open-orders] [--event-log PATH] / resume [--reason TEXT]
 
 The work of each subcommand lives in its room (face/serve.py and face/mcp.py for `serve`,
-exchange/paper for `paper`, face/audit.py for `audit`); this module only parses arguments and
-wires. Logs go to stderr; stdout is reserved (for the MCP protocol under `serve`, for the
-PAPER_EXCHANGE_URL line under `paper`).
+exchange/paper for `paper`, face/audit.py for `audit`, face/halt.py for `halt` and `resume`);
+this module only parses arguments and wires. Logs go to stderr; stdout is reserved (for the MCP
+protocol under `serve`, for the PAPER_EXCHANGE_URL line under `paper`).
 """
 
 from __future__ import annotations
@@ -190,8 +191,10 @@ def _parser() -> argparse.ArgumentParser:
     paper.add_argument("--ban-seconds", type=int, default=120, help="first ban length; each later ban doubles")
     paper.set_defaults(run=_paper)
     from binance_mcp.face.audit import add_parser as add_audit
+    from binance_mcp.face.halt import add_parsers as add_halt
 
     add_audit(sub)
+    add_halt(sub)
     return parser
 
 

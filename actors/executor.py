@@ -13,24 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import msgspec
+from msgspec import UNSET
 
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.guard import Guard
-from binance_mcp.actors.journal import AuditUnavailable, Journal
-from binance_mcp.actors.messages import Admitted, Backoff, Finish
+from binance_mcp.actors.journal import AuditUnavailable, Journal, StaleDecision
+from binance_mcp.actors.messages import Admitted, Backoff, Finish, OrderFacts
 from binance_mcp.actors.validator import SymbolDirectory
 from binance_mcp.events.audit import Filters, command_entry, parse_time
 from binance_mcp.events.commands import Command, GetAuditLog, GetAvailableAssets, GetSymbolInfo, client_order_id
 from binance_mcp.events.outcomes import (
     AUDIT_UNAVAILABLE,
+    GUARD_LIMIT,
     RATE_LIMITED,
     TRANSPORT_ERROR,
     UNKNOWN_OUTCOME,
     Executed,
     Failed,
     Outcome,
+    Rejected,
     Unknown,
     failure_of,
 )
@@ -40,7 +45,9 @@ from binance_mcp.events.store import LogReader
 from binance_mcp.exchange.client import BinanceClient
 from binance_mcp.exchange.errors import ExchangeError, ExchangeRejected, RateLimited, TransportError, UnknownOutcome
 
-__all__ = ["Executor"]
+__all__ = ["MAX_REJUDGED", "Executor"]
+
+MAX_REJUDGED = 20  # an order judged again this many times (others kept dispatching) is refused
 
 _INFO_KEYS = (
     "symbol",
@@ -70,8 +77,10 @@ class Executor(Actor):
         reconciler: Actor | None = None,
         guard: Guard | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        rejudge: Callable[[Admitted], Awaitable[OrderFacts | Rejected]] | None = None,
     ):
         super().__init__("executor")
+        self.rejudge = rejudge  # an order whose decision went stale: the guard again, on the log as it is now
         self.clock_ms = clock_ms
         self.client = client
         self.directory = directory
@@ -111,11 +120,27 @@ class Executor(Actor):
             notional=facts.notional if facts else None,
             ref_price=facts.ref_price if facts else None,
             guard=self.guard_record,
+            seen_seq=facts.seen_seq if facts and facts.seen_seq is not None else UNSET,
         )
-        try:
-            await self.journal.record(env.command_id, env.tool, dispatched)
-        except AuditUnavailable as exc:
-            return Failed(kind=AUDIT_UNAVAILABLE, message=f"{exc}; nothing was sent")
+        for _ in range(MAX_REJUDGED):
+            try:
+                await self.journal.record(env.command_id, env.tool, dispatched)
+                break
+            except AuditUnavailable as exc:
+                return Failed(kind=AUDIT_UNAVAILABLE, message=f"{exc}; nothing was sent")
+            except StaleDecision:  # another run sent an order, or trading was halted: judge it again
+                if self.rejudge is None:
+                    raise
+                judged = await self.rejudge(message)
+                if isinstance(judged, Rejected):
+                    return judged
+                dispatched = msgspec.structs.replace(dispatched, seen_seq=judged.seen_seq)
+        else:
+            return Rejected(
+                kind=GUARD_LIMIT,
+                message=f"other servers on this event log sent orders while this one was judged, {MAX_REJUDGED} "
+                "times over; nothing was sent: try again",
+            )
         try:
             reply = await self.client.send(prepared)
         except UnknownOutcome as exc:

@@ -17,15 +17,14 @@ restart cannot be used to exceed the cap. Pure: no I/O, the clock is passed in.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from binance_mcp.events.schema import GuardRecord
+from binance_mcp.events.schema import Dispatched, GuardRecord, Halted, Logged, Reconciled
 from binance_mcp.exchange.rules import plain
 
-__all__ = ["DAY_MS", "Caps", "DailyNotional", "Guard", "parse_caps"]
+__all__ = ["DAY_MS", "Caps", "DailyNotional", "Guard", "Ledger", "parse_caps"]
 
 DAY_MS = 86_400_000
 
@@ -100,23 +99,32 @@ class Guard:
 
 
 class DailyNotional:
-    """The value of orders per quote asset over a rolling 24 hours, with reservations for orders
-    that passed the guard and are not settled yet."""
+    """The value of orders per quote asset over a rolling 24 hours, by command id: orders the log
+    holds as dispatched (any run's), and reservations for this process's orders that passed the
+    guard and are not on record yet. Keyed by command id, so an order counts once however it is
+    learned (its reservation, its own `dispatched`, a `Settle`)."""
 
     def __init__(self, entries: Iterable[tuple[int, str, Decimal]] = ()):
-        self._entries: dict[str, deque[tuple[int, Decimal]]] = {}
+        self._placed: dict[str, tuple[int, str, Decimal]] = {}
         self._reserved: dict[str, tuple[int, str, Decimal]] = {}
-        for ts, asset, value in sorted(entries, key=lambda e: e[0]):
-            self._entries.setdefault(asset, deque()).append((ts, value))
+        for i, entry in enumerate(entries):
+            self._placed[f"#{i}"] = entry
 
-    def used(self, asset: str, now_ms: int) -> Decimal:
-        window = self._entries.get(asset)
-        total = Decimal(0)
-        if window is not None:
-            while window and window[0][0] <= now_ms - DAY_MS:
-                window.popleft()
-            total = sum((v for _, v in window), Decimal(0))
-        return total + sum((v for _, a, v in self._reserved.values() if a == asset), Decimal(0))
+    def used(self, asset: str, now_ms: int, *, excluding: str = "") -> Decimal:
+        """What counts against `asset`'s cap now; `excluding` one order's own reservation (an order
+        judged again counts what the others hold)."""
+        expired = [cid for cid, (ts, _, _) in self._placed.items() if ts <= now_ms - DAY_MS]
+        for cid in expired:
+            del self._placed[cid]
+        total = sum((v for _, a, v in self._placed.values() if a == asset), Decimal(0))
+        return total + sum(
+            (
+                v
+                for cid, (_, a, v) in self._reserved.items()
+                if a == asset and cid not in self._placed and cid != excluding
+            ),
+            Decimal(0),
+        )
 
     def reserve(self, command_id: str, asset: str, value: Decimal, now_ms: int) -> None:
         self._reserved[command_id] = (now_ms, asset, value)
@@ -124,6 +132,66 @@ class DailyNotional:
     def settle(self, command_id: str, placed: bool) -> None:
         """A reserved order was placed (its value stays for 24 h) or was not (freed)."""
         entry = self._reserved.pop(command_id, None)
-        if entry is not None and placed:
-            ts, asset, value = entry
-            self._entries.setdefault(asset, deque()).append((ts, value))
+        if not placed:
+            self._placed.pop(command_id, None)
+        elif entry is not None:
+            self._placed.setdefault(command_id, entry)
+
+    def dispatched(self, command_id: str, ts_ms: int, asset: str, value: Decimal) -> None:
+        """The log holds this order as dispatched (placed, or maybe placed)."""
+        self._placed[command_id] = (ts_ms, asset, value)
+
+    def not_placed(self, command_id: str) -> None:
+        """The log says this order was not placed (refused, or looked up and not found)."""
+        self._placed.pop(command_id, None)
+
+
+class Ledger:
+    """What the guard judges across every run on the log, folded from the log: the daily notional
+    per quote asset (with this process's reservations), the orders other runs sent (for the
+    ORDERS windows), and a halt. `seen` is the last log position folded: a decision made on this
+    state carries it into the order's `dispatched`, which the log refuses if another run
+    dispatched an order, or trading was halted, after it (actors/journal.py). Pure: rows in,
+    state out; the System reads the rows."""
+
+    def __init__(self, run: str = ""):
+        self.run = run
+        self.seen = 0
+        self.daily = DailyNotional()
+        self.halt: Halted | None = None
+        self.others_ordered: list[int] = []  # ms of other runs' orders not told to the limiter yet
+        self._mine: set[str] = set()  # this process's orders (reserved here)
+
+    def reserve(self, command_id: str, asset: str, value: Decimal, now_ms: int) -> None:
+        self._mine.add(command_id)
+        self.daily.reserve(command_id, asset, value, now_ms)
+
+    def apply(self, row: Logged, *, counting: bool = True) -> None:
+        """One event, in log order (folding an event twice changes nothing). `counting=False`: do not
+        collect other runs' order times (the start-up fold hands the limiter the windows whole)."""
+        self.seen = max(self.seen, row.seq)
+        kind = row.kind
+        if kind == "dispatched" and row.tool == "create_order":
+            event = row.event
+            if not isinstance(event, Dispatched):
+                return
+            ts_ms = row.ts_us // 1000
+            if counting and row.command_id not in self._mine:
+                self.others_ordered.append(ts_ms)
+            if event.notional is not None and event.quote_asset:
+                self.daily.dispatched(row.command_id, ts_ms, event.quote_asset, event.notional)
+        elif kind == "failed":
+            self.daily.not_placed(row.command_id)
+        elif kind == "reconciled":
+            event = row.event
+            if isinstance(event, Reconciled) and event.placed is False:
+                self.daily.not_placed(row.command_id)
+        elif kind == "halted":
+            event = row.event
+            self.halt = event if isinstance(event, Halted) else Halted(reason="(unreadable)", user="", host="", pid=0)
+        elif kind == "resumed":
+            self.halt = None
+
+    def take_others_ordered(self) -> list[int]:
+        taken, self.others_ordered = self.others_ordered, []
+        return taken

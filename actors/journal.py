@@ -42,10 +42,10 @@ from binance_mcp.actors.base import Actor, Crash, Reply
 from binance_mcp.actors.messages import Finish, Record
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.events.outcomes import AUDIT_UNAVAILABLE, Executed, Failed, Outcome, kind_of
-from binance_mcp.events.schema import LogEvent, encode, text_column
+from binance_mcp.events.schema import Dispatched, LogEvent, encode, text_column
 from binance_mcp.events.store import Event, EventStore
 
-__all__ = ["MAX_BODY", "AuditUnavailable", "Journal"]
+__all__ = ["MAX_BODY", "AuditUnavailable", "Journal", "StaleDecision"]
 
 log = logging.getLogger("binance_mcp.journal")
 MAX_BODY = 64 * 1024  # larger results are stored as a digest and a truncated flag
@@ -55,11 +55,17 @@ INLINE_MAX = 4  # events a quiet server commits on the loop rather than in the w
 WRITE_BATCH = 256  # events per transaction at most: under a burst, one batch's callers wake
 # up and come back while the next batch commits
 _encoder = msgspec.json.Encoder(order="sorted", decimal_format="string")
+_seen_decoder = msgspec.json.Decoder(Dispatched)
 Batch = tuple[list[tuple[Any, Reply]], list[Event]]
 
 
 class AuditUnavailable(Exception):
     """The event log could not be written."""
+
+
+class StaleDecision(Exception):
+    """An order's `dispatched` refused: another run dispatched an order, or trading was halted,
+    after the log position its guard decision saw. Nothing was written; judge it again."""
 
 
 class NotReceived(Exception):
@@ -99,10 +105,12 @@ class Journal(Actor):
         mailbox_size: int = 4096,
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         quiet: Callable[[], bool] = lambda: False,
+        run: str = "",
     ):
         super().__init__("journal", mailbox_size)
         self.store = store
         self.venue = venue
+        self.run = run  # this run's id: its own orders never make its decisions stale
         self.clock_us = clock_us  # the wall clock; a re-run of the log stamps its events with the log's
         self.quiet = quiet  # True when no more than one call is in flight (actors/system.py)
         self._to_writer: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
@@ -205,6 +213,27 @@ class Journal(Actor):
             events.append(event)
         return kept, events
 
+    @staticmethod
+    def _seen_of(event: Event) -> int | None:
+        """The log position an order's guard decision saw (its `dispatched` is then appended only if
+        that decision still holds); None for every other event."""
+        if event.kind != "dispatched" or event.tool != "create_order":
+            return None
+        try:
+            seen = _seen_decoder.decode(event.body).seen_seq
+        except msgspec.DecodeError:
+            return None
+        return seen if isinstance(seen, int) else None
+
+    def _append(self, events: list[Event]) -> list[Exception | None]:
+        """One transaction; an order whose decision is stale is left out and answered StaleDecision."""
+        seen = [self._seen_of(e) for e in events]
+        if all(s is None for s in seen):
+            self.store.append_batch(events)
+            return [None] * len(events)
+        seqs = self.store.append_checked(events, seen, self.run)
+        return [None if q is not None else StaleDecision("judged on a stale position") for q in seqs]
+
     def _write(self, events: list[Event]) -> list[Exception | None]:
         """In the writer thread: one transaction. If a constraint refuses one event (a second
         terminal outcome for a command), or an event belongs to a command whose `received` is not
@@ -213,8 +242,7 @@ class Journal(Actor):
         unrecorded = self._unrecorded
         if not unrecorded or not any(e.command_id in unrecorded for e in events):
             try:
-                self.store.append_batch(events)
-                return [None] * len(events)
+                return self._append(events)
             except sqlite3.IntegrityError:
                 pass  # one by one, below
             except Exception as exc:  # nothing of the transaction was written
@@ -230,8 +258,7 @@ class Journal(Actor):
                     unrecorded.discard(event.command_id)
                 continue
             try:
-                self.store.append_batch([event])
-                results.append(None)
+                results.append(self._append([event])[0])
             except Exception as exc:
                 results.append(exc)
                 if event.kind == "received":
@@ -271,10 +298,14 @@ class Journal(Actor):
         self._queued -= len(pairs)
         self._room.set()
         self.batches += 1
-        failed = [e for e in results if e is not None]
+        failed = [e for e in results if e is not None and not isinstance(e, StaleDecision)]
         if failed:
             log.error("event log write failed for %d of %d events: %s", len(failed), len(results), failed[0])
         for (message, reply), error in zip(pairs, results, strict=True):
+            if isinstance(error, StaleDecision):
+                if reply is not None and not reply.done():
+                    reply.set_exception(error)
+                continue
             if error is not None:
                 self.answer_unavailable(message, reply, error)
                 continue

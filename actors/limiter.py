@@ -23,6 +23,7 @@ waits, so its mailbox never stalls.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -35,6 +36,7 @@ from binance_mcp.actors.messages import (
     Backoff,
     Finish,
     OrderCountSeen,
+    OthersOrdered,
     RateBudget,
     Spend,
     Validated,
@@ -175,7 +177,7 @@ class Limiter(Actor):
                 )
         return None
 
-    async def _learn(self, message: Backoff | WeightSeen | RateBudget | OrderCountSeen) -> None:
+    async def _learn(self, message: Backoff | WeightSeen | RateBudget | OrderCountSeen | OthersOrdered) -> None:
         if isinstance(message, RateBudget):
             if message.per_minute is not None:
                 await self.set_weight_budget(message.per_minute)
@@ -183,13 +185,18 @@ class Limiter(Actor):
             self.orders_per_day = message.orders_per_day or self.orders_per_day
         elif isinstance(message, OrderCountSeen):
             self.observe_orders(message.ten_seconds, message.day)
+        elif isinstance(message, OthersOrdered):
+            for t in message.times_ms:
+                bisect.insort(self.order_times, t)
         elif isinstance(message, Backoff):
             self.back_off(message.seconds)
         else:
             await self.observe_weight(message.used)
 
     async def handle(
-        self, message: Validated | Spend | Backoff | WeightSeen | RateBudget | OrderCountSeen, reply: Reply
+        self,
+        message: Validated | Spend | Backoff | WeightSeen | RateBudget | OrderCountSeen | OthersOrdered,
+        reply: Reply,
     ) -> None:
         if isinstance(message, Spend):
             verdict = await self.admit(message.weight, tool_call=False)

@@ -20,6 +20,7 @@ __all__ = [
     "NeedsConfirmation",
     "OrderCountSeen",
     "OrderFacts",
+    "OthersOrdered",
     "Priced",
     "RateBudget",
     "Record",
@@ -50,6 +51,7 @@ class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
     base_asset: str = ""
     notional: Decimal | None = None
     ref_price: Decimal | None = None
+    seen_seq: int | None = None  # an order's: the log position the guard's decision saw
 
 
 class Priced(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,6 +146,13 @@ class OrderCountSeen(msgspec.Struct, frozen=True, kw_only=True):
 
     ten_seconds: int | None
     day: int | None
+
+
+class OthersOrdered(msgspec.Struct, frozen=True, kw_only=True):
+    """Other runs on the log sent new orders at these times (ms): the ORDERS windows are the
+    account's, whichever process sent them."""
+
+    times_ms: tuple[int, ...]
 
 
 class RateBudget(msgspec.Struct, frozen=True, kw_only=True):

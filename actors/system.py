@@ -40,7 +40,7 @@ from binance_mcp.actors.base import Crash, Later, Supervisor
 from binance_mcp.actors.config import Settings
 from binance_mcp.actors.confirmer import Confirmer
 from binance_mcp.actors.executor import Executor
-from binance_mcp.actors.guard import DailyNotional, Guard
+from binance_mcp.actors.guard import Guard, Ledger
 from binance_mcp.actors.journal import AuditUnavailable, Journal
 from binance_mcp.actors.limiter import Limiter, NotSent, send_spent
 from binance_mcp.actors.messages import (
@@ -50,6 +50,8 @@ from binance_mcp.actors.messages import (
     Finish,
     NeedsConfirmation,
     OrderCountSeen,
+    OrderFacts,
+    OthersOrdered,
     Priced,
     RateBudget,
     Record,
@@ -201,9 +203,13 @@ class System:
         # Wall-clock ms unless told otherwise: a re-run of the log runs on the log's clock.
         self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         if clock_ms is None:
-            self.journal = Journal(store, venue, quiet=self._quiet)
+            self.journal = Journal(store, venue, quiet=self._quiet, run=self.run_id)
         else:  # a re-run's log carries the original's times
-            self.journal = Journal(store, venue, clock_us=lambda: clock_ms() * 1000, quiet=self._quiet)
+            self.journal = Journal(store, venue, clock_us=lambda: clock_ms() * 1000, quiet=self._quiet, run=self.run_id)
+        # The guard's state across every run on the log: folded at start, caught up before each
+        # order's decision and every second (actors/guard.py).
+        self.ledger = Ledger(self.run_id)
+        self._guard_reader: LogReader | None = None
         self.directory = SymbolDirectory(lambda: self._exchange_info(), on_rate_limits=self._rate_limits)
         executor_stage = Later("executor")  # built below: it needs the limiter's neighbours
         self.limiter = Limiter(
@@ -222,6 +228,8 @@ class System:
             self.journal,
             exchange_rules=exchange_rules,
             guard=self.guard,
+            ledger=self.ledger,
+            catch_up=self.catch_up,
             market_facts=self._market_facts,
             confirmer=self.confirmer,
             families=families,
@@ -244,6 +252,7 @@ class System:
             reconciler=self.reconciler,
             guard=self.guard,
             clock_ms=self.clock_ms,
+            rejudge=self._rejudge,
         )
         executor_stage.bind(self.executor)  # the pipeline's one cycle: every other stage is given at build
         self.supervisor = Supervisor(self._on_crash, max_restarts=max_restarts, window_s=restart_window_s)
@@ -298,6 +307,7 @@ class System:
         """What an order's checks need: the symbol's average price and its open orders (weight 2 + 6,
         asked of the limiter first: during a back-off they are not sent and the order is throttled)."""
         sent = await send_spent(self.limiter, self.client, GetAvgPrice(symbol=symbol), GetOpenOrders(symbol=symbol))
+        self.catch_up()  # the guard judges next, on the log as it is now
         if not isinstance(sent, list):
             return sent
         avg, opens = sent
@@ -314,7 +324,9 @@ class System:
         now_ms = self.clock_ms()
         fold = Fold()
         for row in await asyncio.to_thread(self.store.fold_rows, (now_ms - DAY_MS) * 1000):
-            fold.apply(Logged.of(row))
+            logged = Logged.of(row)
+            fold.apply(logged)
+            self.ledger.apply(logged, counting=False)
         if fold.anomalies:
             log.warning(
                 "the event log has %d moves the lifecycle does not allow; first: %s",
@@ -322,7 +334,6 @@ class System:
                 fold.anomalies[0],
             )
         self.limiter.order_times.extend(fold.order_times(now_ms))
-        self.validator.daily = DailyNotional(fold.notional(now_ms))
         self.supervisor.start(self.journal)
         self.supervisor.start(self.limiter)
         self.supervisor.start(self.executor, loops=self.workers)
@@ -352,6 +363,10 @@ class System:
         except Exception as exc:  # the validator retries in the background on first use
             log.warning("could not load exchangeInfo at start: %s", exc)
         self._reader = LogReader(self.store.path)
+        self._guard_reader = LogReader(self.store.path)
+        self.catch_up()
+        if self.ledger.halt is not None:
+            self._halt_line(self.ledger.halt is not None)
         await self.recover_dead_runs(fold)
         self._watcher = asyncio.create_task(self._watch_runs())
 
@@ -363,13 +378,52 @@ class System:
         return session_id
 
     async def _watch_runs(self) -> None:
-        """Every `run_check_s`: recover what runs that died beside this one left open."""
+        """Every second, what other runs appended (a halt is said on stderr within a second);
+        every `run_check_s`, recover what runs that died beside this one left open."""
+        tick = min(1.0, self.run_check_s)
+        next_check = self.run_check_s
         while True:
-            await asyncio.sleep(self.run_check_s)  # a timer: nothing announces another process's death
+            await asyncio.sleep(tick)  # a timer: nothing announces another process's writes or death
+            next_check -= tick
             try:
-                await self.recover_dead_runs()
+                self.catch_up()
+                if next_check <= 0:
+                    next_check = self.run_check_s
+                    await self.recover_dead_runs()
             except Exception as exc:  # the next round tries again
-                log.warning("could not look for runs that died: %s: %s", type(exc).__name__, exc)
+                log.warning("could not read what other runs did: %s: %s", type(exc).__name__, exc)
+
+    def catch_up(self) -> None:
+        """Fold into the guard's ledger what the log holds after the position it last saw (other
+        runs' orders and their fates, a halt or a resume); other runs' orders go to the limiter's
+        ORDERS windows. On the loop: a read of the log's tail by primary key, no waiting on writers."""
+        if self._guard_reader is None:
+            return
+        halted = self.ledger.halt is not None
+        for row in self._guard_reader.guard_rows(self.ledger.seen):
+            self.ledger.apply(Logged.of(row))
+        others = self.ledger.take_others_ordered()
+        if others:
+            with contextlib.suppress(asyncio.QueueFull):  # advisory, as the exchange's own counts are
+                self.limiter.tell_nowait(OthersOrdered(times_ms=tuple(others)))
+        if (self.ledger.halt is not None) != halted:
+            self._halt_line(not halted)
+
+    def _halt_line(self, halted: bool) -> None:
+        halt = self.ledger.halt
+        if halted and halt is not None:
+            log.warning("trading is halted on this event log: %s (by %s on %s)", halt.reason, halt.user, halt.host)
+            self._security_line("trading_halted", self.run_id, "", reason=halt.reason, user=halt.user, host=halt.host)
+        else:
+            log.warning("trading resumed on this event log")
+            self._security_line("trading_resumed", self.run_id, "")
+
+    async def _rejudge(self, admitted: Admitted) -> OrderFacts | Rejected:
+        """An order whose `dispatched` the log refused (another run dispatched an order, or halted
+        trading, after its decision): the guard again, on the log as it is now."""
+        self.catch_up()
+        assert admitted.facts is not None
+        return self.validator.judge(admitted.command, admitted.facts, admitted.envelope.command_id)
 
     async def _open_fold(self) -> Fold:
         assert self._reader is not None
@@ -434,9 +488,10 @@ class System:
             with contextlib.suppress(AuditUnavailable):
                 await self.journal.record(self.run_id, "", Stopped(reason=reason))
         await self.supervisor.stop()
+        for reader in (self._reader, self._guard_reader):
+            if reader is not None:  # before the writer: the last connection to close checkpoints the WAL
+                reader.close()
         await self.journal.close()
-        if self._reader is not None:
-            self._reader.close()
         if self.lease is not None:
             self.lease.release()  # last: the log holds everything this run will ever write
         await self.client.close()

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from binance_mcp.actors.base import Actor, Reply
-from binance_mcp.actors.guard import DailyNotional, Guard
+from binance_mcp.actors.guard import DailyNotional, Guard, Ledger
 from binance_mcp.actors.limiter import NotSent
 from binance_mcp.actors.messages import Envelope, Finish, OrderFacts, Priced, RateBudget, Settle, Validated
 from binance_mcp.events.commands import (
@@ -47,6 +47,7 @@ from binance_mcp.events.outcomes import (
     REQUEST_TOO_LARGE,
     SYMBOL_NOT_ALLOWED,
     TRADING_DISABLED,
+    TRADING_HALTED,
     TRANSPORT_ERROR,
     UNKNOWN_SYMBOL,
     UNKNOWN_TOOL,
@@ -153,7 +154,8 @@ class Validator(Actor):
         *,
         exchange_rules: bool = True,
         guard: Guard | None = None,
-        daily: DailyNotional | None = None,
+        ledger: Ledger | None = None,
+        catch_up: Callable[[], None] = lambda: None,
         market_facts: MarketFacts | None = None,
         confirmer: Actor | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
@@ -166,11 +168,16 @@ class Validator(Actor):
         self.journal = journal
         self.exchange_rules = exchange_rules
         self.guard = guard or Guard()
-        self.daily = daily or DailyNotional()
+        self.ledger = ledger or Ledger()  # the guard's state across every run on the log (the System's)
+        self.catch_up = catch_up  # folds into it what the log holds since it last looked
         self.market_facts = market_facts
         self.confirmer = confirmer
         self.clock_ms = clock_ms
         self._lookups: set[asyncio.Task[None]] = set()
+
+    @property
+    def daily(self) -> DailyNotional:
+        return self.ledger.daily
 
     async def handle(self, message: Envelope | Priced | Settle, reply: Reply) -> None:
         if isinstance(message, Settle):
@@ -192,7 +199,7 @@ class Validator(Actor):
         if isinstance(command, CreateOrder) and validated.facts is not None and validated.facts.notional is not None:
             facts = validated.facts
             assert facts.notional is not None
-            self.daily.reserve(validated.envelope.command_id, facts.quote_asset, facts.notional, self.clock_ms())
+            self.ledger.reserve(validated.envelope.command_id, facts.quote_asset, facts.notional, self.clock_ms())
         if command.changes_state and self.guard.confirm_orders and self.confirmer is not None:
             await self.confirmer.tell(validated, reply)
         else:
@@ -318,6 +325,10 @@ class Validator(Actor):
                 message="MCP_CONFIRM_ORDERS=true and this client cannot ask its user to confirm (no MCP "
                 "elicitation); nothing was sent",
             )
+        if isinstance(command, CreateOrder):
+            self.catch_up()
+            if self.ledger.halt is not None:  # before the order's market facts are read (weight)
+                return self._halted()
         rules = self.directory.rules[symbol]
         if not isinstance(command, OrderSpec):
             facts = OrderFacts(quote_asset=rules.quote_asset, base_asset=rules.base_asset)
@@ -404,13 +415,35 @@ class Validator(Actor):
         facts = OrderFacts(
             quote_asset=rules.quote_asset, base_asset=rules.base_asset, notional=notional, ref_price=message.ref_price
         )
-        over = self._over_caps(order, facts)
+        judged = self.judge(order, facts)
+        if isinstance(judged, Rejected):
+            return judged
+        return Validated(envelope=message.envelope, command=order, facts=judged)
+
+    def judge(self, order: Command, facts: OrderFacts, command_id: str = "") -> OrderFacts | Rejected:
+        """The guard's part that depends on every run on the log (as the ledger has folded it): a
+        halt, the caps. Passed: the facts with the log position the decision saw. `command_id`: an
+        order judged again (its `dispatched` was refused): its own reservation does not count."""
+        if isinstance(order, CreateOrder) and self.ledger.halt is not None:
+            return self._halted()
+        over = self._over_caps(facts, command_id)
         if over is not None:
             return over
-        return Validated(envelope=message.envelope, command=order, facts=facts)
+        return msgspec.structs.replace(facts, seen_seq=self.ledger.seen)
 
-    def _over_caps(self, order: OrderSpec, facts: OrderFacts) -> Rejected | None:
-        assert facts.notional is not None
+    def _halted(self) -> Rejected:
+        halt = self.ledger.halt
+        assert halt is not None
+        return Rejected(
+            kind=TRADING_HALTED,
+            message=f"trading is halted on this event log ({halt.reason or 'no reason given'}; by {halt.user or '?'} "
+            f"on {halt.host or '?'}); nothing was sent. Reads and cancels still work. "
+            "`binance-mcp resume` lets orders through again",
+        )
+
+    def _over_caps(self, facts: OrderFacts, command_id: str = "") -> Rejected | None:
+        if facts.notional is None:
+            return None
         asset, value = facts.quote_asset, facts.notional
         cap = self.guard.max_order_notional.of(asset)
         if cap is not None and value > cap:
@@ -421,7 +454,7 @@ class Validator(Actor):
             )
         daily = self.guard.max_daily_notional.of(asset)
         if daily is not None:
-            used = self.daily.used(asset, self.clock_ms())
+            used = self.daily.used(asset, self.clock_ms(), excluding=command_id)
             left = max(daily - used, Decimal(0))
             if value > left:
                 return Rejected(

@@ -3,13 +3,16 @@
     received ─► rejected | throttled | executed | failed                (reads; guard and limiter)
              └► confirmation_requested ─► confirmed ─► …               (MCP_CONFIRM_ORDERS)
                                        └► rejected                     (declined, expired)
+                                          confirmed ─► rejected        (judged again: another run
+                                                                        dispatched, or a halt)
              └► dispatched ─► executed | failed | unknown ─► reconciled (state changes)
 
 `validated` and `admitted` happen in memory and are not journaled. Outside the lifecycle: a run's
 `started` and `stopped` and an MCP client's `session` (their command id is the run's or the
-session's own id), and `security` events. A terminal kind ends the command; only `unknown` is
-followed, by `reconciled`. After a crash the server closes what it finds open: a `dispatched`
-gets `unknown` (then `reconciled`), anything else before dispatch gets `failed`.
+session's own id), `halted` and `resumed` (the halting run's id), and `security` events. A
+terminal kind ends the command; only `unknown` is followed, by `reconciled`. After a crash the
+server closes what it finds open: a `dispatched` gets `unknown` (then `reconciled`), anything
+else before dispatch gets `failed`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 __all__ = ["NEXT", "OUTSIDE", "SETTLED_KINDS", "TERMINAL_KINDS", "illegal_move", "sql_list"]
 
 TERMINAL_KINDS = ("rejected", "throttled", "executed", "failed", "unknown")
-OUTSIDE = frozenset({"started", "stopped", "session", "security"})
+OUTSIDE = frozenset({"started", "stopped", "session", "security", "halted", "resumed"})
 _ENDS = frozenset({"rejected", "throttled", "executed", "failed"})
 # A command is settled by one of these: a terminal outcome other than `unknown`, or `reconciled`.
 # Until then it is unresolved (start-up recovery, `audit alerts`, the reconciler's work).
@@ -27,7 +30,7 @@ NEXT: dict[str | None, frozenset[str]] = {
     None: frozenset({"received"}),
     "received": frozenset({"confirmation_requested", "dispatched"}) | _ENDS,
     "confirmation_requested": frozenset({"confirmed", "rejected", "failed"}),
-    "confirmed": frozenset({"dispatched", "throttled", "failed"}),
+    "confirmed": frozenset({"dispatched", "throttled", "failed", "rejected"}),
     "dispatched": frozenset({"executed", "failed", "unknown"}),
     "unknown": frozenset({"reconciled"}),
     "reconciled": frozenset(),

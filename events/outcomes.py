@@ -35,6 +35,7 @@ __all__ = [
     "SYMBOL_NOT_ALLOWED",
     "TIMESTAMP_ERROR",
     "TRADING_DISABLED",
+    "TRADING_HALTED",
     "TRANSPORT_ERROR",
     "UNKNOWN_OUTCOME",
     "UNKNOWN_SYMBOL",
@@ -66,6 +67,7 @@ INTERNAL_ERROR = "internal_error"
 UNKNOWN_OUTCOME = "unknown_outcome"
 # the trading guard
 TRADING_DISABLED = "trading_disabled"
+TRADING_HALTED = "trading_halted"  # `binance-mcp halt`: every server on the log refuses new orders
 GUARD_LIMIT = "guard_limit"
 SYMBOL_NOT_ALLOWED = "symbol_not_allowed"
 DECLINED_BY_USER = "declined_by_user"

@@ -49,16 +49,19 @@ __all__ = [
     "Confirmed",
     "Dispatched",
     "GuardRecord",
+    "Halted",
     "LogEvent",
     "Logged",
     "PaperRun",
     "Received",
     "Reconciled",
     "Request",
+    "Resumed",
     "Security",
     "Session",
     "Started",
     "Stopped",
+    "TradingSwitch",
     "Unreadable",
     "decode",
     "encode",
@@ -153,6 +156,9 @@ class Dispatched(LogEvent, frozen=True):
     ref_price: Decimal | None
     guard: GuardRecord
     base_asset: str | UnsetType | None = UNSET  # absent in the first logs that dispatched orders
+    # An order's: the log position (seq) the guard's decision saw. The append is refused if another
+    # run dispatched an order, or trading was halted, after it (actors/journal.py); absent before.
+    seen_seq: int | UnsetType = UNSET
 
 
 class Reconciled(LogEvent, frozen=True):
@@ -216,6 +222,27 @@ class Stopped(LogEvent, frozen=True):
     reason: str
 
 
+class TradingSwitch(LogEvent, frozen=True):
+    """The switch every run on the log obeys (face/halt.py): why, and who threw it."""
+
+    reason: str
+    user: str
+    host: str
+    pid: int
+
+
+class Halted(TradingSwitch, frozen=True):
+    """Trading halted for every run on the log (`binance-mcp halt`), until a `resumed`."""
+
+    kind: ClassVar[str] = "halted"
+
+
+class Resumed(TradingSwitch, frozen=True):
+    """Trading allowed again (`binance-mcp resume`)."""
+
+    kind: ClassVar[str] = "resumed"
+
+
 class ClientInfo(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     version: str
@@ -257,6 +284,8 @@ _EVENTS: tuple[type[LogEvent], ...] = (
     Stopped,
     Session,
     Security,
+    Halted,
+    Resumed,
 )
 _OUTCOMES: tuple[type[Outcome], ...] = (Rejected, Throttled, Executed, Failed, Unknown)
 KINDS: dict[str, type[LogEvent] | type[Outcome]] = {

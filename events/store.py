@@ -135,6 +135,8 @@ _FOLD_ROWS = f"""
 SELECT seq, ts, command_id, kind, tool, body FROM events WHERE command_id IN (
     SELECT command_id FROM events WHERE ts >= :since
     UNION
+    SELECT * FROM (SELECT command_id FROM events WHERE kind IN ('halted', 'resumed') ORDER BY seq DESC LIMIT 1)
+    UNION
     SELECT * FROM (
         SELECT command_id FROM events WHERE kind = 'received'
         EXCEPT
@@ -149,6 +151,22 @@ def fold_rows(conn: sqlite3.Connection, since_us: int) -> list[tuple[object, ...
     since `since_us`, and of each command still open however old (no terminal, or `unknown`
     never reconciled). With `since_us` in the future: the open commands' events alone."""
     return conn.execute(_FOLD_ROWS, {"since": since_us}).fetchall()
+
+
+# What the guard folds from every run (actors/guard.py Ledger), after the position it last saw.
+_GUARD_ROWS = (
+    "SELECT seq, ts, command_id, kind, tool, body FROM events WHERE seq > ? "
+    "AND kind IN ('dispatched', 'failed', 'reconciled', 'halted', 'resumed') ORDER BY seq"
+)
+# Whether an order judged on the log up to :seen must be judged again: another run dispatched an
+# order after it, or trading was halted after it.
+_CONFLICT = """
+SELECT 1 FROM events d WHERE d.seq > :seen AND (
+    d.kind = 'halted' OR (d.kind = 'dispatched' AND d.tool = 'create_order' AND NOT EXISTS (
+        SELECT 1 FROM events r WHERE r.command_id = d.command_id AND r.kind = 'received' AND r.body ->> '$.run' = :run
+    ))
+) LIMIT 1
+"""
 
 
 class EventStore:
@@ -202,6 +220,25 @@ class EventStore:
             self._read_head()
             raise
         return seqs
+
+    def append_checked(self, events: Sequence[Event], seen: Sequence[int | None], run: str) -> list[int | None]:
+        """Append in one durable transaction, under the write lock, each event whose `seen` is an
+        int only if no other run than `run` dispatched an order, and nobody halted trading, after
+        that position (the guard's decision and its `dispatched` as one optimistic step). Returns
+        each event's seq, None for those refused."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._read_head()
+            kept = [s is None or conn.execute(_CONFLICT, {"seen": s, "run": run}).fetchone() is None for s in seen]
+            appended = iter(self._append([e for e, keep in zip(events, kept, strict=True) if keep]))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._read_head()
+            raise
+        return [next(appended) if keep else None for keep in kept]
 
     def _append(self, events: Sequence[Event]) -> list[int]:
         seq, prev = self.head_seq, bytes.fromhex(self.head_hash)
@@ -266,6 +303,10 @@ class LogReader:
     def row_at(self, seq: int) -> tuple[object, ...] | None:
         found: tuple[object, ...] | None = self.conn.execute(f"{_ROW} WHERE seq = ?", (seq,)).fetchone()
         return found
+
+    def guard_rows(self, after_seq: int) -> list[tuple[object, ...]]:
+        """What the guard folds from every run, after the position it last saw."""
+        return self.conn.execute(_GUARD_ROWS, (after_seq,)).fetchall()
 
     def open_rows(self) -> list[tuple[object, ...]]:
         """The events of every command still open, in log order (what recovery looks at)."""

@@ -151,3 +151,39 @@ def test_writers_in_threads_at_once_lose_nothing_and_keep_the_chain(tmp_path: Pa
     store = EventStore(path)
     assert store.verify() is None and len(store.rows()) == 300
     store.close()
+
+
+def _order(command_id: str, run: str) -> list[Event]:
+    """An order of `run`: its `received` and its `dispatched`."""
+    received = Event(1, command_id, "received", "create_order", "paper", f'{{"args":{{}},"run":"{run}"}}')
+    return [received, Event(2, command_id, "dispatched", "create_order", "paper", "{}")]
+
+
+def test_a_decision_is_stale_once_another_run_dispatched_an_order_or_halted_after_it(tmp_path: Path) -> None:
+    """The conditional append: an order's `dispatched` states the log position its decision saw and
+    is refused (nothing written) when another run dispatched an order, or trading was halted, after
+    it; this run's own orders since, and other runs' reads, never make it stale."""
+    mine, theirs = "a" * 32, "b" * 32
+    store = EventStore(tmp_path / "log.sqlite3")
+    other = EventStore(tmp_path / "log.sqlite3")
+    store.append_batch(_order("o1", mine))
+    seen = store.head_seq
+    store.append_batch(_order("o2", mine))  # this run's own order since: not a conflict
+    other.append_batch([Event(5, "r1", "received", "get_ticker_price", "paper", f'{{"args":{{}},"run":"{theirs}"}}')])
+    received, dispatched = _order("o3", mine)
+    store.append_batch([received])
+    assert store.append_checked([dispatched], [seen], mine) != [None]
+    other.append_batch(_order("t1", theirs))  # another run's order after `seen`
+    received, dispatched = _order("o4", mine)
+    store.append_batch([received])
+    head = store.head_seq
+    assert store.append_checked([dispatched], [seen], mine) == [None]  # refused: judge again
+    assert store.head_seq == head and store.verify() is None  # nothing written
+    assert store.append_checked([dispatched], [store.head_seq], mine) == [head + 1]  # judged on the new head
+    seen = store.head_seq
+    other.append_batch([Event(9, theirs, "halted", "", "paper", '{"reason":"x"}')])
+    received, dispatched = _order("o5", mine)
+    store.append_batch([received])
+    unchecked = Event(10, "o5x", "received", "get_ticker_price", "paper", "{}")
+    assert store.append_checked([unchecked, dispatched], [None, seen], mine)[1] is None  # a halt after it
+    assert store.verify() is None
