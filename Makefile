@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/http_gaps.py
 	$(BIN)/python bench/fuzz.py
+	$(BIN)/python bench/hosts.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

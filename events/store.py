@@ -24,6 +24,9 @@ the event loop while that thread holds nothing: actors/journal.py).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,6 +37,7 @@ import sqlite_utils
 
 from binance_mcp.events.chain import DOMAIN, GENESIS, Event, chain_digest, chain_hash, verify_rows
 from binance_mcp.events.lifecycle import SETTLED_KINDS, TERMINAL_KINDS, sql_list
+from binance_mcp.events.runs import lease_dir
 from binance_mcp.events.schema import text_column
 
 __all__ = [
@@ -189,12 +193,31 @@ class EventStore:
             pk="key",
         )
         self._read_head()
+        turns = lease_dir(self.path)
+        turns.mkdir(exist_ok=True)
+        self._turn_fd = os.open(turns / "writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def _read_head(self) -> None:
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         self.head_seq, self.head_hash = (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This writer's turn among the processes on the log: an exclusive flock on a file beside
+        it, held for one transaction. SQLite's own lock would do for safety, but a writer that
+        finds it taken sleeps and polls (1, 2, 5, 10 ... 100 ms): with two busy servers that was
+        a p99 of 70 ms. A writer waiting on the flock is woken by the kernel the moment it is free."""
+        fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+
     def append_batch(self, events: Sequence[Event]) -> list[int]:
+        with self._turn():
+            return self._append_batch(events)
+
+    def _append_batch(self, events: Sequence[Event]) -> list[int]:
         """Append in one durable transaction; returns the seqs. On error nothing is written.
 
         Other processes may append to the same log. The seq primary key is the concurrency check
@@ -226,6 +249,10 @@ class EventStore:
         int only if no other run than `run` dispatched an order, and nobody halted trading, after
         that position (the guard's decision and its `dispatched` as one optimistic step). Returns
         each event's seq, None for those refused."""
+        with self._turn():
+            return self._append_checked(events, seen, run)
+
+    def _append_checked(self, events: Sequence[Event], seen: Sequence[int | None], run: str) -> list[int | None]:
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -270,6 +297,7 @@ class EventStore:
 
     def close(self) -> None:
         self.conn.close()
+        os.close(self._turn_fd)
 
 
 class NoEventLog(Exception):
