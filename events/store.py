@@ -167,7 +167,8 @@ _GUARD_ROWS = (
 _CONFLICT = """
 SELECT 1 FROM events d WHERE d.seq > :seen AND (
     d.kind = 'halted' OR (d.kind = 'dispatched' AND d.tool = 'create_order' AND NOT EXISTS (
-        SELECT 1 FROM events r WHERE r.command_id = d.command_id AND r.kind = 'received' AND r.body ->> '$.run' = :run
+        -- `+r.kind`: look the command up by its id (left alone, SQLite walks every `received`)
+        SELECT 1 FROM events r WHERE r.command_id = d.command_id AND +r.kind = 'received' AND r.body ->> '$.run' = :run
     ))
 ) LIMIT 1
 """

@@ -187,3 +187,16 @@ def test_a_decision_is_stale_once_another_run_dispatched_an_order_or_halted_afte
     unchecked = Event(10, "o5x", "received", "get_ticker_price", "paper", "{}")
     assert store.append_checked([unchecked, dispatched], [None, seen], mine)[1] is None  # a halt after it
     assert store.verify() is None
+
+
+def test_what_runs_before_every_order_reads_the_logs_tail_not_the_log(tmp_path: Path) -> None:
+    """The conflict check and the guard's catch-up run before each order: their plans search by
+    index from the position seen (a plan that walks every `received` made orders 45% slower on
+    a log of a few thousand events)."""
+    from binance_mcp.events.store import _CONFLICT, _GUARD_ROWS
+
+    store = EventStore(tmp_path / "log.sqlite3")
+    for sql, params in ((_CONFLICT, {"seen": 1, "run": "a" * 32}), (_GUARD_ROWS, (1,))):
+        plan = [str(row[3]) for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+        assert searches and all(s.startswith("SEARCH") and ("rowid>?" in s or "command_id=?" in s) for s in searches)
