@@ -323,6 +323,10 @@ class System:
         self.lease = Lease(self.store.path, self.run_id)
         now_ms = self.clock_ms()
         fold = Fold()
+        # The fold reads the last 24 hours (and what is open, and the last halt): the guard has seen
+        # the log up to its head as the store opened it, older events included (folding an event
+        # twice changes nothing, so what comes between that head and the fold may come twice).
+        self.ledger.seen = self.store.head_seq
         for row in await asyncio.to_thread(self.store.fold_rows, (now_ms - DAY_MS) * 1000):
             logged = Logged.of(row)
             fold.apply(logged)

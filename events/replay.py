@@ -24,7 +24,7 @@ import msgspec
 
 from binance_mcp.events.lifecycle import OUTSIDE, TERMINAL_KINDS, illegal_move
 from binance_mcp.events.outcomes import Executed, Outcome
-from binance_mcp.events.schema import Dispatched, Logged, Received, Reconciled, Session
+from binance_mcp.events.schema import Dispatched, Halted, Logged, Received, Reconciled, Session
 from binance_mcp.exchange.rules import normalize_symbol, plain
 
 __all__ = [
@@ -170,7 +170,7 @@ class Fold:
 
 
 # -- the account as this server saw it (`audit replay`) -------------------------------------
-_READ_KINDS = frozenset({"session", "received", "dispatched", "reconciled"})  # what the view decodes
+_READ_KINDS = frozenset({"session", "received", "dispatched", "reconciled", "halted"})  # what the view decodes
 _ORDER_READS = ("create_order", "get_order", "get_orders", "get_open_orders", "cancel_order", "cancel_open_orders")
 
 
@@ -224,6 +224,7 @@ class AccountView:
     )  # executed at that read, of orders moved since
     last_seq: int = 0
     last_ts_us: int = 0
+    halt: dict[str, Any] | None = None  # trading halted (`binance-mcp halt`) as of this point, by whom
 
     def apply(self, row: Logged) -> None:
         seq, command_id, kind, tool = row.seq, row.command_id, row.kind, row.tool
@@ -231,6 +232,10 @@ class AccountView:
         event = row.event if kind in _READ_KINDS else None
         if isinstance(event, Session):
             self.session = {"session": command_id, **msgspec.to_builtins(event)}
+        elif isinstance(event, Halted):
+            self.halt = {"seq": seq, "ts_us": row.ts_us, **msgspec.to_builtins(event)}
+        elif kind == "resumed":
+            self.halt = None
         elif isinstance(event, Received) and tool in ("create_order", "get_balance"):
             self.args[command_id] = event.args
         elif isinstance(event, Dispatched) and tool == "create_order":
@@ -368,6 +373,7 @@ def replay_state(fold: Fold) -> dict[str, Any]:
         "unresolved": [p.command_id for p in fold.unresolved()],
         "counts": view.counts,
         "session": view.session,
+        "halted": view.halt,
         "anomalies": len(fold.anomalies),
     }
 

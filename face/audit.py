@@ -505,6 +505,12 @@ def _replay(reader: LogReader, args: argparse.Namespace) -> int:
     if state["session"]:
         who = state["session"].get("client", {})
         console.print(f"session {state['session']['session']}: {who.get('name')} {who.get('version')}")
+    halt = state["halted"]
+    if halt:
+        console.print(
+            f"trading HALTED since seq {halt['seq']} ({iso(halt['ts_us'])}) by {halt['user']} on {halt['host']}: "
+            f"{halt['reason'] or 'no reason given'}"
+        )
     columns = ["symbol", "side", "type", "status", "executed_qty", "quote_qty", "client_order_id"]
     shown = state["orders"][-args.orders :] if args.orders else []
     more = len(state["orders"]) - len(shown)

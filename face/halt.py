@@ -92,7 +92,7 @@ async def cancel_everything(settings: Settings, event: Halted) -> list[dict[str,
         for symbol in symbols:
             outcome = await call("cancel_open_orders", symbol=symbol)
             if isinstance(outcome, Executed):
-                ids = [o.get("clientOrderId") or o.get("origClientOrderId") for o in outcome.data]
+                ids = [o.get("origClientOrderId") or o.get("clientOrderId") for o in outcome.data]  # the order's own
                 done.append({"symbol": symbol, "cancelled": len(outcome.data), "orders": ids})
             else:
                 done.append({"symbol": symbol, "error": getattr(outcome, "message", str(outcome))})

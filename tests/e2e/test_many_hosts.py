@@ -4,6 +4,7 @@ run that dies beside a running server is recovered by it, with nobody restarting
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import sys
 from asyncio.subprocess import PIPE
@@ -188,11 +189,12 @@ async def test_halt_with_two_servers_running_then_resume(tmp_path: Path) -> None
         await started(first)
         await started(second)
         async with hosts(env, 1, [tmp_path / "host.txt"]) as (host,):
-            for price in ("40000", "41000"):
-                placed = await structured(host, "create_order", {**resting, "price": price}, gate)
-                assert placed["success"] is True and placed["data"]["status"] == "NEW"
+            placed = []
             eth = {**resting, "symbol": "ETHUSDT", "price": "1000", "quantity": "0.01"}
-            assert (await structured(host, "create_order", eth, gate))["success"] is True
+            for order in ({**resting, "price": "40000"}, {**resting, "price": "41000"}, eth):
+                answered = await structured(host, "create_order", order, gate)
+                assert answered["success"] is True and answered["data"]["status"] == "NEW"
+                placed.append(answered["data"]["clientOrderId"])
             halt = await asyncio.create_subprocess_exec(
                 sys.executable,
                 str(ROOT / "server.py"),
@@ -208,6 +210,7 @@ async def test_halt_with_two_servers_running_then_resume(tmp_path: Path) -> None
             out, err = await halt.communicate()
             assert halt.returncode == 0, out + err
             assert b"BTCUSDT: 2 cancelled" in out and b"ETHUSDT: 1 cancelled" in out
+            assert all(client_id.encode() in out for client_id in placed)  # each order named
             account = running.exchange.engine.accounts[running.api_key]
             assert all(o.status == "CANCELED" for o in account.orders.values())  # off the book
             for proc in (first, second):  # every running server says so on stderr
@@ -239,3 +242,13 @@ async def test_halt_with_two_servers_running_then_resume(tmp_path: Path) -> None
     cancels = [r for r in rows if r.kind == "received" and r.tool == "cancel_open_orders"]
     assert len(cancels) == 2 and all(r.event.run == halted.command_id for r in cancels)  # the halt's own run
     await audit_verify(log)
+    for until, expected in ((halted.seq, "key leaked?"), (rows[-1].seq, None)):  # `audit replay` shows it
+        replay = await asyncio.create_subprocess_exec(
+            *(sys.executable, str(ROOT / "server.py"), "audit", "replay", "--json", "--event-log", str(log)),
+            *("--until", str(until)),
+            stdout=PIPE,
+            stderr=PIPE,
+        )
+        out, err = await replay.communicate()
+        state = json.loads(out)
+        assert (state["halted"] or {}).get("reason") == expected, err
