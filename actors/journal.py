@@ -45,7 +45,7 @@ from binance_mcp.events.outcomes import AUDIT_UNAVAILABLE, Executed, Failed, Out
 from binance_mcp.events.schema import Dispatched, LogEvent, encode, text_column
 from binance_mcp.events.store import Event, EventStore
 
-__all__ = ["MAX_BODY", "AuditUnavailable", "Journal", "StaleDecision"]
+__all__ = ["MAX_BODY", "AlreadyRecorded", "AuditUnavailable", "Journal", "StaleDecision"]
 
 log = logging.getLogger("binance_mcp.journal")
 MAX_BODY = 64 * 1024  # larger results are stored as a digest and a truncated flag
@@ -63,6 +63,11 @@ class AuditUnavailable(Exception):
     """The event log could not be written."""
 
 
+class AlreadyRecorded(AuditUnavailable):
+    """The log already holds this command's event of this kind (its dispatched, terminal or
+    reconciled): another run recorded it first (two live runs recovering one dead run)."""
+
+
 class StaleDecision(Exception):
     """An order's `dispatched` refused: another run dispatched an order, or trading was halted,
     after the log position its guard decision saw. Nothing was written; judge it again."""
@@ -70,6 +75,11 @@ class StaleDecision(Exception):
 
 class NotReceived(Exception):
     """The command's `received` is not on record, so nothing else of it may be."""
+
+
+def _already_recorded(exc: BaseException) -> bool:
+    """The log's one-dispatched, one-terminal or one-reconciled index refused the event."""
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE constraint failed: events.command_id" in str(exc)
 
 
 def bounded_body(event: LogEvent | Outcome) -> str:
@@ -299,6 +309,10 @@ class Journal(Actor):
         self._room.set()
         self.batches += 1
         failed = [e for e in results if e is not None and not isinstance(e, StaleDecision)]
+        doubles = [e for e in failed if _already_recorded(e)]
+        if doubles:  # two live runs recovering one dead run's call: the second finds it done
+            log.warning("%d events already on record (another run recorded them first): %s", len(doubles), doubles[0])
+        failed = [e for e in failed if not _already_recorded(e)]
         if failed:
             log.error("event log write failed for %d of %d events: %s", len(failed), len(results), failed[0])
         for (message, reply), error in zip(pairs, results, strict=True):
@@ -323,6 +337,8 @@ class Journal(Actor):
                     kind=AUDIT_UNAVAILABLE, message=f"the event log could not record the outcome ({type(exc).__name__})"
                 )
             )
+        elif _already_recorded(exc):
+            reply.set_exception(AlreadyRecorded("the log already holds this command's event of this kind"))
         else:
             reply.set_exception(AuditUnavailable(f"the event log cannot be written ({type(exc).__name__})"))
 

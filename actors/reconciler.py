@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from binance_mcp.actors.base import Actor, Reply
-from binance_mcp.actors.journal import AuditUnavailable, Journal
+from binance_mcp.actors.journal import AlreadyRecorded, AuditUnavailable, Journal
 from binance_mcp.actors.limiter import NotSent, send_spent
 from binance_mcp.actors.messages import Settle
 from binance_mcp.events.commands import Command, GetOpenOrders, GetOrder
@@ -91,6 +91,9 @@ class Reconciler(Actor):
                 continue
             try:
                 await self.journal.record(track.command_id, track.tool, found)
+            except AlreadyRecorded:
+                log.info("%s (%s) was reconciled by another run first", track.command_id, track.tool)
+                return None
             except AuditUnavailable as exc:
                 log.error("reconciling %s: %s; it stays unresolved until the next start", track.command_id, exc)
                 return None

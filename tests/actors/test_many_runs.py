@@ -4,6 +4,7 @@ separate `serve` processes have): the guard's caps hold across them, and a halt 
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
@@ -13,11 +14,14 @@ from binance_mcp.actors.executor import Executor
 from binance_mcp.actors.guard import Guard, parse_caps
 from binance_mcp.actors.messages import Admitted
 from binance_mcp.actors.system import System, new_envelope
+from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.outcomes import Executed, Outcome, Rejected
-from binance_mcp.events.schema import Halted, Resumed
+from binance_mcp.events.runs import Lease
+from binance_mcp.events.schema import Halted, Received, Reconciled, Resumed, encode
+from binance_mcp.events.store import Event, EventStore
 from binance_mcp.face.halt import append_switch, who
 
-from ..logs import read_log
+from ..logs import dispatched, read_log
 from .conftest import KEY, exchange_server, new_exchange, system_on
 
 PRICE = "40000"  # a resting LIMIT buy: its value is exactly quantity × price
@@ -108,3 +112,49 @@ async def test_an_order_judged_before_a_halt_is_judged_again_and_not_sent(tmp_pa
     rows = read_log(log)
     assert not any(r.kind == "dispatched" for r in rows)
     assert [r.kind for r in rows if r.tool == "create_order"] == ["received", "rejected"]
+
+
+async def test_two_servers_starting_at_once_recover_a_dead_runs_calls_once_and_leave_a_live_ones(
+    tmp_path: Path,
+) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    dead, live = new_command_id(), new_command_id()
+    hour_ago = (time.time_ns() // 1000) - 3_600_000_000
+    rows = []
+    for run, read, order in ((dead, "dead-read", "dead-order"), (live, "live-read", "live-order")):
+        received = Received(args={}, client="t", size=2, run=run, session="")
+        rows += [
+            Event(hour_ago, run, "started", "", "paper", "{}"),
+            Event(hour_ago, read, "received", "get_ticker_price", "paper", encode(received).decode()),
+            Event(hour_ago, order, "received", "create_order", "paper", encode(received).decode()),
+            Event(
+                hour_ago,
+                order,
+                "dispatched",
+                "create_order",
+                "paper",
+                encode(dispatched("BTCUSDT", "mcp" + order)).decode(),
+            ),
+        ]
+    store = EventStore(log)
+    store.append_batch(rows)
+    store.close()
+    lease = Lease(log, live)  # the live run's process: this one
+    found: list[Reconciled | None] = []
+    try:
+        async with exchange_server(exchange) as url, AsyncExitStack() as stack:
+            both = await asyncio.gather(*(stack.enter_async_context(system_on(url, log)) for _ in range(2)))
+            for system in both:  # the lookups run in the background: wait for them
+                found += await asyncio.gather(*system.reconciler.tasks.values())
+    finally:
+        lease.release()
+    assert len([f for f in found if f is not None]) == 1  # recorded once; a second finds it done
+    kinds = {cid: [r.kind for r in read_log(log) if r.command_id == cid] for cid in ("dead-read", "dead-order")}
+    assert kinds == {
+        "dead-read": ["received", "failed"],  # closed once, by whichever server got there first
+        "dead-order": ["received", "dispatched", "unknown", "reconciled"],
+    }
+    untouched = [r.kind for r in read_log(log) if r.command_id in ("live-read", "live-order")]
+    assert untouched == ["received", "received", "dispatched"]  # a live run's calls are its own
+    assert EventStore(log).verify() is None
