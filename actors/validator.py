@@ -436,8 +436,9 @@ class Validator(Actor):
         assert halt is not None
         return Rejected(
             kind=TRADING_HALTED,
-            message=f"trading is halted on this event log ({halt.reason or 'no reason given'}; by {halt.user or '?'} "
-            f"on {halt.host or '?'}); nothing was sent. Reads and cancels still work. "
+            message=f"trading is halted on this event log ({bounded(halt.reason) or 'no reason given'}; by "
+            f"{bounded(halt.user) or '?'} on {bounded(halt.host) or '?'}); nothing was sent. "
+            "Reads and cancels still work. "
             "`binance-mcp resume` lets orders through again",
         )
 

@@ -39,13 +39,20 @@ from binance_mcp.events.chain import Event
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.outcomes import Executed, Outcome
 from binance_mcp.events.runs import Lease
-from binance_mcp.events.schema import AboutRun, Halted, Resumed, TradingSwitch, encode
+from binance_mcp.events.schema import AboutRun, Halted, Resumed, TradingSwitch, encode, is_text, text_column
 from binance_mcp.events.store import EventStore
 
 __all__ = ["add_parsers", "append_switch", "cancel_everything", "who"]
 
 
+MAX_REASON = 500  # characters of a reason kept: every refusal repeats it
+
+
 def who(reason: str) -> dict[str, Any]:
+    """The reason (text as the log's columns hold it when it is not Unicode text, say an argument
+    that was not UTF-8; cut to MAX_REASON) and who gives it."""
+    if not is_text(reason) or len(reason) > MAX_REASON:
+        reason = text_column(reason, limit=MAX_REASON)
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid
