@@ -15,10 +15,11 @@ from binance_mcp.actors.guard import Guard, parse_caps
 from binance_mcp.actors.messages import Admitted
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.ids import new_command_id
-from binance_mcp.events.outcomes import Executed, Outcome, Rejected
+from binance_mcp.events.outcomes import Executed, Outcome, Rejected, Throttled
 from binance_mcp.events.runs import Lease
 from binance_mcp.events.schema import Halted, Received, Reconciled, Resumed, encode
 from binance_mcp.events.store import Event, EventStore
+from binance_mcp.exchange.paper import LimitConfig
 from binance_mcp.face.halt import append_switch, who
 
 from ..logs import dispatched, read_log
@@ -158,3 +159,18 @@ async def test_two_servers_starting_at_once_recover_a_dead_runs_calls_once_and_l
     untouched = [r.kind for r in read_log(log) if r.command_id in ("live-read", "live-order")]
     assert untouched == ["received", "received", "dispatched"]  # a live run's calls are its own
     assert EventStore(log).verify() is None
+
+
+async def test_the_orders_window_counts_the_orders_other_runs_sent(tmp_path: Path) -> None:
+    """ORDERS is the account's limit: a run that sent no order yet (so no answer of the exchange has
+    told it the count) stops an order before the exchange would, because others sent three."""
+    exchange = new_exchange(LimitConfig(orders_per_10s=3))
+    log = tmp_path / "events.sqlite3"
+    market = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+    async with exchange_server(exchange) as url, system_on(url, log) as first, system_on(url, log) as second:
+        for _ in range(3):
+            assert isinstance(await ask(first, "create_order", **market), Executed)
+        posts = exchange.served["POST /api/v3/order"]
+        outcome = await ask(second, "create_order", **market)
+        assert exchange.served["POST /api/v3/order"] == posts  # stopped here, not at the exchange
+    assert isinstance(outcome, Throttled) and "3 new orders per 10 seconds" in outcome.message
