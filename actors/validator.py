@@ -30,6 +30,7 @@ from binance_mcp.actors.guard import DailyNotional, Guard, Ledger
 from binance_mcp.actors.limiter import NotSent
 from binance_mcp.actors.messages import Envelope, Finish, OrderFacts, Priced, RateBudget, Settle, Validated
 from binance_mcp.events.commands import (
+    CHOICES,
     COMMANDS,
     Command,
     CreateOrder,
@@ -247,8 +248,11 @@ class Validator(Actor):
         except msgspec.ValidationError as exc:
             text = bounded(str(exc))
             field = text.rsplit("`$.", 1)[1].rstrip("`").split(".")[0].split("[")[0] if "`$." in text else None
-            if field is None and "unknown field" in text:
+            if field is None and ("unknown field" in text or "missing required field" in text):
                 field = text.split("`")[1] if "`" in text else None
+            choices = CHOICES[env.tool].get(field or "")
+            if choices is not None:  # say what it may be
+                text += f"; {field} is one of {', '.join(map(str, choices))}"
             return Rejected(kind=VALIDATION_ERROR, message=f"invalid arguments for {env.tool}: {text}", field=field)
         problem = command.problem()
         if problem is not None:

@@ -40,6 +40,8 @@ from binance_mcp.events.schema import is_text
 from binance_mcp.exchange.rules import NEEDS_TIME_IN_FORCE, decimal_places, plain
 
 __all__ = [
+    "CASELESS",
+    "CHOICES",
     "COMMANDS",
     "KLINE_INTERVALS",
     "CancelOpenOrders",
@@ -857,6 +859,41 @@ def _amount_fields(cls: type[Command]) -> tuple[str, ...]:
 AMOUNT_FIELDS = {name: _amount_fields(cls) for name, cls in COMMANDS.items()}
 
 
+def _choices(kind: msgspec.inspect.Type) -> tuple[Any, ...] | None:
+    """The values a field may take when its type is a Literal (optional or not), else None."""
+    if isinstance(kind, msgspec.inspect.Metadata):
+        return _choices(kind.type)
+    if isinstance(kind, msgspec.inspect.LiteralType):
+        return tuple(kind.values)
+    if isinstance(kind, msgspec.inspect.UnionType):
+        found = [c for c in (_choices(t) for t in kind.types) if c is not None]
+        return found[0] if len(found) == 1 else None
+    return None
+
+
+def _enum_fields(cls: type[Command]) -> dict[str, tuple[Any, ...]]:
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    return {f.encode_name: c for f in info.fields if (c := _choices(f.type)) is not None}
+
+
+def _caseless(values: tuple[Any, ...]) -> bool:
+    """Values that are all upper-case words, none two of which differ only in case: `buy` can only
+    mean BUY. (An interval cannot be: `1m` is a minute and `1M` a month.)"""
+    words = [v for v in values if isinstance(v, str)]
+    return (
+        len(words) == len(values)
+        and all(v == v.upper() for v in words)
+        and len({v.lower() for v in words}) == len(words)
+    )
+
+
+# Each tool's fields that take one of a set of values, with the values: what a refusal lists.
+CHOICES = {name: _enum_fields(cls) for name, cls in COMMANDS.items()}
+# Those accepted in any ASCII case (`buy` → BUY).
+CASELESS = {name: {f: frozenset(v) for f, v in fields.items() if _caseless(v)} for name, fields in CHOICES.items()}
+
+
 _text_check = msgspec.json.Encoder()
 
 
@@ -878,7 +915,8 @@ def _not_text(args: dict[str, Any]) -> str | None:
 
 def decode(tool: str, args: dict[str, Any]) -> Command:
     """Typed command from raw arguments: `InvalidArgument` for an amount off its grammar (checked
-    first, before any arithmetic), `msgspec.ValidationError` when the arguments do not fit."""
+    first, before any arithmetic), `msgspec.ValidationError` when the arguments do not fit. A
+    choice of upper-case words is taken in any ASCII case (`side: "buy"`)."""
     where = _not_text(args)
     if where is not None:
         raise InvalidArgument(where, f"{where}: a string is not Unicode text (it has a lone surrogate)")
@@ -887,4 +925,9 @@ def decode(tool: str, args: dict[str, Any]) -> Command:
         problem = None if value is None else amount_problem(value)
         if problem is not None:
             raise InvalidArgument(name, f"{name} {echo(value)} {problem}")
+    for name, allowed in CASELESS[tool].items():
+        value = args.get(name)
+        # ASCII only: Unicode case mapping folds look-alikes ('ſell'.upper() is 'SELL')
+        if isinstance(value, str) and value not in allowed and value.isascii() and value.upper() in allowed:
+            args = {**args, name: value.upper()}
     return msgspec.convert(args, COMMANDS[tool], strict=True)
