@@ -185,8 +185,8 @@ def _parser() -> argparse.ArgumentParser:
         help="the account signs with Ed25519: this public key (PEM) verifies it; BINANCE_API_KEY names it",
     )
     paper.add_argument("--weight-limit", type=int, default=6000, help="REQUEST_WEIGHT per minute per IP")
-    paper.add_argument("--orders-per-10s", type=int, default=50)
-    paper.add_argument("--orders-per-day", type=int, default=160_000)
+    paper.add_argument("--orders-per-10s", type=int, default=50, help="ORDERS limit per 10 s per account")
+    paper.add_argument("--orders-per-day", type=int, default=160_000, help="ORDERS limit per day per account")
     paper.add_argument("--ban-after", type=int, default=3, help="429 answers in a window before a 418 ban")
     paper.add_argument("--ban-seconds", type=int, default=120, help="first ban length; each later ban doubles")
     paper.set_defaults(run=_paper)

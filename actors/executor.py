@@ -206,11 +206,16 @@ class Executor(Actor):
         reader = LogReader(self.journal.store.path)
         try:
             where, params = filters.where()
+            matched = reader.commands_count(where, params)
             entries = [command_entry(row) for row in reader.commands_page(where, params, query.limit, query.offset)]
         finally:
             reader.close()
-        more = len(entries) == query.limit
-        return {"commands": entries, "next_offset": query.offset + query.limit if more else None}
+        more = query.offset + len(entries) < matched
+        return {
+            "commands": entries,
+            "matched": matched,  # how many commands the filters match; `commands` is a page of them
+            "next_offset": query.offset + len(entries) if more else None,
+        }
 
     async def execute(self, command: Command) -> Outcome:
         if isinstance(command, GetAvailableAssets | GetSymbolInfo):

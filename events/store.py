@@ -351,9 +351,14 @@ class LogReader:
     def events_of(self, command_id: str) -> list[tuple[object, ...]]:
         return self.conn.execute(f"{_ROW} WHERE command_id = ? ORDER BY seq", (command_id,)).fetchall()
 
+    def commands_count(self, where: str, params: Sequence[object]) -> int:
+        """How many commands match `where` (over the `commands` view)."""
+        row = self.conn.execute(f"SELECT count(*) FROM commands{where}", list(params)).fetchone()
+        return int(row[0])
+
     def commands_page(self, where: str, params: Sequence[object], limit: int, offset: int = 0) -> list[tuple[Any, ...]]:
-        """The newest `limit` commands matching `where` (over the `commands` view) after skipping
-        `offset` newer ones, oldest first."""
+        """The newest `limit` commands (-1: all) matching `where` (over the `commands` view) after
+        skipping `offset` newer ones, oldest first."""
         rows = self.conn.execute(
             "SELECT received_us, command_id, tool, request, outcome, latency_ms, result, session FROM commands"
             f"{where} ORDER BY received_us DESC LIMIT ? OFFSET ?",

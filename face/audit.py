@@ -196,11 +196,34 @@ def _filters(args: argparse.Namespace) -> Filters:
     )
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 command`, `2 commands`, with the thousands grouped."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def page_note(matched: int, shown: int, offset: int) -> str:
+    """What a page of `list` holds of what matched, and how to see the rest."""
+    if offset == 0 and shown == matched:
+        return counted(matched, "command")
+    note = f"{'newest ' if offset == 0 else ''}{shown:,} of {counted(matched, 'command')}"
+    if offset:
+        note += f", after the newest {offset:,}"
+    more = []
+    if offset + shown < matched:
+        more.append(f"--offset {offset + shown} for older")
+    more.append("--limit 0 for all")
+    return f"{note} ({'; '.join(more)})"
+
+
 def _list(reader: LogReader, args: argparse.Namespace) -> int:
     where, params = _filters(args).where()
-    entries = [command_entry(row) for row in reader.commands_page(where, params, args.limit)]
-    if args.json:
+    matched = reader.commands_count(where, params)
+    page = reader.commands_page(where, params, args.limit or -1, args.offset)
+    entries = [command_entry(row) for row in page]
+    if args.json:  # the list as it always was on stdout; what it is a page of, on stderr
         _emit_json(entries)
+        facts = {"matched": matched, "shown": len(entries), "offset": args.offset, "limit": args.limit}
+        print(_encoder.encode(facts).decode(), file=sys.stderr)
         return 0
     rows = [
         [
@@ -214,9 +237,8 @@ def _list(reader: LogReader, args: argparse.Namespace) -> int:
         ]
         for e in entries
     ]
-    _console().print(
-        _table(f"{len(rows)} commands", ["time (UTC)", "command", "tool", "arguments", "outcome", "ms", "detail"], rows)
-    )
+    title = page_note(matched, len(rows), args.offset)
+    _console().print(_table(title, ["time (UTC)", "command", "tool", "arguments", "outcome", "ms", "detail"], rows))
     return 0
 
 
@@ -598,6 +620,11 @@ def _export(reader: LogReader, args: argparse.Namespace) -> int:
         columns = _COMMAND_COLUMNS
         cursor = reader.query(f"SELECT {', '.join(columns)} FROM commands{where} ORDER BY received_us", params)
     else:
+        only_commands = [name for name in ("outcome", "symbol", "session") if getattr(filters, name) is not None]
+        if only_commands:
+            flags = ", ".join(f"--{name}" for name in only_commands)
+            print(f"binance-mcp audit export: {flags} filter commands, not events: add --commands", file=sys.stderr)
+            return 2
         clauses, params = [], []
         if filters.since_us is not None:
             clauses.append("ts >= ?")
@@ -614,24 +641,43 @@ def _export(reader: LogReader, args: argparse.Namespace) -> int:
     rows: Iterator[tuple[Any, ...]] = (row for chunk in iter(lambda: cursor.fetchmany(10_000), []) for row in chunk)
     if args.output:
         with Path(args.output).open("w", newline="") as out:
-            _write(out, args.format, columns, rows)
+            written = _write(out, args.format, columns, rows)
     else:
-        _write(sys.stdout, args.format, columns, rows)
+        written = _write(sys.stdout, args.format, columns, rows)
+    what = counted(written, "command" if args.commands else "event")
+    print(f"binance-mcp audit export: {what}, all that matched", file=sys.stderr)
     return 0
 
 
-def _write(out: IO[str], fmt: str, columns: tuple[str, ...], rows: Iterator[tuple[Any, ...]]) -> None:
+def _write(out: IO[str], fmt: str, columns: tuple[str, ...], rows: Iterator[tuple[Any, ...]]) -> int:
+    """Write the rows; how many."""
+    n = 0
     if fmt == "csv":
         writer = csv.writer(out)
         writer.writerow(columns)
-        writer.writerows(rows)
-        return
+        for row in rows:
+            writer.writerow(row)
+            n += 1
+        return n
     for row in rows:
         out.write(_encoder.encode(dict(zip(columns, row, strict=True))).decode())
         out.write("\n")
+        n += 1
+    return n
 
 
 # -- the command line -------------------------------------------------------------------------
+def _count(text: str) -> int:
+    """A whole number, 0 or more (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative: give 0 or more")
+    return value
+
+
 def _run(handler: Callable[[LogReader, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         path = Path(args.event_log or os.environ.get("MCP_EVENT_LOG") or default_event_log(os.environ))
@@ -669,9 +715,9 @@ def add_parser(sub: Any) -> None:
         "--since", metavar="WHEN", help="ISO 8601 time (UTC unless given) or an age: 90s, 15m, 2h, 3d, 1w"
     )
     filters.add_argument("--until", metavar="WHEN", help="as --since")
-    filters.add_argument("--tool")
+    filters.add_argument("--tool", help="only calls of this tool (as the log names it)")
     filters.add_argument("--outcome", help="executed, rejected, throttled, failed, unknown, or pending")
-    filters.add_argument("--symbol")
+    filters.add_argument("--symbol", help="only calls on this symbol, however spelled (btc/usdt finds BTCUSDT)")
     filters.add_argument("--session", help="a session id (a prefix is enough)")
 
     audit = sub.add_parser(
@@ -685,7 +731,10 @@ def add_parser(sub: Any) -> None:
         run=_run(_digest)
     )
     listing = subs.add_parser("list", parents=[common, filters], help="one line per command")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument(
+        "--limit", type=_count, default=50, help="how many commands, newest first (default 50; 0: all of them)"
+    )
+    listing.add_argument("--offset", type=_count, default=0, help="skip this many newer commands first (default 0)")
     listing.set_defaults(run=_run(_list))
     show = subs.add_parser("show", parents=[common], help="one command's timeline")
     show.add_argument("command_id", help="a command id or a unique prefix of one")
@@ -694,7 +743,7 @@ def add_parser(sub: Any) -> None:
         run=_run(_stats)
     )
     export = subs.add_parser("export", parents=[common, filters], help="stream events or commands")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="one JSON object a line, or CSV")
     export.add_argument("--commands", action="store_true", help="the commands view instead of the events")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     export.set_defaults(run=_run(_export))
@@ -706,8 +755,19 @@ def add_parser(sub: Any) -> None:
     alerts.add_argument(
         "--probe-count", type=int, default=defaults.probe_count, help="rejected calls that make a burst"
     )
-    alerts.add_argument("--probe-window", type=int, default=defaults.probe_window_s, metavar="SECONDS")
-    alerts.add_argument("--rate-limit-hits", type=int, default=defaults.rate_limit_hits)
+    alerts.add_argument(
+        "--probe-window",
+        type=int,
+        default=defaults.probe_window_s,
+        metavar="SECONDS",
+        help="the window a burst of rejected calls falls within",
+    )
+    alerts.add_argument(
+        "--rate-limit-hits",
+        type=int,
+        default=defaults.rate_limit_hits,
+        help="rate-limit answers from the exchange worth an alert (10x that many throttles here)",
+    )
     alerts.add_argument("--size-factor", type=float, default=defaults.size_factor, help="x the median order")
     alerts.set_defaults(run=_run(_alerts))
     cross = subs.add_parser("crosscheck", parents=[common], help="the account's orders against this log")

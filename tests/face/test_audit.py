@@ -4,6 +4,7 @@ server appends."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import io
@@ -235,6 +236,7 @@ def test_get_audit_log_is_the_same_record(written: tuple[Path, list[dict[str, An
         "BTCUSDT BUY LIMIT 0.000015 @ 40000",
     ]
     assert entries[0]["command_id"] == written[1][2]["command_id"] and answer["data"]["next_offset"] is None
+    assert answer["data"]["matched"] == 3  # all of them shown: nothing left out
 
 
 def test_an_absent_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -353,3 +355,75 @@ async def test_crosscheck_finds_an_order_placed_around_the_server(
     assert [o["clientOrderId"] for o in report["not_placed_by_this_server"]] == ["web_1"]
     assert report["unknown_to_the_exchange"] == [] and "BTCUSDT" in report["symbols"]
     assert "ETHUSDT" in report["symbols"]  # from the balances: the account holds ETH
+
+
+def _log_of_commands(path: Path, n: int) -> None:
+    """A log of `n` reads (received and executed), one a second."""
+    store = EventStore(path)
+    events = []
+    for i in range(n):
+        cid = f"{i:032x}"
+        events += [
+            Event(1_000_000 * i, cid, "received", "get_ticker_price", "paper", '{"args":{"symbol":"BTCUSDT"}}'),
+            Event(1_000_000 * i + 1, cid, "executed", "get_ticker_price", "paper", '{"outcome":"executed","data":{}}'),
+        ]
+    store.append_batch(events)
+    store.close()
+
+
+def test_list_says_what_it_leaves_out_and_pages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "events.sqlite3"
+    _log_of_commands(log, 72)
+    code, out = audit(capsys, "list", "--event-log", str(log))
+    assert code == 0 and "newest 50 of 72 commands (--offset 50 for older; --limit 0 for all)" in out
+    assert main(["audit", "list", "--event-log", str(log), "--json"]) == 0
+    captured = capsys.readouterr()
+    page = json.loads(captured.out)
+    assert isinstance(page, list) and len(page) == 50  # the shape scripts know, unchanged
+    assert json.loads(captured.err) == {"matched": 72, "shown": 50, "offset": 0, "limit": 50}
+    everything = audit_json(capsys, "list", "--event-log", str(log), "--limit", "0")
+    assert len(everything) == 72 and everything[0]["command_id"] == f"{0:032x}"
+    older = audit_json(capsys, "list", "--event-log", str(log), "--offset", "50")
+    assert [e["command_id"] for e in older] == [e["command_id"] for e in everything[:22]]
+    code, out = audit(capsys, "list", "--event-log", str(log), "--offset", "50", "--limit", "10")
+    assert "10 of 72 commands, after the newest 50 (--offset 60 for older; --limit 0 for all)" in out
+    one = tmp_path / "one.sqlite3"
+    _log_of_commands(one, 1)
+    assert audit(capsys, "list", "--event-log", str(one))[1].startswith("1 command ")
+    for bad in ("-1", "x"):
+        with pytest.raises(SystemExit) as refused:
+            main(["audit", "list", "--event-log", str(log), "--limit", bad])
+        assert refused.value.code == 2
+    assert "give 0 or more" in capsys.readouterr().err
+
+
+def test_export_says_how_many_and_refuses_filters_it_cannot_apply(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "events.sqlite3"
+    _log_of_commands(log, 7)
+    assert main(["audit", "export", "--event-log", str(log)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 14 and "14 events, all that matched" in captured.err
+    assert main(["audit", "export", "--event-log", str(log), "--symbol", "BTCUSDT"]) == 2
+    assert "--symbol filter commands, not events: add --commands" in capsys.readouterr().err
+    assert main(["audit", "export", "--event-log", str(log), "--symbol", "BTCUSDT", "--commands"]) == 0
+    assert "7 commands, all that matched" in capsys.readouterr().err
+
+
+def test_every_option_of_every_command_line_says_what_it_does() -> None:
+    from binance_mcp.server import _parser
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> list[str]:
+        missing = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    missing += walk(sub, f"{path} {name}")
+            elif action.option_strings and action.help is None:
+                missing.append(f"{path} {'/'.join(action.option_strings)}")
+            elif not action.option_strings and action.help is None:
+                missing.append(f"{path} {action.dest}")
+        return missing
+
+    assert walk(_parser(), "binance-mcp") == []
