@@ -33,6 +33,7 @@ __all__ = [
     "Order",
     "Stats",
     "Thresholds",
+    "bursts",
     "command_entry",
     "crosscheck",
     "find_alerts",
@@ -308,15 +309,42 @@ class Order:
 
 
 def alert(pattern: str, summary_text: str, ids: Sequence[str], times: Sequence[int]) -> dict[str, Any]:
-    """One alert: its pattern, what it means, and its evidence (up to 20 command ids, first, last)."""
+    """One alert: its pattern, what it means, how many, and its evidence, bounded: up to 20 command
+    ids, the first and last id and time, the span."""
     return {
         "pattern": pattern,
         "summary": summary_text,
-        "count": len(ids),
+        "count": len(ids),  # all of them; the evidence below is bounded
         "command_ids": list(ids[:20]),
+        "first_id": ids[0] if ids else None,
+        "last_id": ids[-1] if ids else None,
         "first": iso(min(times)) if times else None,
         "last": iso(max(times)) if times else None,
+        "span_s": (max(times) - min(times)) / 1e6 if times else None,
     }
+
+
+def bursts(calls: Sequence[Call], count: int, window_us: int) -> list[list[Call]]:
+    """The bursts in `calls` (in time order): every call of every window of `window_us` that holds
+    `count` or more, overlapping windows making one burst. Whole: 29 rejected calls in 0.3 s are
+    one burst of 29, not the first 5 of them; a trickle that never fills a window is none."""
+    found: list[list[Call]] = []
+    lo = hi = -1  # the burst being grown, as indexes into `calls`
+    start = 0
+    for end in range(len(calls)):
+        while calls[end].received_us - calls[start].received_us > window_us:
+            start += 1
+        if end - start + 1 < count:
+            continue
+        if hi >= start:  # this window overlaps the burst being grown
+            hi = end
+            continue
+        if hi >= 0:
+            found.append(list(calls[lo : hi + 1]))
+        lo, hi = start, end
+    if hi >= 0:
+        found.append(list(calls[lo : hi + 1]))
+    return found
 
 
 def find_alerts(
@@ -338,17 +366,16 @@ def find_alerts(
     for call in period:
         if call.kind in PROBING_KINDS:
             by_session[call.session or "-"].append(call)
-    window_us = t.probe_window_s * 1_000_000
     for session, calls in by_session.items():
         calls.sort(key=lambda c: c.received_us)
-        start = 0
-        for end in range(len(calls)):
-            while calls[end].received_us - calls[start].received_us > window_us:
-                start += 1
-            if end - start + 1 >= t.probe_count:
-                burst = calls[start : end + 1]
-                add("probing", f"{len(burst)} rejected calls within {t.probe_window_s} s from session {session}", burst)
-                break
+        for burst in bursts(calls, t.probe_count, t.probe_window_s * 1_000_000):
+            span_s = (burst[-1].received_us - burst[0].received_us) / 1e6
+            add(
+                "probing",
+                f"{len(burst)} rejected calls within {span_s:.3g} s from session {session} "
+                f"(a burst: {t.probe_count} or more within {t.probe_window_s} s)",
+                burst,
+            )
     unknown = [c for c in period if c.kind == "unknown_tool"]
     add("unknown_tools", f"calls to tools that do not exist: {', '.join(sorted({c.tool for c in unknown}))}", unknown)
     big = [c for c in period if c.kind == "request_too_large"]

@@ -364,6 +364,12 @@ _UNSTOPPED = (
 )
 
 
+def _evidence(found: dict[str, Any]) -> str:
+    """An alert's evidence on a line: its ids when two or fewer, else the first and the last."""
+    ids = found["command_ids"]
+    return " ".join(ids) if found["count"] <= 2 else f"{found['first_id']} … {found['last_id']}"
+
+
 def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
     now = time.time_ns() // 1000
     since = parse_time(args.since, now)
@@ -396,7 +402,7 @@ def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({"since": iso(since), "alerts": alerts})
     elif alerts:
-        rows = [[a["pattern"], a["count"], a["summary"], a["first"], " ".join(a["command_ids"][:3])] for a in alerts]
+        rows = [[a["pattern"], a["count"], a["summary"], a["first"], _evidence(a)] for a in alerts]
         _console().print(
             _table(f"{len(alerts)} alerts since {iso(since)}", ["pattern", "n", "what", "first", "evidence"], rows)
         )

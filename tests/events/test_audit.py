@@ -8,6 +8,8 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from binance_mcp.events.audit import (
     Call,
@@ -15,6 +17,7 @@ from binance_mcp.events.audit import (
     Order,
     Stats,
     Thresholds,
+    bursts,
     command_entry,
     crosscheck,
     find_alerts,
@@ -232,3 +235,33 @@ def test_crosscheck_finds_orders_on_either_side_only() -> None:
     assert report["unknown_to_the_exchange"] == [{"command_id": "b", "client_order_id": "mcpb"}]
     clean = crosscheck([("a", "mcpa", "placed")], exchange[:1])
     assert clean["not_placed_by_this_server"] == [] and clean["unknown_to_the_exchange"] == []
+
+
+def test_a_burst_is_counted_whole_and_its_evidence_is_bounded() -> None:
+    """29 rejected calls within 0.3 s are one burst of 29 (not the first 5); two bursts apart are two;
+    the evidence names the first and the last and the span, and at most 20 ids."""
+    fast = [call(400 + i, i * 0.01, outcome="rejected", kind="validation_error") for i in range(29)]
+    later = [call(500 + i, 600 + i, outcome="rejected", kind="validation_error") for i in range(6)]
+    alerts = find_alerts(fast + later, HISTORY, [], ORDERS_BEFORE)
+    assert [(a["pattern"], a["count"]) for a in alerts] == [("probing", 29), ("probing", 6)]
+    first = alerts[0]
+    assert first["summary"].startswith("29 rejected calls within 0.28 s from session s1")
+    assert (first["first_id"], first["last_id"]) == (fast[0].command_id, fast[-1].command_id)
+    assert len(first["command_ids"]) == 20 and abs(first["span_s"] - 0.28) < 1e-6
+
+
+@given(st.lists(st.floats(min_value=0, max_value=3600, allow_nan=False), max_size=80))
+def test_bursts_hold_every_call_of_every_full_window_and_nothing_else(times: list[float]) -> None:
+    calls = sorted(
+        (call(i, t, outcome="rejected", kind="validation_error") for i, t in enumerate(times)),
+        key=lambda c: c.received_us,
+    )
+    found = bursts(calls, 5, 60 * S)
+    in_bursts = [c.command_id for b in found for c in b]
+    assert len(in_bursts) == len(set(in_bursts))  # a call is in one burst at most
+    full = set()  # the calls of every window of 60 s that holds 5 or more
+    for c in calls:
+        window = [d for d in calls if c.received_us <= d.received_us <= c.received_us + 60 * S]
+        if len(window) >= 5:
+            full.update(d.command_id for d in window)
+    assert set(in_bursts) == full
