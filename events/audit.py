@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from binance_mcp.events.outcomes import Executed, Outcome, echo
+from binance_mcp.events.outcomes import Executed, Outcome, bounded, echo
 from binance_mcp.events.schema import Received, decode
 from binance_mcp.exchange.rules import SYMBOL_SEPARATORS, normalize_symbol
 
@@ -180,18 +180,47 @@ def key_args(request: str | None) -> str:
     return " ".join(words)
 
 
+_GIST_KEYS = (
+    "symbol",
+    "orderId",
+    "clientOrderId",
+    "side",
+    "type",
+    "status",
+    "price",
+    "origQty",
+    "executedQty",
+    "cummulativeQuoteQty",
+    "lastPrice",
+    "priceChangePercent",
+    "bidPrice",
+    "askPrice",
+    "asset",
+    "free",
+    "locked",
+    "canTrade",
+)
+
+
 def summary(outcome: str | None, result: str | None) -> dict[str, Any]:
-    """The gist of an outcome: an error's type and message, an order's status, or nothing."""
+    """The gist of an outcome, in the keys a tool result uses: an error's `type`, `message` and
+    `code`; for an answer, its order or price fields (status and quantities, a price), and for each
+    list in it (balances, bids, fills…) how many; for a list answer, how many. Empty while pending."""
     event = decode(outcome, result) if outcome and result else None
     if not isinstance(event, Outcome):
-        return {}
+        return {"truncated": True} if outcome == "executed" and result and '"truncated"' in result else {}
     if not isinstance(event, Executed):
-        gist = {k: getattr(event, k, None) for k in ("kind", "message", "code")}
-        return {k: v for k, v in gist.items() if v is not None}
+        gist = {"type": getattr(event, "kind", None), "message": getattr(event, "message", None)}
+        gist["code"] = getattr(event, "code", None)
+        return {k: bounded(v) if isinstance(v, str) else v for k, v in gist.items() if v is not None}
     data = event.data
-    if isinstance(data, dict):
-        return {k: data[k] for k in ("symbol", "orderId", "status", "executedQty", "price") if k in data}
-    return {}
+    if isinstance(data, list):
+        return {"count": len(data)}
+    if not isinstance(data, dict):
+        return {}
+    gist = {k: data[k] for k in _GIST_KEYS if k in data and not isinstance(data[k], dict | list)}
+    gist.update({f"{k}_count": len(v) for k, v in data.items() if isinstance(v, list)})
+    return gist
 
 
 def percentile(ordered: Sequence[float], q: float) -> float | None:

@@ -173,6 +173,7 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     changes_state: ClassVar[bool] = False  # journaled `dispatched` before it leaves; never retried
     destructive: ClassVar[bool] = False
     places_order: ClassVar[bool] = False  # a new order: counts against ORDERS, gets a derived client id
+    open_world: ClassVar[bool] = True  # it reads or acts on the exchange (not only this server's own record)
 
     @classmethod
     def tool_name(cls) -> str:
@@ -196,7 +197,7 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
             "read_only_hint": not cls.changes_state,
             "destructive_hint": cls.destructive,
             "idempotent_hint": not cls.changes_state,
-            "open_world_hint": True,
+            "open_world_hint": cls.open_world,
         }
 
     def binance_params(self) -> dict[str, str]:
@@ -372,6 +373,7 @@ class GetAuditLog(Command, frozen=True, tag="get_audit_log"):
     symbol: Symbol | None = None
     since: Annotated[str, Meta(max_length=40, description="From: 2026-11-29T03:00Z, or an age: 2h, 3d.")] | None = None
     until: Annotated[str, Meta(max_length=40, description="To, as since.")] | None = None
+    open_world: ClassVar[bool] = False  # this server's own event log, nothing else
     limit: Annotated[int, Meta(ge=1, le=100, description="How many commands, 1 to 100.")] = 20
     offset: Annotated[int, Meta(ge=0, le=1_000_000, description="Skip this many newer commands.")] = 0
 

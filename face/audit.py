@@ -215,6 +215,14 @@ def page_note(matched: int, shown: int, offset: int) -> str:
     return f"{note} ({'; '.join(more)})"
 
 
+def _detail(gist: dict[str, Any]) -> str:
+    """A command's result in a table cell: an error's type, an order's status, a price, a count."""
+    for key in ("type", "status", "price", "count"):
+        if key in gist:
+            return str(gist[key])
+    return ""
+
+
 def _list(reader: LogReader, args: argparse.Namespace) -> int:
     where, params = _filters(args).where()
     matched = reader.commands_count(where, params)
@@ -233,7 +241,7 @@ def _list(reader: LogReader, args: argparse.Namespace) -> int:
             e["args"],
             e["outcome"],
             e["latency_ms"],
-            e["result"].get("kind") or e["result"].get("status") or "",
+            _detail(e["result"]),
         ]
         for e in entries
     ]

@@ -95,10 +95,21 @@ def test_a_command_line_says_what_it_was_about_and_how_it_ended() -> None:
     filled = json.dumps(
         {"outcome": "executed", "data": {"symbol": "BTCUSDT", "orderId": 3, "status": "FILLED", "fills": []}}
     )
-    assert summary("executed", filled) == {"symbol": "BTCUSDT", "orderId": 3, "status": "FILLED"}
+    assert summary("executed", filled) == {"symbol": "BTCUSDT", "orderId": 3, "status": "FILLED", "fills_count": 0}
     refused = json.dumps({"outcome": "rejected", "kind": "guard_limit", "message": "over", "field": None})
-    assert summary("rejected", refused) == {"kind": "guard_limit", "message": "over"}
-    assert summary("executed", json.dumps({"outcome": "executed", "data": [1, 2]})) == {}
+    assert summary("rejected", refused) == {"type": "guard_limit", "message": "over"}  # a tool error's keys
+    failed = json.dumps({"outcome": "failed", "kind": "order_rejected", "message": "no", "code": -2010})
+    assert summary("failed", failed) == {"type": "order_rejected", "message": "no", "code": -2010}
+    assert summary("executed", json.dumps({"outcome": "executed", "data": [1, 2]})) == {"count": 2}
+    price = json.dumps({"outcome": "executed", "data": {"symbol": "BTCUSDT", "price": "58000.1"}})
+    assert summary("executed", price) == {"symbol": "BTCUSDT", "price": "58000.1"}
+    balances = {"balances": [{"asset": "BTC"}, {"asset": "USDT"}], "canTrade": True, "accountType": "SPOT"}
+    balance = json.dumps({"outcome": "executed", "data": balances})
+    assert summary("executed", balance) == {"canTrade": True, "balances_count": 2}
+    assert summary("executed", '{"outcome":"executed","truncated":true,"size":70000,"sha256":"ab"}') == {
+        "truncated": True
+    }
+    assert summary(None, None) == {}
     entry = command_entry((NOW, "c1", "create_order", request, None, None, None, "s1"))
     assert entry["outcome"] == "pending" and entry["latency_ms"] is None and entry["at"].endswith("Z")
 

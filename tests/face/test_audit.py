@@ -186,7 +186,7 @@ def test_list_filters_and_show_a_timeline(
     assert [e["tool"] for e in everything] == [tool for tool, _ in SESSION]
     orders = audit_json(capsys, "list", "--event-log", str(log), "--tool", "create_order")
     assert orders[0]["args"] == "BTCUSDT BUY MARKET 0.001"
-    assert [e["result"].get("status") or e["result"].get("kind") for e in orders] == ["FILLED", "NEW", "filter_failure"]
+    assert [e["result"].get("status") or e["result"].get("type") for e in orders] == ["FILLED", "NEW", "filter_failure"]
     rejected = audit_json(capsys, "list", "--event-log", str(log), "--outcome", "rejected")
     assert {e["tool"] for e in rejected} == {"create_order", "get_order_book"}
     assert audit_json(capsys, "list", "--event-log", str(log), "--symbol", "ethusdt")[0]["tool"] == "get_order_book"
