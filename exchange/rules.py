@@ -19,8 +19,8 @@ import functools
 import string
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_DOWN, Context, Decimal, localcontext
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_UP, Context, Decimal, localcontext
 from typing import Any, ParamSpec, TypeVar
 
 __all__ = [
@@ -379,21 +379,99 @@ def _band_hint(name: str, up: Decimal, down: Decimal, order: OrderCheck, tick: D
     )
 
 
+def ceil_to_step(value: Decimal, step: Decimal) -> Decimal:
+    """The smallest multiple of `step` not below `value` (value itself when step is 0)."""
+    if step == 0:
+        return value
+    return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
+
+
+def shown(value: Decimal, step: Decimal, rounding: str = ROUND_DOWN) -> str:
+    """`value` at the precision of `step` (a symbol's tick or step size), rounded the way that keeps
+    what a message says of it true (down for "below", up for "above"); plain when step is 0."""
+    if not step:
+        return plain(value)
+    places = decimal_places(step)
+    cut = value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
+    if cut == 0 and value != 0:
+        return f"less than {plain(Decimal(1).scaleb(-places))}"
+    return plain(cut)
+
+
+_QUANTITY_TRIES = 20  # steps above the first quantity the filters' minimums allow
+
+
+def passing_quantity(rules: SymbolRules, order: OrderCheck) -> Decimal | None:
+    """The smallest quantity on the symbol's step grid that passes every filter with the rest of the
+    order as it is (its price, or the average price for MARKET), or None if none near the
+    minimums does."""
+    price = _order_price(order)
+    least = max(rules.min_qty, Decimal(rules.filters.get("MARKET_LOT_SIZE", {}).get("minQty", 0)))
+    for name in ("NOTIONAL", "MIN_NOTIONAL"):
+        if name in rules.filters and price:
+            least = max(least, Decimal(rules.filters[name]["minNotional"]) / price)
+    quantity = ceil_to_step(least, rules.step_size) or rules.step_size
+    for _ in range(_QUANTITY_TRIES):
+        if quantity and check_order(rules, replace(order, quantity=quantity, quote_order_qty=None)) is None:
+            return quantity
+        quantity += rules.step_size or Decimal(0)
+    return None
+
+
 def _notional_hint(name: str, minimum: Decimal, cap: Decimal, rules: SymbolRules, order: OrderCheck) -> str:
     notional = _notional_of(order)
     assert notional is not None
-    quote = rules.quote_asset
+    quote, tick = rules.quote_asset, rules.tick_size
     if notional < minimum:
         price = _order_price(order)
         hint = ""
         if price and order.quote_order_qty is None:
-            smallest = floor_to_step(minimum / price, rules.step_size)
-            if smallest * price < minimum:
-                smallest += rules.step_size or Decimal(0)
-            hint = f"; at {plain(price)} the smallest quantity is {plain(smallest)}"
+            smallest = passing_quantity(rules, order)
+            if smallest is not None:
+                hint = f"; at {plain(price)} the smallest quantity that passes every filter is {plain(smallest)}"
         valued = " (valued at the average price)" if order.type == "MARKET" and order.quote_order_qty is None else ""
-        return f"order value {plain(notional)} {quote}{valued} is below minNotional {plain(minimum)} ({name}){hint}"
-    return f"order value {plain(notional)} {quote} is above maxNotional {plain(cap)} ({name})"
+        value = shown(notional, tick, ROUND_DOWN)
+        return f"order value {value} {quote}{valued} is below minNotional {plain(minimum)} ({name}){hint}"
+    return f"order value {shown(notional, tick, ROUND_UP)} {quote} is above maxNotional {plain(cap)} ({name})"
+
+
+def _lot_hint(rules: SymbolRules, order: OrderCheck, name: str) -> str | None:
+    """LOT_SIZE / MARKET_LOT_SIZE for the quantity: the grid's hint, and whether the nearest valid
+    quantities would then pass every other filter at the order's price; if not, the smallest that
+    would (an assistant follows hints literally: a hint must not lead into the next wall)."""
+    assert order.quantity is not None
+    f = rules.filters[name]
+    hint = _grid_hint(f, _LOT_KEYS, order.quantity, "quantity", name)
+    lo, hi, step = (Decimal(f[k]) for k in _LOT_KEYS)
+    price = _order_price(order)
+    at = f" at {plain(price)}" if price else ""
+    if hint is not None and lo and order.quantity < lo and check_order(rules, replace(order, quantity=lo)):
+        smallest = passing_quantity(rules, order)  # minQty itself would fail another filter
+        if smallest is not None:
+            hint += f"; the smallest quantity that passes every filter{at} is {plain(smallest)}"
+    if hint is None or "nearest valid" not in hint:
+        return hint
+    below = floor_to_step(order.quantity, step)
+    near = [c for c in (below, below + step) if (not lo or c >= lo) and (not hi or c <= hi)]
+    failing = {c: check_order(rules, replace(order, quantity=c)) for c in near}
+    passing = [c for c, failed in failing.items() if failed is None]
+    if len(passing) == len(near):
+        return hint
+    grid = hint.split("; nearest valid:")[0]
+    if passing:
+        others = ", ".join(f"{plain(c)} fails {failing[c]}" for c in near if failing[c] is not None)
+        return f"{grid}; nearest valid: {' or '.join(plain(c) for c in passing)} ({others}{at})"
+    failed_filters = sorted({str(v) for v in failing.values()})
+    smallest = passing_quantity(rules, order)
+    then = (
+        f"the smallest quantity that passes every filter{at} is {plain(smallest)}"
+        if smallest is not None
+        else "no quantity near the filters' minimums passes every filter"
+    )
+    return (
+        f"{grid}; the nearest on the grid, {' or '.join(plain(c) for c in near)}, would fail "
+        f"{' and '.join(failed_filters)}{at}: {then}"
+    )
 
 
 @exact
@@ -407,10 +485,11 @@ def explain_failure(
         for what, price in (("price", order.price), ("stop_price", order.stop_price)):
             hint = hint or (None if price is None else _grid_hint(f, _PRICE_KEYS, price, what, name))
     elif name == "LOT_SIZE":
-        for what, qty in (("quantity", order.quantity), ("iceberg quantity", order.iceberg_qty)):
-            hint = hint or (None if qty is None else _grid_hint(f, _LOT_KEYS, qty, what, name))
+        hint = None if order.quantity is None else _lot_hint(rules, order, name)
+        if order.iceberg_qty is not None:
+            hint = hint or _grid_hint(f, _LOT_KEYS, order.iceberg_qty, "iceberg quantity", name)
     elif name == "MARKET_LOT_SIZE" and order.quantity is not None:
-        hint = _grid_hint(f, _LOT_KEYS, order.quantity, "quantity", name)
+        hint = _lot_hint(rules, order, name)
     elif name == "PERCENT_PRICE":
         hint = _band_hint(name, Decimal(f["multiplierUp"]), Decimal(f["multiplierDown"]), order, rules.tick_size)
     elif name == "PERCENT_PRICE_BY_SIDE":

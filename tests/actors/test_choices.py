@@ -3,6 +3,8 @@ a refusal that lists the allowed values, a missing argument named."""
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import pytest
 from hypothesis import given
@@ -72,3 +74,12 @@ def test_no_other_text_is_taken_for_a_choice(side: str) -> None:
 def test_every_caseless_choice_is_upper_case_and_the_intervals_are_not_caseless() -> None:
     assert "interval" in CHOICES["get_klines"] and "interval" not in CASELESS["get_klines"]
     assert all(v == v.upper() for fields in CASELESS.values() for values in fields.values() for v in values)
+
+
+async def test_the_hint_for_a_quantity_off_the_grid_names_one_the_exchange_then_accepts(harness: Harness) -> None:
+    refused = await harness.call("create_order", **{**LIMIT, "quantity": "0.000015"}, side="BUY", type="LIMIT")
+    assert isinstance(refused, Rejected) and refused.kind == "filter_failure" and refused.field == "quantity"
+    found = re.search(r"the smallest quantity that passes every filter at 40000 is ([0-9.]+)", refused.message)
+    assert found, refused.message
+    placed = await harness.call("create_order", **{**LIMIT, "quantity": found.group(1)}, side="BUY", type="LIMIT")
+    assert isinstance(placed, Executed) and placed.data["status"] == "NEW"

@@ -186,9 +186,15 @@ async def test_each_filter_rejection_names_the_filter_and_the_fix_and_sends_noth
                 f"{price} or {price}.01",
             ),
             (
+                {"quantity": "0.001235"},
+                "quantity",
+                "quantity 0.001235 is not a multiple of stepSize 0.00001 (LOT_SIZE); nearest valid: 0.00123 or 0.00124",
+            ),
+            (
                 {"quantity": "0.000015"},
                 "quantity",
-                "quantity 0.000015 is not a multiple of stepSize 0.00001 (LOT_SIZE); nearest valid: 0.00001 or 0.00002",
+                "quantity 0.000015 is not a multiple of stepSize 0.00001 (LOT_SIZE); the nearest on the grid, "
+                f"0.00001 or 0.00002, would fail NOTIONAL at {price}: the smallest quantity that passes every filter",
             ),
             (
                 {"type": "MARKET", "price": None, "quantity": "130"},

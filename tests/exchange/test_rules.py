@@ -1,11 +1,14 @@
 """Filters as pure functions, with the examples from Binance's filter docs."""
 
 import json
+import re
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from binance_mcp.exchange.rules import (
     OpenOrderCounts,
@@ -93,16 +96,29 @@ def explain(order: OrderCheck, counts: OpenOrderCounts | None = None) -> str:
 
 
 def test_hints_name_the_filter_and_the_nearest_valid_values() -> None:
+    assert explain(limit("65000", "0.001235")) == (
+        "quantity 0.001235 is not a multiple of stepSize 0.00001 (LOT_SIZE); nearest valid: 0.00123 or 0.00124"
+    )
+    # A hint never leads into the next wall: the grid's neighbours would fail NOTIONAL at this price.
     assert explain(limit("65000", "0.000015")) == (
-        "quantity 0.000015 is not a multiple of stepSize 0.00001 (LOT_SIZE); nearest valid: 0.00001 or 0.00002"
+        "quantity 0.000015 is not a multiple of stepSize 0.00001 (LOT_SIZE); the nearest on the grid, 0.00001 or "
+        "0.00002, would fail NOTIONAL at 65000: the smallest quantity that passes every filter at 65000 is 0.00008"
+    )
+    assert explain(limit("65000", "0.0000769")) == (
+        "quantity 0.0000769 is not a multiple of stepSize 0.00001 (LOT_SIZE); nearest valid: 0.00008 "
+        "(0.00007 fails NOTIONAL at 65000)"
     )
     assert explain(limit("65000.015", "0.001")) == (
         "price 65000.015 is not a multiple of tickSize 0.01 (PRICE_FILTER); nearest valid: 65000.01 or 65000.02"
     )
     assert explain(limit("65000", "9000.00001")).startswith("quantity 9000.00001 is above maxQty 9000 (LOT_SIZE)")
     assert explain(limit("65000", "0.00007")) == (
-        "order value 4.55 USDT is below minNotional 5 (NOTIONAL); at 65000 the smallest quantity is 0.00008"
+        "order value 4.55 USDT is below minNotional 5 (NOTIONAL); at 65000 the smallest quantity that passes "
+        "every filter is 0.00008"
     )
+    # Values at the symbol's precision (its tick size), rounded so the sentence stays true.
+    assert explain(limit("65000.01", "0.00007")).startswith("order value 4.55 USDT is below minNotional 5")
+    assert explain(limit("65000", "0.00001")).startswith("order value 0.65 USDT is below")
     market = OrderCheck(side="BUY", type="MARKET", quantity=D("0.00007"), ref_price=D("65000"))
     assert "(valued at the average price)" in explain(market)
     band = explain(limit("600", "1", ref="100"))  # BTCUSDT bids: 0.2x to 5x
@@ -208,3 +224,20 @@ def test_checks_do_not_round_or_refuse_the_largest_amounts_binance_takes() -> No
     assert check_order(rules, order) is None
     off_grid = OrderCheck(side="BUY", type="LIMIT", quantity=D("99999999999999999999.00000000000000000001"), price=D(1))
     assert check_order(rules, off_grid) == "LOT_SIZE"
+
+
+@given(
+    st.decimals(min_value=D("0.000001"), max_value=D("2"), places=7, allow_nan=False),
+    st.decimals(min_value=D("14000"), max_value=D("300000"), places=2, allow_nan=False),
+)
+def test_a_quantity_a_hint_names_passes_every_filter(quantity: D, price: D) -> None:
+    """Whatever quantity a hint calls valid, or the smallest that passes, does pass (at that price)."""
+    order = limit(str(price), str(quantity), ref=str(price))
+    failed = check_order(BTC, order)
+    if failed not in ("LOT_SIZE", "NOTIONAL"):
+        return
+    hint = explain(order)
+    named = re.findall(r"(?:passes every filter(?: at [0-9.]+)? is|nearest valid:) ([0-9.]+)", hint)
+    for text in named:
+        assert check_order(BTC, limit(str(price), text, ref=str(price))) is None, hint
+    assert named or "no quantity" in hint or "above maxQty" in hint or "above maxNotional" in hint, hint
