@@ -36,14 +36,15 @@ import msgspec
 from binance_mcp import __version__
 from binance_mcp.actors.config import ConfigError, Settings
 from binance_mcp.actors.system import System, client_for, new_envelope, system_for
-from binance_mcp.events.commands import COMMANDS
+from binance_mcp.events.commands import COMMANDS, client_order_id
 from binance_mcp.events.outcomes import Executed, Outcome, kind_of
 from binance_mcp.events.replay import Move, RecordedMarket, account_balances, difference, outcome_signature
-from binance_mcp.events.schema import AboutRun, Dispatched, PaperRun, Received, Started, decode
+from binance_mcp.events.schema import AboutRun, Dispatched, PaperRun, Received, Reconciled, Started, decode
 from binance_mcp.events.store import LogReader
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, RunningPaperExchange, start_paper_exchange
+from binance_mcp.exchange.rules import normalize_symbol
 
-__all__ = ["LogClock", "parse_sets", "recorded_settings", "rerun"]
+__all__ = ["Identities", "LogClock", "parse_sets", "recorded_settings", "rerun"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -109,6 +110,7 @@ class _Row(msgspec.Struct, frozen=True):
     result: Outcome | None
     dispatch: Dispatched | None
     run: str
+    reconciled: Reconciled | None = None
 
 
 def _typed(kind: str | None, body: Any, cls: type[T]) -> T | None:
@@ -122,12 +124,13 @@ def _typed(kind: str | None, body: Any, cls: type[T]) -> T | None:
 def _rows(reader: LogReader, until_us: int | None) -> Iterator[_Row]:
     where, params = ("", []) if until_us is None else (" WHERE c.received_us <= ?", [until_us])
     cursor = reader.query(
-        "SELECT c.command_id, c.tool, c.received_us, c.request, c.outcome, c.result, d.body, c.run FROM commands c "
-        "LEFT JOIN events d ON d.command_id = c.command_id AND d.kind = 'dispatched'"
+        "SELECT c.command_id, c.tool, c.received_us, c.request, c.outcome, c.result, d.body, c.run, k.body "
+        "FROM commands c LEFT JOIN events d ON d.command_id = c.command_id AND d.kind = 'dispatched' "
+        "LEFT JOIN events k ON k.command_id = c.command_id AND k.kind = 'reconciled'"
         f"{where} ORDER BY c.received_us, c.command_id",
         params,
     )
-    for command_id, tool, received_us, request, outcome, result, dispatch, run in cursor:
+    for command_id, tool, received_us, request, outcome, result, dispatch, run, reconciled in cursor:
         yield _Row(
             str(command_id),
             str(tool),
@@ -137,7 +140,56 @@ def _rows(reader: LogReader, until_us: int | None) -> Iterator[_Row]:
             _typed(outcome, result, Outcome),
             _typed("dispatched", dispatch, Dispatched),
             str(run or ""),
+            _typed("reconciled", reconciled, Reconciled),
         )
+
+
+class Identities:
+    """The orders of the original and of the re-run, one for one: an order the original placed is
+    named in later commands by its client order id (`mcp` + the original command id) or by the
+    order id its exchange gave; the re-run's order has its own of each. Each later argument that
+    names an order (`order_id`, `client_order_id`, whatever the tool) is mapped to the re-run's,
+    so an unchanged re-run of a session finds the same orders. An id the original never placed
+    (an order from outside this server) is left as it is."""
+
+    def __init__(self) -> None:
+        self.client_ids: dict[str, str] = {}
+        self.order_ids: dict[tuple[str, int], int] = {}
+
+    def learn(self, row: _Row, rerun_client_id: str, answer: Outcome) -> None:
+        """An original order and the re-run's answer to it."""
+        original_client = row.dispatch.client_order_id if row.dispatch is not None else None
+        original_id = _order_id(row.result)
+        if original_id is None and row.reconciled is not None and isinstance(row.reconciled.order_id, int):
+            original_id = row.reconciled.order_id
+        rerun_id = _order_id(answer)
+        if isinstance(answer, Executed) and isinstance(answer.data, dict):
+            rerun_client_id = str(answer.data.get("clientOrderId") or rerun_client_id)
+        if original_client:
+            self.client_ids[original_client] = rerun_client_id
+        symbol = normalize_symbol(str((row.request.args if row.request else {}).get("symbol", "")))
+        if original_id is not None and rerun_id is not None:
+            self.order_ids[(symbol, original_id)] = rerun_id
+
+    def mapped(self, args: dict[str, Any]) -> dict[str, Any]:
+        """`args` with each order the original placed named as the re-run's."""
+        out = dict(args)
+        client_id = args.get("client_order_id")
+        if isinstance(client_id, str) and client_id in self.client_ids:
+            out["client_order_id"] = self.client_ids[client_id]
+        order_id = args.get("order_id")
+        symbol = args.get("symbol")
+        if isinstance(order_id, int) and isinstance(symbol, str):
+            key = (normalize_symbol(symbol), order_id)
+            if key in self.order_ids:
+                out["order_id"] = self.order_ids[key]
+        return out
+
+
+def _order_id(outcome: Outcome | None) -> int | None:
+    data = outcome.data if isinstance(outcome, Executed) else None
+    found = data.get("orderId") if isinstance(data, dict) else None
+    return found if isinstance(found, int) else None
 
 
 def _args(row: _Row) -> dict[str, Any] | None:
@@ -229,6 +281,7 @@ class _Rerun:
         self.not_replayable: list[dict[str, Any]] = []
         self.runs_replayed = 0
         self.market_moves = 0
+        self.identities = Identities()  # the original's orders and the re-run's, one for one
 
     async def run(self, run: str, rows: list[_Row]) -> None:
         """One run of the original: its settings (with --set on top), a System of its own."""
@@ -275,8 +328,11 @@ class _Rerun:
         for move in self.moves[row.command_id]:
             self.market_moves += paper.exchange.move_market(move.symbol, move.price, move.at)
             self.known[move.symbol] = move.price
-        answer = await system.ask(new_envelope(row.tool, args, len(_encoder.encode(args))))
+        envelope = new_envelope(row.tool, self.identities.mapped(args), len(_encoder.encode(args)))
+        answer = await system.ask(envelope)
         assert isinstance(answer, Outcome)  # confirmations are off in a re-run
+        if row.tool == "create_order":
+            self.identities.learn(row, client_order_id(envelope.command_id), answer)
         original = outcome_signature(row.outcome, row.result)
         again = outcome_signature(kind_of(answer), answer)
         what = difference(original, again)

@@ -16,7 +16,7 @@ from typing import Any
 from binance_mcp.actors.system import new_envelope
 from binance_mcp.events.chain import Event
 from binance_mcp.events.outcomes import Executed, Throttled
-from binance_mcp.events.schema import Started
+from binance_mcp.events.schema import Received, Started
 from binance_mcp.events.store import EventStore
 from binance_mcp.server import main
 from tests.actors.conftest import build
@@ -160,3 +160,33 @@ async def test_a_malformed_command_is_not_replayable_and_the_rest_replays(tmp_pa
     assert report["not_replayable"] == [
         {"command_id": "01bad", "tool": "get_ticker_price", "why": "its arguments are not in the log"}
     ]
+
+
+async def test_an_unchanged_re_run_finds_the_same_orders_by_client_id_and_by_order_id(tmp_path: Path) -> None:
+    """The re-run's orders have their own client order ids and order ids: each later command that
+    names an original order (cancel, lookup, trades) is pointed at the re-run's, so nothing differs."""
+    resting = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "40000"}
+    market = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+    # The original's exchange had numbered many orders before (a real one has): its ids are not the
+    # re-run's fresh exchange's.
+    async with build(tmp_path, prepare=lambda exchange: setattr(exchange.engine, "_next_order_id", 7000)) as h:
+        by_client = await h.call("create_order", **resting)
+        by_id = await h.call("create_order", **{**resting, "price": "41000"})
+        filled = await h.call("create_order", **market)
+        assert isinstance(by_client, Executed) and isinstance(by_id, Executed) and isinstance(filled, Executed)
+        client_id, order_id = by_client.data["clientOrderId"], by_id.data["orderId"]
+        for tool, args in (
+            ("get_order", {"symbol": "BTCUSDT", "client_order_id": client_id}),
+            ("cancel_order", {"symbol": "btc/usdt", "client_order_id": client_id}),
+            ("get_order", {"symbol": "BTCUSDT", "order_id": order_id}),
+            ("cancel_order", {"symbol": "BTCUSDT", "order_id": order_id}),
+            ("get_order", {"symbol": "BTCUSDT", "order_id": order_id}),  # CANCELED now
+            ("get_my_trades", {"symbol": "BTCUSDT", "order_id": filled.data["orderId"]}),
+        ):
+            assert isinstance(await h.call(tool, **args), Executed), (tool, args)
+    assert order_id >= 7000
+    code, report = await asyncio.to_thread(_replay, h.log, tmp_path / "again.sqlite3")
+    assert (code, report["different"], report["same"]) == (0, 0, 9), report["differences"]
+    rows = [r for r in read_log(tmp_path / "again.sqlite3") if r.kind == "received" and r.tool == "cancel_order"]
+    sent = [r.event.args.get("client_order_id") for r in rows if isinstance(r.event, Received)]
+    assert sent[0] != client_id and sent[0].startswith("mcp")  # the re-run's own order, not the original's
