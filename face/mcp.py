@@ -38,12 +38,57 @@ from binance_mcp import __version__
 from binance_mcp.actors.messages import NeedsConfirmation
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.actors.validator import MAX_ARGS_BYTES, UNSUPPORTED
+from binance_mcp.events.answers import output_schema
 from binance_mcp.events.commands import COMMANDS, Command, input_schema
 from binance_mcp.events.outcomes import Executed, Outcome, echo
 from binance_mcp.face import confirm
 from binance_mcp.face.session import Sessions
 
-__all__ = ["mcp_server", "tool_result", "tools"]
+__all__ = ["INSTRUCTIONS", "TITLES", "mcp_server", "tool_result", "tools"]
+
+# What the model should know before its first call (sent at initialize).
+INSTRUCTIONS = """\
+binance-mcp: Binance Spot market data, the account, and trading, with every call recorded.
+- Amounts (quantity, price, stop_price, quote_quantity) are decimal strings such as "0.001": exact.
+- Every result is {"success": true, "data": ...} or {"success": false, "error": {"type", "message", ...}}.
+  error.type says what to do: validation_error and filter_failure name the field and a value that
+  passes; guard_limit, trading_disabled, symbol_not_allowed and trading_halted are this server's
+  trading guard (nothing was sent; do not work around it); rate_limit_exceeded gives retry_after_ms.
+- unknown_outcome on an order means it MAY have been placed: never send it again. Call get_order
+  with the client_order_id the message names (the server is looking it up too).
+- test_order checks an order against every rule without placing it.
+- get_audit_log tells what this server did (your earlier calls, their outcomes): use it to recall,
+  not your memory."""
+
+TITLES = {
+    "get_ticker_price": "Price of a symbol",
+    "get_ticker": "24-hour ticker",
+    "get_order_book": "Order book",
+    "get_recent_trades": "Recent trades",
+    "get_klines": "Candlesticks (klines)",
+    "get_avg_price": "Average price",
+    "get_book_ticker": "Best bid and ask",
+    "get_available_assets": "Listed symbols",
+    "get_symbol_info": "Symbol rules",
+    "get_audit_log": "This server's record of its calls",
+    "get_balance": "Account balances",
+    "get_fee_info": "Commission rates",
+    "get_orders": "Orders of a symbol",
+    "get_open_orders": "Open orders",
+    "get_order": "One order",
+    "get_my_trades": "The account's trades",
+    "get_account_snapshot": "Daily account snapshots",
+    "get_deposit_address": "Deposit address",
+    "get_deposit_history": "Deposit history",
+    "get_withdraw_history": "Withdrawal history",
+    "get_position_info": "Futures positions",
+    "get_pnl": "Futures income (PnL)",
+    "get_liquidation_history": "Futures liquidations",
+    "create_order": "Place an order",
+    "test_order": "Check an order (nothing placed)",
+    "cancel_order": "Cancel an order",
+    "cancel_open_orders": "Cancel every open order of a symbol",
+}
 
 
 def tools(families: frozenset[str]) -> list[Tool]:
@@ -58,9 +103,11 @@ def tools(families: frozenset[str]) -> list[Tool]:
     return [
         Tool(
             name=name,
+            title=TITLES[name],
             description=description(cls),
             input_schema=input_schema(cls),
-            annotations=ToolAnnotations.model_validate(cls.hints()),
+            output_schema=output_schema(name),
+            annotations=ToolAnnotations.model_validate({**cls.hints(), "title": TITLES[name]}),
         )
         for name, cls in COMMANDS.items()
     ]
@@ -139,7 +186,13 @@ def mcp_server(system: System, families: frozenset[str], confirm_timeout_s: floa
                 pending.add(closing)
                 closing.add_done_callback(pending.discard)
 
-    server: Server[Any] = Server("binance-mcp", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool)
+    server: Server[Any] = Server(
+        "binance-mcp",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
     server.middleware.append(
         RequestStateBoundary(RequestStateSecurity.ephemeral(ttl=confirm_timeout_s), default_audience="binance-mcp")
     )

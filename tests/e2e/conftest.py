@@ -1,16 +1,25 @@
-"""What the end-to-end tests share."""
+"""What the end-to-end tests share. Every tool result an end-to-end test sees (through the SDK's
+client, or read off the wire as JSON-RPC) is checked against its tool's output schema with a JSON
+Schema validator, failures included (the SDK's client checks only successes)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import sys
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+import jsonschema
+import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from binance_mcp.events.commands import client_order_id
+from binance_mcp.events.answers import output_schema
+from binance_mcp.events.commands import COMMANDS, client_order_id
 from binance_mcp.exchange.paper import Fault, FaultMode, RunningPaperExchange, start_paper_exchange
 
 
@@ -21,6 +30,54 @@ def errlog(path: Path | None) -> TextIO:
 
 
 ROOT = Path(__file__).parents[2]
+CHECKED: Counter[str] = Counter()  # results checked against their tool's schema, by tool
+_CALLED: dict[object, str] = {}  # JSON-RPC request id -> tool, for answers read off the wire
+
+
+@functools.cache
+def _validator(tool: str) -> jsonschema.protocols.Validator:
+    schema = output_schema(tool)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def conforms(tool: str, structured: Any) -> None:
+    """`structured` is a result `tool`'s output schema allows (raises jsonschema's error if not)."""
+    _validator(tool).validate(structured)
+    CHECKED[tool] += 1
+
+
+def called(request: bytes | dict[str, Any]) -> None:
+    """Note the tool of an outgoing `tools/call`, so its answer can be checked (`answered`)."""
+    message = json.loads(request) if isinstance(request, bytes) else request
+    if isinstance(message, dict) and message.get("method") == "tools/call":
+        _CALLED[message.get("id")] = str(message.get("params", {}).get("name"))
+
+
+def answered(message: dict[str, Any]) -> dict[str, Any]:
+    """An answer read off the wire, its structured result checked when it answers a known tool."""
+    tool = _CALLED.pop(message.get("id"), None) if isinstance(message, dict) else None
+    result = message.get("result") if isinstance(message, dict) else None
+    if tool in COMMANDS and isinstance(result, dict) and "structuredContent" in result:
+        conforms(tool, result["structuredContent"])
+    return message
+
+
+@pytest.fixture(autouse=True)
+def _results_conform(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every result the SDK's client returns to a test is checked against its tool's schema."""
+    call_tool = ClientSession.call_tool
+
+    async def checked(self: ClientSession, name: str, *args: Any, **kwargs: Any) -> Any:
+        result = await call_tool(self, name, *args, **kwargs)
+        structured = getattr(result, "structured_content", None)  # none in an InputRequiredResult
+        if name in COMMANDS and structured is not None:
+            conforms(name, structured)
+        return result
+
+    monkeypatch.setattr(ClientSession, "call_tool", checked)
+    yield
 
 
 async def stdio_calls(

@@ -14,7 +14,7 @@ from typing import Any
 
 from binance_mcp.exchange.paper import start_paper_exchange
 
-from .conftest import closed, holding, line_with, sent_once, serve_env, spawn
+from .conftest import answered, called, closed, holding, line_with, sent_once, serve_env, spawn
 
 ROOT = Path(__file__).parents[2]
 
@@ -24,6 +24,7 @@ async def serve(env: dict[str, str]) -> asyncio.subprocess.Process:
 
 
 async def rpc(proc: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
+    called(message)
     assert proc.stdin is not None
     proc.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
     await proc.stdin.drain()
@@ -33,7 +34,7 @@ async def answer(proc: asyncio.subprocess.Process) -> dict[str, Any]:
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 30)
     found: dict[str, Any] = json.loads(line)
-    return found
+    return answered(found)
 
 
 async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start(tmp_path: Path) -> None:

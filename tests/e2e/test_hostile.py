@@ -5,6 +5,7 @@ answer JSON-RPC 2.0 owes it, every call a structured result, the server keeps se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ from typing import Any
 
 from binance_mcp.face.stdio import MAX_LINE
 
-from .conftest import ROOT, errlog, spawn
+from .conftest import ROOT, answered, called, errlog, spawn
 
 INIT = {
     "jsonrpc": "2.0",
@@ -30,6 +31,8 @@ def env_for(log: Path) -> dict[str, str]:
 
 
 async def send(proc: asyncio.subprocess.Process, line: bytes) -> None:
+    with contextlib.suppress(ValueError, RecursionError):  # hostile lines are not all JSON, or too deep
+        called(line)
     assert proc.stdin is not None
     proc.stdin.write(line + b"\n")
     await proc.stdin.drain()
@@ -38,7 +41,7 @@ async def send(proc: asyncio.subprocess.Process, line: bytes) -> None:
 async def read(proc: asyncio.subprocess.Process) -> dict[str, Any]:
     assert proc.stdout is not None
     found: dict[str, Any] = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
-    return found
+    return answered(found)
 
 
 def call(request_id: int, tool: str, args: dict[str, Any]) -> bytes:
