@@ -35,6 +35,7 @@ __all__ = [
     "Thresholds",
     "bursts",
     "command_entry",
+    "counted",
     "crosscheck",
     "find_alerts",
     "iso",
@@ -127,6 +128,11 @@ class Filters:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 command`, `2 commands`, `1,234 events`: a count with its noun, singular or plural."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def command_entry(row: Sequence[Any]) -> dict[str, Any]:
     """One row of `LogReader.commands_page` as `list` and `get_audit_log` show it."""
     ts, cid, tool, request, outcome, latency, result, session = row
@@ -184,8 +190,6 @@ _GIST_KEYS = (
     "symbol",
     "orderId",
     "clientOrderId",
-    "side",
-    "type",
     "status",
     "price",
     "origQty",
@@ -408,11 +412,14 @@ def find_alerts(
     unknown = [c for c in period if c.kind == "unknown_tool"]
     add("unknown_tools", f"calls to tools that do not exist: {', '.join(sorted({c.tool for c in unknown}))}", unknown)
     big = [c for c in period if c.kind == "request_too_large"]
-    add("oversized_requests", f"{len(big)} calls over the argument size limit", big)
+    add("oversized_requests", f"{counted(len(big), 'call')} over the argument size limit", big)
     limited = [c for c in period if c.kind == "rate_limit_exceeded" and c.outcome == "failed"]
     throttled = [c for c in period if c.outcome == "throttled"]
     if len(limited) >= t.rate_limit_hits or len(throttled) >= 10 * t.rate_limit_hits:
-        what = f"{len(limited)} rate-limit answers from the exchange (429/418), {len(throttled)} calls throttled here"
+        what = (
+            f"{counted(len(limited), 'rate-limit answer')} from the exchange (429/418), "
+            f"{counted(len(throttled), 'call')} throttled here"
+        )
         add("rate_limits", what, limited + throttled)
     if len(history) >= t.history_min:
         known_tools = {c.tool for c in history}

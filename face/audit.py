@@ -23,6 +23,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -43,6 +44,7 @@ from binance_mcp.events.audit import (
     Thresholds,
     alert,
     command_entry,
+    counted,
     crosscheck,
     find_alerts,
     iso,
@@ -81,14 +83,47 @@ def _console() -> Any:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 400)
 
 
+_ID = re.compile(r"(?<![0-9a-zA-Z])((?:mcp)?[0-9a-f]{16})[0-9a-f]{16}(?![0-9a-zA-Z])")
+_TIME = re.compile(r"^\d{4}-(\d\d-\d\dT\d\d:\d\d:\d\d)\.\d{3}Z$")
+_DAY = re.compile(r"^\d\d-\d\dT(?=\d\d:\d\d:\d\d$)")
+_WHOLE = 12  # a word up to this long is never split across lines in these columns (BTCUSDT, FILLED)
+_WORDS = ("arguments", "symbol", "outcome", "status", "side", "type")
+_ONE_LINE = ("time (UTC)", "command", "tool", "seq")  # never wrapped
+
+
+def _narrow(columns: list[str], cells: list[list[str]], width: int) -> list[list[str]]:
+    """Cells that fit `width` better, a step at a time until they do: ids cut to a prefix `audit
+    show` still takes (16 hex digits, then …), times without their year and milliseconds, then
+    without their day; as they were when they fit."""
+
+    def room(i: int, text: str) -> int:  # what a cell needs on one line (a wrapping column: a few words)
+        return len(text) if columns[i] in _ONE_LINE else min(len(text), 2 * _WHOLE)
+
+    for pattern, replacement in ((_ID, r"\1…"), (_TIME, r"\1"), (_DAY, "")):
+        natural = sum(max([len(h), *(room(i, r[i]) for r in cells)]) for i, h in enumerate(columns)) + 2 * len(columns)
+        if natural <= width:
+            break
+        cells = [[pattern.sub(replacement, c) for c in row] for row in cells]
+    return cells
+
+
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Any:
+    """A rich table for the terminal's width: ids shortened when it is narrow, and words (a symbol,
+    a status) never split across lines."""
     from rich.table import Table
 
+    cells = _narrow(columns, [["" if v is None else str(v) for v in row] for row in rows], _console().width)
     table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold", no_wrap=column in ("time (UTC)", "command", "tool", "seq"))
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+    for i, column in enumerate(columns):
+        longest_word = max([len(w) for row in cells for w in row[i].split()] or [0]) if column in _WORDS else 0
+        table.add_column(
+            column,
+            overflow="fold",
+            no_wrap=column in _ONE_LINE,
+            min_width=min(longest_word, _WHOLE) or None,
+        )
+    for row in cells:
+        table.add_row(*row)
     return table
 
 
@@ -142,7 +177,7 @@ def _verify(reader: LogReader, args: argparse.Namespace) -> int:
         _emit_json(report)
     else:
         if ok:
-            print(f"ok: {verifier.events} events, head seq={verifier.head_seq} hash={verifier.head_hash}")
+            print(f"ok: {counted(verifier.events, 'event')}, head seq={verifier.head_seq} hash={verifier.head_hash}")
         else:
             print(f"TAMPERED: first bad seq {verifier.bad_seq}" if verifier.bad_seq else "TAMPERED")
             for problem in problems:
@@ -194,11 +229,6 @@ def _filters(args: argparse.Namespace) -> Filters:
         symbol=getattr(args, "symbol", None) or None,
         session=getattr(args, "session", None),
     )
-
-
-def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """`1 command`, `2 commands`, with the thousands grouped."""
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def page_note(matched: int, shown: int, offset: int) -> str:
@@ -401,18 +431,22 @@ def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
     # What a running server has in hand (its lease is held: events/runs.py) is not an alert yet.
     unresolved = [r for r in reader.query(_UNRESOLVED).fetchall() if not alive(reader.path, str(r[3] or ""))]
     if unresolved:
-        what = f"{len(unresolved)} orders or cancels sent whose outcome is still unknown"
+        what = f"{counted(len(unresolved), 'order or cancel', 'orders or cancels')} sent whose outcome is still unknown"
         alerts.append(alert("unresolved_orders", what, [r[0] for r in unresolved], [int(r[2]) for r in unresolved]))
     runs = [r for r in reader.query(_UNSTOPPED).fetchall() if not alive(reader.path, str(r[0]))]
     if runs:
-        what = f"{len(runs)} server runs ended without `stopped` (killed or crashed)"
+        what = f"{counted(len(runs), 'server run')} ended without `stopped` (killed or crashed)"
         alerts.append(alert("unclean_stop", what, [r[0] for r in runs], [int(r[1]) for r in runs]))
     if args.json:
         _emit_json({"since": iso(since), "alerts": alerts})
     elif alerts:
         rows = [[a["pattern"], a["count"], a["summary"], a["first"], _evidence(a)] for a in alerts]
         _console().print(
-            _table(f"{len(alerts)} alerts since {iso(since)}", ["pattern", "n", "what", "first", "evidence"], rows)
+            _table(
+                f"{counted(len(alerts), 'alert')} since {iso(since)}",
+                ["pattern", "n", "what", "first", "evidence"],
+                rows,
+            )
         )
     else:
         print(f"no alerts since {iso(since)}")
@@ -490,7 +524,8 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
     else:
         console = _console()
         console.print(
-            f"{report['orders_compared']} orders at the exchange on {len(checked)} symbols since {iso(since)}, "
+            f"{counted(report['orders_compared'], 'order')} at the exchange on {counted(len(checked), 'symbol')} "
+            f"since {iso(since)}, "
             f"{report['dispatched_compared']} dispatched by this server"
         )
         foreign = report["not_placed_by_this_server"]
@@ -550,7 +585,7 @@ def _replay(reader: LogReader, args: argparse.Namespace) -> int:
     columns = ["symbol", "side", "type", "status", "executed_qty", "quote_qty", "client_order_id"]
     shown = state["orders"][-args.orders :] if args.orders else []
     more = len(state["orders"]) - len(shown)
-    title = f"{len(state['orders'])} orders dispatched" + (
+    title = f"{counted(len(state['orders']), 'order')} dispatched" + (
         f", the last {len(shown)} (--orders N, --json: all)" if more else ""
     )
     console.print(_table(title, columns, [[o[c] for c in columns] for o in shown]))
@@ -596,10 +631,10 @@ def _rerun(reader: LogReader, args: argparse.Namespace, until_seq: int | None, u
         console = _console()
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(report["by_difference"].items()))
         console.print(
-            f"replayed {report['replayed']} commands of {report['source']} into {report['new_log']}: "
+            f"replayed {counted(report['replayed'], 'command')} of {report['source']} into {report['new_log']}: "
             f"{report['same']} the same, {report['different']} different{f' ({kinds})' if kinds else ''}, "
-            f"{len(report['not_replayable'])} not replayable; {report['runs']} runs on the log's clock, the market "
-            f"moved {report['market_moves']} times to recorded prices; {report['confirmations']}"
+            f"{len(report['not_replayable'])} not replayable; {counted(report['runs'], 'run')} on the log's clock, the "
+            f"market moved {counted(report['market_moves'], 'time')} to recorded prices; {report['confirmations']}"
         )
         if report["set"]:
             console.print("with " + ", ".join(f"{k}={v}" for k, v in report["set"].items()))
@@ -734,9 +769,7 @@ def add_parser(sub: Any) -> None:
     filters.add_argument("--symbol", help="only calls on this symbol, however spelled (btc/usdt finds BTCUSDT)")
     filters.add_argument("--session", help="a session id (a prefix is enough)")
 
-    audit = sub.add_parser(
-        "audit", help="read the event log: verify, digest, list, show, stats, export, alerts, crosscheck"
-    )
+    audit = sub.add_parser("audit", help="read the event log")  # the help names the subcommands, below
     subs = audit.add_subparsers(dest="audit_command", required=True)
     verify = subs.add_parser("verify", parents=[common], help="check the hash chain and the invariants")
     verify.add_argument("--against", metavar="SEQ:HASH", help="a head kept from `audit digest`")
@@ -801,3 +834,6 @@ def add_parser(sub: Any) -> None:
     )
     replay.add_argument("--out", metavar="NEW_LOG", help="the re-run's event log (default: beside the source)")
     replay.set_defaults(run=_run(_replay))
+    # The top-level help names every audit subcommand (argparse keeps a subcommand's help on its action).
+    named = next(a for a in sub._choices_actions if a.dest == "audit")
+    named.help = f"read the event log: {', '.join(subs.choices)}"

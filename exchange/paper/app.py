@@ -685,7 +685,10 @@ def h_order_cancel(ex: PaperExchange, ctx: Ctx) -> Any:
 
 def h_open_orders(ex: PaperExchange, ctx: Ctx) -> Any:
     symbol = ex.symbol(ctx.params) if "symbol" in ctx.params else None
-    for name in [symbol] if symbol else list(ex.rules):
+    # Brought up to now: the markets where the account has open orders (they may fill or trigger
+    # on the way); no other market can change an open order. (Every listed market, as this once
+    # did, made the first all-symbols call generate each symbol's hour of history: 0.8-1.3 s.)
+    for name in [symbol] if symbol else sorted({o.symbol for o in ctx.acct.open_orders(None)}):
         ex.market(name, ctx.now)
     return [order_query_fields(o, ex.rules[o.symbol]) for o in ctx.acct.open_orders(symbol)]
 

@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -427,3 +428,34 @@ def test_every_option_of_every_command_line_says_what_it_does() -> None:
         return missing
 
     assert walk(_parser(), "binance-mcp") == []
+
+
+def test_at_a_hundred_columns_ids_are_shortened_and_symbols_stay_whole(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    import binance_mcp.face.audit as face
+
+    shown = io.StringIO()
+    monkeypatch.setattr(face, "_console", lambda: Console(width=100, file=shown, highlight=False))
+    assert main(["audit", "list", "--event-log", str(log)]) == 0
+    lines = shown.getvalue().splitlines()
+    assert all(len(line.rstrip()) <= 100 for line in lines)
+    assert not any(line.rstrip().endswith(("BTCUS", "ETHUS")) for line in lines)  # never cut mid-symbol
+    text = shown.getvalue()
+    assert "BTCUSDT" in text and "ETHUSDT" in text
+    ids = re.findall(r"\b[0-9a-f]{16}…", text)
+    assert ids and not re.search(r"\b[0-9a-f]{32}\b", text)  # shortened to a prefix `show` takes
+    assert main(["audit", "show", "--event-log", str(log), ids[0].rstrip("…")]) == 0
+
+
+def test_the_top_level_help_names_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from binance_mcp.server import _parser
+
+    text = _parser().format_help()
+    audit = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["audit"]
+    (subs,) = [a for a in audit._actions if isinstance(a, argparse._SubParsersAction)]
+    for name in subs.choices:
+        assert name in text, name
+    assert "replay" in text and "halt" in text and "resume" in text

@@ -687,3 +687,25 @@ async def test_a_frozen_market_moves_only_where_it_is_moved_and_fills_what_the_m
         bought = (await paper.order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")).body
         assert D(bought["fills"][0]["price"]) == asks[0][0] and abs(asks[0][0] / D(95990) - 1) < D("0.0001")
         assert not exchange.move_market("NOSUCHUSDT", D(1))
+
+
+async def test_all_open_orders_bring_only_the_accounts_markets_up_to_now(paper: PaperClient) -> None:
+    """Without a symbol, openOrders brings up to now the markets where the account has open orders
+    (a resting order there fills on the way, as Binance's would have) and no other market: the
+    first such call used to generate every listed symbol's history (about a second)."""
+    bids, _ = await book(paper)
+    price = tick(bids[0][0] * D("0.998"))
+    placed = await paper.order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01", price=str(price)
+    )
+    oid = placed.body["orderId"]
+    markets = paper.exchange._markets
+    assert set(markets) == {"BTCUSDT"}
+
+    async def gone_from_open_orders() -> bool:
+        opens = (await paper.signed("GET", "/api/v3/openOrders")).body
+        return oid not in {o["orderId"] for o in opens}
+
+    await until(paper, gone_from_open_orders)  # filled while only the all-symbols call was asked
+    assert (await get_order(paper, oid))["status"] == "FILLED"
+    assert set(markets) == {"BTCUSDT"}  # no other market was generated
