@@ -1,4 +1,4 @@
-"""Benchmark: where one call's time goes (the README's latency budget).
+"""Benchmark: where one call's time goes (docs/benchmarks.md, the latency budget).
 
 `get_ticker_price` one call at a time over stdio with the SDK's client, against `serve` (paper
 exchange in a process of its own) and against the do-nothing server on the same pipes, each

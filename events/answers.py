@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 class ToolError(msgspec.Struct, kw_only=True):
-    """Why a call did not do what it asked: `type` says what to do next (the README's table)."""
+    """Why a call did not do what it asked: `type` says what to do next (docs/tools.md, its table of error types)."""
 
     type: str
     message: str

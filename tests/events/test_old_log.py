@@ -57,7 +57,7 @@ async def test_the_old_log_re_runs(tmp_path: Path) -> None:
     report: dict[str, Any] = json.loads(out)
     assert code == 1 and report["runs"] == 2 and report["replayed"] == 13 and report["same"] == 11
     assert [e["tool"] for e in report["not_replayable"]] == ["withdraw_all"]
-    # What a re-run cannot reproduce (the README's list): the lost answer, the person's "no". The
+    # What a re-run cannot reproduce (docs/replay.md's list): the lost answer, the person's "no". The
     # cancel by client order id names the re-run's own order now, and is the same.
     different = {(d["tool"], d["original"]["outcome"], d["rerun"]["outcome"]) for d in report["differences"]}
     assert different == {("create_order", "unknown", "executed"), ("create_order", "rejected", "executed")}

@@ -91,12 +91,12 @@ async def test_what_the_writers_write_decodes_to_the_schema_and_back(tmp_path: P
         assert encode(event).decode() == body
 
 
-def test_the_readme_table_of_kinds_names_every_field_of_the_schema() -> None:
+def test_the_docs_table_of_kinds_names_every_field_of_the_schema() -> None:
     import re
 
     import msgspec
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "docs" / "event-log.md").read_text()
     rows = {m.group(1): m.group(3) for m in re.finditer(r"^\| `(\w+)` \| `(\w+)` \| (.*) \|$", readme, re.M)}
     for kind, cls in KINDS.items():
         assert kind in rows, kind
