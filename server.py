@@ -192,9 +192,11 @@ def _parser() -> argparse.ArgumentParser:
     paper.set_defaults(run=_paper)
     from binance_mcp.face.audit import add_parser as add_audit
     from binance_mcp.face.halt import add_parsers as add_halt
+    from binance_mcp.face.tokens import add_parser as add_token
 
     add_audit(sub)
     add_halt(sub)
+    add_token(sub)
     return parser
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "iso",
     "key_args",
     "normalized_symbol_sql",
+    "parse_duration",
     "parse_time",
     "percentile",
     "summary",
@@ -52,6 +53,17 @@ MAX_AGE_S = 100 * 365 * 86400  # an age reaches back at most 100 years
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _decoder = msgspec.json.Decoder()
 KEY_ARGS = ("symbol", "side", "type", "quantity", "quote_quantity", "price", "stop_price", "order_id", "asset")
+
+
+def parse_duration(text: str) -> int:
+    """'90s', '15m', '2h', '30d', '1w' (ASCII digits, at most 100 years): whole seconds, at least 1."""
+    found = _RELATIVE.fullmatch(text.strip(" "))
+    if not found:
+        raise ValueError(f"{echo(text)} is not a duration (90s, 15m, 2h, 30d, 1w; ASCII digits)")
+    seconds = Decimal(found.group(1)) * _UNIT_S[found.group(2)]
+    if not 1 <= seconds <= MAX_AGE_S:
+        raise ValueError(f"{echo(text)} must be from 1 second to 100 years")
+    return int(seconds)
 
 
 def parse_time(text: str, now_us: int) -> int:
