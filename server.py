@@ -118,7 +118,23 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     from binance_mcp.face.serve import serve
 
-    return asyncio.run(serve(settings, args.paper_weight_limit, args.paper_ed25519, args.paper_order_limit))
+    http = None
+    if args.http:
+        from binance_mcp.face.http import HttpOptions
+        from binance_mcp.face.tokens import tokens_file
+
+        http = HttpOptions(
+            host=args.host,
+            port=args.port,
+            path=args.path,
+            tokens=tokens_file(env),
+            allowed_hosts=tuple(args.allowed_host),
+            allowed_origins=tuple(args.allowed_origin),
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            insecure_no_tls=args.insecure_no_tls,
+        )
+    return asyncio.run(serve(settings, args.paper_weight_limit, args.paper_ed25519, args.paper_order_limit, http))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,6 +170,20 @@ def _parser() -> argparse.ArgumentParser:
         "--paper-ed25519",
         action="store_true",
         help="paper venue only: the embedded exchange's account signs with a generated Ed25519 key pair",
+    )
+    web = serve.add_argument_group("Streamable HTTP (instead of stdio; every request needs a token: binance-mcp token)")
+    web.add_argument("--http", action="store_true", help="serve MCP over Streamable HTTP")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    web.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: a free one)")
+    web.add_argument("--path", default="/mcp", help="the MCP endpoint's path (default /mcp)")
+    web.add_argument("--allowed-host", action="append", default=[], metavar="HOST[:PORT]", help="a Host to accept")
+    web.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN", help="an Origin to accept")
+    web.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this certificate (PEM)")
+    web.add_argument("--tls-key", metavar="FILE", help="and this key (PEM)")
+    web.add_argument(
+        "--insecure-no-tls",
+        action="store_true",
+        help="plain HTTP on a non-loopback address (only behind a proxy that terminates TLS)",
     )
     serve.set_defaults(run=_serve)
     paper = sub.add_parser("paper", help="run the paper exchange (a local Binance Spot REST API)")

@@ -41,6 +41,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     client: str = ""  # the MCP client's name/version
     session: str = ""  # the id of its `session` event
     can_confirm: bool = False  # the client can ask its user (MCP elicitation)
+    scopes: frozenset[str] | None = None  # over HTTP, what the caller's token allows; None: everything (stdio)
 
 
 class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):

@@ -36,6 +36,8 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from msgspec import UNSET
+
 from binance_mcp.actors.base import Crash, Later, Supervisor
 from binance_mcp.actors.config import Settings
 from binance_mcp.actors.confirmer import Confirmer
@@ -109,6 +111,7 @@ def new_envelope(
     *,
     session: str = "",
     can_confirm: bool = False,
+    scopes: frozenset[str] | None = None,
 ) -> Envelope:
     return Envelope(
         command_id=new_command_id(),
@@ -119,6 +122,7 @@ def new_envelope(
         client=client,
         session=session,
         can_confirm=can_confirm,
+        scopes=scopes,
     )
 
 
@@ -374,11 +378,21 @@ class System:
         await self.recover_dead_runs(fold)
         self._watcher = asyncio.create_task(self._watch_runs())
 
-    async def open_session(self, client_name: str, client_version: str, protocol: str) -> str:
-        """Journal a new MCP client session (its clientInfo and protocol version); its id."""
+    async def open_session(
+        self, client_name: str, client_version: str, protocol: str, principal: str = "", remote: str = ""
+    ) -> str:
+        """Journal a new MCP client session (its clientInfo and protocol version; over HTTP, the
+        token's name and the remote address); its id."""
         session_id = new_command_id()
         client = ClientInfo(name=client_name, version=client_version)
-        await self.journal.record(session_id, "", Session(run=self.run_id, client=client, protocol=protocol))
+        event = Session(
+            run=self.run_id,
+            client=client,
+            protocol=protocol,
+            principal=principal or UNSET,
+            remote=remote or UNSET,
+        )
+        await self.journal.record(session_id, "", event)
         return session_id
 
     async def _watch_runs(self) -> None:

@@ -42,6 +42,7 @@ from binance_mcp.events.commands import (
 from binance_mcp.events.outcomes import (
     CONFIRMATION_UNAVAILABLE,
     FILTER_FAILURE,
+    FORBIDDEN,
     GUARD_LIMIT,
     ORDER_REJECTED,
     RATE_LIMITED,
@@ -309,6 +310,12 @@ class Validator(Actor):
     def _check_trading(self, env: Envelope, command: Command) -> Validated | Rejected | Priced:
         """The guard's static part, then (orders) the rules that need no price."""
         symbol: str = getattr(command, "symbol", "")
+        if command.changes_state and env.scopes is not None and "trade" not in env.scopes:
+            return Rejected(
+                kind=FORBIDDEN,
+                message=f"{env.tool} needs a token with the trade scope; this one has "
+                f"{', '.join(sorted(env.scopes)) or 'none'}; nothing was sent",
+            )
         if command.changes_state and not self.guard.trading_enabled:
             return Rejected(
                 kind=TRADING_DISABLED,

@@ -24,6 +24,7 @@ __all__ = [
     "DECLINED_BY_USER",
     "EXCHANGE_ERROR",
     "FILTER_FAILURE",
+    "FORBIDDEN",
     "GUARD_LIMIT",
     "INSUFFICIENT_BALANCE",
     "INTERNAL_ERROR",
@@ -67,6 +68,7 @@ INTERNAL_ERROR = "internal_error"
 UNKNOWN_OUTCOME = "unknown_outcome"
 # the trading guard
 TRADING_DISABLED = "trading_disabled"
+FORBIDDEN = "forbidden"  # over HTTP: the caller's token has not the scope the tool needs
 TRADING_HALTED = "trading_halted"  # `binance-mcp halt`: every server on the log refuses new orders
 GUARD_LIMIT = "guard_limit"
 SYMBOL_NOT_ALLOWED = "symbol_not_allowed"

@@ -255,6 +255,8 @@ class Session(LogEvent, frozen=True):
     run: str
     client: ClientInfo
     protocol: str
+    principal: str | UnsetType = UNSET  # over HTTP: the name of the token that opened it
+    remote: str | UnsetType = UNSET  # over HTTP: the client's address
 
 
 class Security(LogEvent, frozen=True):

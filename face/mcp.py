@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.types import (
     INVALID_PARAMS,
@@ -158,9 +159,19 @@ def mcp_server(system: System, families: frozenset[str], confirm_timeout_s: floa
         size = len(msgspec.json.encode(args))
         if size > MAX_ARGS_BYTES:  # the validator rejects it; the log keeps the size, not the bytes
             args = {"_omitted": f"arguments over {MAX_ARGS_BYTES // 1024} KiB are not stored"}
-        session, client_label = await sessions.of(ctx)
+        token = get_access_token()  # over HTTP: who is calling, and what the token allows
+        principal = token.client_id if token is not None else ""
+        client = getattr(ctx.request, "client", None)
+        remote = f"{client.host}:{client.port}" if client is not None else ""
+        session, client_label = await sessions.of(ctx, principal, remote)
         envelope = new_envelope(
-            params.name, dict(args), size, client_label, session=session, can_confirm=confirm.can_elicit(ctx)
+            params.name,
+            dict(args),
+            size,
+            client_label,
+            session=session,
+            can_confirm=confirm.can_elicit(ctx),
+            scopes=frozenset(token.scopes) if token is not None else None,
         )
         answer = await system.ask(envelope)
         if params.name not in COMMANDS:  # journaled (received, rejected unknown_tool), then refused

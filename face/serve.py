@@ -24,6 +24,7 @@ from binance_mcp.actors.keycheck import check_key
 from binance_mcp.actors.system import client_for, system_for
 from binance_mcp.events.schema import AboutRun, PaperRun
 from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
+from binance_mcp.face.http import HttpOptions, refusal, serve_http
 from binance_mcp.face.mcp import mcp_server
 from binance_mcp.face.stdio import serve_stdio
 
@@ -35,8 +36,13 @@ async def serve(
     paper_weight_limit: int | None = None,
     paper_ed25519: bool = False,
     paper_order_limit: int | None = None,
+    http: HttpOptions | None = None,
 ) -> int:
-    """One run of `serve`; its exit code (0 stopped cleanly, 1 the supervisor gave up, 2 refused to start)."""
+    """One run of `serve` (over stdio, or over Streamable HTTP with `http`); its exit code (0
+    stopped cleanly, 1 the supervisor gave up, 2 refused to start)."""
+    if http is not None and (why := refusal(http)) is not None:
+        print(f"binance-mcp: refusing to serve HTTP: {why}", file=sys.stderr)
+        return 2
     paper = None
     credentials, base_url = settings.credentials, settings.base_url
     if settings.venue == "paper" and settings.base_url is None:  # else: a `binance-mcp paper` running elsewhere
@@ -88,7 +94,10 @@ async def serve(
     server = mcp_server(system, settings.families, settings.confirm_timeout_s)
     reason = "stdin closed"
     try:
-        code, reason = await serve_stdio(server, system)
+        if http is not None:
+            code, reason = await serve_http(server, http)
+        else:
+            code, reason = await serve_stdio(server, system)
     finally:
         await system.stop(reason=reason)
         if paper is not None:

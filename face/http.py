@@ -1,0 +1,187 @@
+"""`binance-mcp serve --http`: the same tools, pipeline and event log over Streamable HTTP.
+
+One System serves every session (one guard, one reconciler, one rate budget toward Binance). The
+SDK's app does the protocol (both eras: handshake sessions with `Mcp-Session-Id`, and 2026-07-28
+requests without), its transport security checks Host and Origin (loopback names by default; a
+foreign Host 421, a foreign Origin 403, before anything reaches the pipeline), its auth middleware
+asks our `Verifier` (face/tokens.py) for every request (401 with `WWW-Authenticate: Bearer …`
+without a usable token), and its body limit answers 413 past 1 MiB. uvicorn serves it on the
+asyncio loop the actors run on, from a socket bound here, so the first line on stdout,
+`MCP_HTTP_URL=http://HOST:PORT/PATH`, is printed only once it listens (`--port 0` takes a free
+port). SIGTERM and SIGINT stop it as they stop stdio: uvicorn closes the sessions and lets the
+requests in flight finish, then the System stops (the journal drains, `stopped`).
+
+A non-loopback address is refused unless the person says how it is protected: `--tls-cert` and
+`--tls-key` (uvicorn serves TLS) or `--insecure-no-tls` (a TLS-terminating proxy in front), with
+a warning. Never plain HTTP on the network by accident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from mcp.server import Server
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.transport_security import TransportSecuritySettings
+
+from binance_mcp.face.tokens import Verifier
+
+__all__ = ["HttpOptions", "refusal", "serve_http"]
+
+log = logging.getLogger("binance_mcp.http")
+MAX_BODY = 1024 * 1024  # a request body past this gets 413
+MAX_SESSIONS = 256
+SESSION_IDLE_S = 1800.0
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    path: str = "/mcp"
+    tokens: Path = Path("tokens.json")
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    insecure_no_tls: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(host).is_loopback
+    return False
+
+
+def refusal(options: HttpOptions) -> str | None:
+    """Why these options may not be served, or None."""
+    if not options.path.startswith("/"):
+        return "--path must start with /"
+    if (options.tls_cert is None) != (options.tls_key is None):
+        return "--tls-cert and --tls-key go together"
+    if not _loopback(options.host) and options.tls_cert is None and not options.insecure_no_tls:
+        return (
+            f"--host {options.host} is not a loopback address: serve TLS (--tls-cert FILE --tls-key FILE), or, "
+            "behind a reverse proxy that terminates TLS, say so with --insecure-no-tls"
+        )
+    return None
+
+
+def _security(options: HttpOptions, port: int) -> TransportSecuritySettings:
+    """Host and Origin allowlists: loopback names at this port, and what the person added."""
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    if not _loopback(options.host) and options.host not in ("0.0.0.0", "::"):
+        names.append(options.host)
+    hosts = [f"{name}:{port}" for name in names] + list(options.allowed_hosts)
+    origins = [f"{scheme}://{name}:{port}" for name in names for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=origins + list(options.allowed_origins),
+    )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, with signals left to us: its own handlers re-raise the signal after the shutdown,
+    which would end the process before the System has stopped."""
+
+    def __init__(self, config: uvicorn.Config):
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening.set()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_http(server: Server[Any], options: HttpOptions) -> tuple[int, str]:
+    """Serve `server` over Streamable HTTP until SIGTERM or SIGINT; (exit code, why it stopped)."""
+    sock = _bind(options.host, options.port)
+    port = sock.getsockname()[1]
+    shown_host = f"[{options.host}]" if ":" in options.host else options.host
+    url = f"{options.scheme}://{shown_host}:{port}{options.path}"
+    app = server.streamable_http_app(
+        streamable_http_path=options.path,
+        transport_security=_security(options, port),
+        token_verifier=Verifier(options.tokens),
+        auth=AuthSettings(
+            issuer_url=f"{options.scheme}://{shown_host}:{port}",  # type: ignore[arg-type]
+            resource_server_url=url,  # type: ignore[arg-type]
+            required_scopes=["read"],
+            validate_token_resource=False,  # our tokens are not audience-bound JWTs
+        ),
+        max_request_body_size=MAX_BODY,
+        max_sessions=MAX_SESSIONS,
+        session_idle_timeout=SESSION_IDLE_S,
+        host=options.host,
+    )
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        ssl_certfile=options.tls_cert,
+        ssl_keyfile=options.tls_key,
+        timeout_graceful_shutdown=10,
+        access_log=False,
+    )
+    web = _Server(config)
+    signals: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(name: str) -> None:
+        signals.append(name)
+        web.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    serving = asyncio.create_task(web.serve(sockets=[sock]))
+    listening = asyncio.create_task(web.listening.wait())
+    try:
+        await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
+        listening.cancel()
+        if web.started:
+            print(f"MCP_HTTP_URL={url}", flush=True)
+            if options.insecure_no_tls and not _loopback(options.host):
+                print(f"binance-mcp: WARNING: plain HTTP on {options.host}: TLS must be done in front", file=sys.stderr)
+        await serving
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        sock.close()
+    if signals:
+        print(f"binance-mcp: {signals[0]}: stopping", file=sys.stderr, flush=True)
+        return 0, signals[0]
+    return (0, "stopped") if web.started else (2, "could not serve")

@@ -1,0 +1,121 @@
+"""`serve --http` as a real process, driven with the SDK's Streamable HTTP client in both eras and
+with raw HTTP requests: tokens (none, wrong, revoked without a restart), scopes (a read token is
+refused orders, journaled, nothing sent), a trade token's order filled, Host and Origin checks
+before the pipeline, the body limit, SIGTERM, and the token text nowhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from mcp.client.client import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from binance_mcp.exchange.paper import start_paper_exchange
+from binance_mcp.face.tokens import TokenFile
+
+from ..logs import read_log
+from .conftest import ROOT, serve_env, spawn
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+}
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+
+
+async def start_http(env: dict[str, str], *extra: str) -> tuple[asyncio.subprocess.Process, str]:
+    """`serve --http --port 0`; the process and the URL its first stdout line names."""
+    proc = await spawn(env, sys.executable, str(ROOT / "server.py"), "serve", "--http", "--port", "0", *extra)
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+    assert line.startswith("MCP_HTTP_URL=http://127.0.0.1:"), line
+    return proc, line.removeprefix("MCP_HTTP_URL=")
+
+
+@asynccontextmanager
+async def connected(url: str, token: str, mode: str) -> AsyncIterator[Client]:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
+        yield client
+
+
+async def post(url: str, body: Any, **headers: str) -> httpx2.Response:
+    async with httpx2.AsyncClient(timeout=30) as http:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return await http.post(url, content=content, headers={**HEADERS, **headers})
+
+
+async def test_tokens_scopes_checks_and_a_clean_stop_over_http(tmp_path: Path) -> None:
+    running = await start_paper_exchange()
+    log, tokens = tmp_path / "events.sqlite3", tmp_path / "tokens.json"
+    reader = TokenFile(tokens).add("laptop", "read", None)
+    trader = TokenFile(tokens).add("desk", "trade", None)
+    env = serve_env(running, log, MCP_HTTP_TOKENS_FILE=str(tokens), MCP_MAX_REQUESTS_PER_MINUTE="10000")
+    proc, url = await start_http(env)
+    try:
+        for presented in ({}, {"Authorization": "Bearer bmcp_wrong"}, {"Authorization": f"Basic {reader}"}):
+            refused = await post(url, INIT, **presented)
+            assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+        async with connected(url, reader, "legacy") as client:
+            price = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
+            assert price.structured_content is not None and price.structured_content["success"] is True
+            forbidden = await client.call_tool("create_order", ORDER)
+            assert forbidden.is_error and forbidden.structured_content is not None
+            error = forbidden.structured_content["error"]
+            assert error["type"] == "forbidden" and "trade scope" in error["message"]
+        assert running.exchange.served["POST /api/v3/order"] == 0  # nothing sent
+        async with connected(url, trader, "auto") as client:
+            placed = await client.call_tool("create_order", ORDER)
+            assert placed.structured_content is not None and placed.structured_content["data"]["status"] == "FILLED"
+        before = len(read_log(log))
+        origin = await post(url, INIT, Authorization=f"Bearer {trader}", Origin="https://evil.example")
+        host = await post(url, INIT, Authorization=f"Bearer {trader}", Host="evil.example")
+        assert (origin.status_code, host.status_code) == (403, 421)
+        big = await post(url, b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}', Authorization=f"Bearer {trader}")
+        assert big.status_code == 413
+        assert len(read_log(log)) == before  # none of those reached the pipeline
+        assert TokenFile(tokens).revoke("laptop")
+        assert (await post(url, INIT, Authorization=f"Bearer {reader}")).status_code == 401  # no restart
+        async with connected(url, trader, "legacy") as client:  # and the server goes on
+            again = await client.call_tool("get_ticker_price", {"symbol": "ETHUSDT"})
+            assert again.structured_content is not None and again.structured_content["success"] is True
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert proc.stderr is not None
+        stderr = (await proc.stderr.read()).decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await running.stop()
+    rows = read_log(log)
+    assert rows[-1].kind == "stopped" and json.loads(rows[-1].body) == {"reason": "SIGTERM"}
+    sessions = [json.loads(r.body) for r in rows if r.kind == "session"]
+    assert {s.get("principal") for s in sessions} == {"laptop", "desk"}
+    assert all(s["remote"].startswith("127.0.0.1:") for s in sessions)
+    refused = [r for r in rows if r.tool == "create_order" and r.kind == "rejected"]
+    assert len(refused) == 1 and json.loads(refused[0].body)["kind"] == "forbidden"
+    everything = "".join(r.body for r in rows) + stderr + log.read_bytes().decode("latin-1")
+    assert reader not in everything and trader not in everything  # the token text: nowhere
+
+
+async def test_a_non_loopback_address_without_tls_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
+    env["MCP_EVENT_LOG"] = str(tmp_path / "events.sqlite3")
+    proc = await spawn(env, sys.executable, str(ROOT / "server.py"), "serve", "--http", "--host", "0.0.0.0")
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2 and out == b""
+    assert b"--tls-cert" in err and b"--insecure-no-tls" in err
+    assert not (tmp_path / "events.sqlite3").exists()  # refused before anything started
