@@ -33,6 +33,8 @@ __all__ = [
     "Order",
     "Stats",
     "Thresholds",
+    "alert",
+    "auth_failure_alerts",
     "bursts",
     "command_entry",
     "counted",
@@ -389,6 +391,26 @@ def bursts(calls: Sequence[Call], count: int, window_us: int) -> list[list[Call]
         lo, hi = start, end
     if hi >= 0:
         found.append(list(calls[lo : hi + 1]))
+    return found
+
+
+def auth_failure_alerts(failures: Sequence[tuple[str, int, str]], t: Thresholds = Thresholds()) -> list[dict[str, Any]]:
+    """Bursts of refused credentials (`security` events `authentication_failed`: command id, time,
+    remote address), per remote address, as `find_alerts` counts probing: every failure of every
+    full window (`probe_count` within `probe_window_s`)."""
+    by_remote: defaultdict[str, list[Call]] = defaultdict(list)
+    for command_id, at_us, remote in failures:
+        host = remote.rpartition(":")[0] or remote
+        by_remote[host].append(Call(command_id, "", at_us, "rejected", "authentication_failed", None, None, None))
+    found = []
+    for host, calls in sorted(by_remote.items()):
+        calls.sort(key=lambda c: c.received_us)
+        for burst in bursts(calls, t.probe_count, t.probe_window_s * 1_000_000):
+            span_s = (burst[-1].received_us - burst[0].received_us) / 1e6
+            what = f"{len(burst)} refused credentials within {span_s:.3g} s from {host}"
+            found.append(
+                alert("authentication_failures", what, [c.command_id for c in burst], [c.received_us for c in burst])
+            )
     return found
 
 

@@ -43,6 +43,7 @@ from binance_mcp.events.audit import (
     Stats,
     Thresholds,
     alert,
+    auth_failure_alerts,
     command_entry,
     counted,
     crosscheck,
@@ -396,6 +397,10 @@ _CALLS = (
     "FROM commands"
 )
 _ORDERS = "SELECT command_id, dispatched_us, symbol, quote_asset, notional FROM orders WHERE notional IS NOT NULL"
+_AUTH_FAILURES = (
+    "SELECT command_id, ts, body ->> '$.remote' FROM events WHERE kind = 'security' "
+    "AND body ->> '$.event_type' = 'authentication_failed' AND ts >= ? ORDER BY seq"
+)
 _UNSTOPPED = (
     "SELECT command_id, ts FROM events WHERE kind = 'started' "
     "AND command_id NOT IN (SELECT command_id FROM events WHERE kind = 'stopped') ORDER BY seq"
@@ -428,6 +433,8 @@ def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
         size_factor=args.size_factor,
     )
     alerts = find_alerts(period, history, orders, before, thresholds)
+    failures = reader.query(_AUTH_FAILURES, (since,)).fetchall()
+    alerts += auth_failure_alerts([(str(c), int(t), str(r or "")) for c, t, r in failures], thresholds)
     # What a running server has in hand (its lease is held: events/runs.py) is not an alert yet.
     unresolved = [r for r in reader.query(_UNRESOLVED).fetchall() if not alive(reader.path, str(r[3] or ""))]
     if unresolved:

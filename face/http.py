@@ -25,7 +25,8 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,10 @@ from mcp.server import Server
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 
+from binance_mcp.events.schema import text_column
 from binance_mcp.face.tokens import Verifier
 
-__all__ = ["HttpOptions", "refusal", "serve_http"]
+__all__ = ["AuthFailures", "HttpOptions", "refusal", "serve_http"]
 
 log = logging.getLogger("binance_mcp.http")
 MAX_BODY = 1024 * 1024  # a request body past this gets 413
@@ -127,16 +129,79 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_http(server: Server[Any], options: HttpOptions) -> tuple[int, str]:
-    """Serve `server` over Streamable HTTP until SIGTERM or SIGINT; (exit code, why it stopped)."""
+class AuthFailures:
+    """An ASGI wrapper that puts every refused credential on record: a request answered 401 is a
+    `security` event `authentication_failed` (the remote address, the token's name when it was a
+    known one, revoked or expired; never the presented text) and its SECURITY_EVENT line. At most
+    MAX_PER_MINUTE of them a minute are written, so a flood of bad requests cannot fill the disk;
+    the next one written says how many were left out."""
+
+    MAX_PER_MINUTE = 120
+
+    def __init__(self, app: Any, verifier: Verifier, record: Callable[[dict[str, Any]], Awaitable[None]]):
+        self.app = app
+        self.verifier = verifier
+        self.record = record
+        self.minute = 0
+        self.written = 0
+        self.left_out = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        status: list[int] = []
+
+        async def noted(message: dict[str, Any]) -> None:
+            if message.get("type") == "http.response.start":
+                status.append(int(message.get("status", 0)))
+            await send(message)
+
+        await self.app(scope, receive, noted)
+        if status[:1] == [401]:
+            await self._refused(scope)
+
+    async def _refused(self, scope: dict[str, Any]) -> None:
+        minute = int(time.monotonic() // 60)
+        if minute != self.minute:
+            self.minute, self.written = minute, 0
+        if self.written >= self.MAX_PER_MINUTE:
+            self.left_out += 1
+            return
+        self.written += 1
+        headers = dict(scope.get("headers") or [])
+        credential = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = credential.partition(" ")
+        entry = self.verifier.known(token.strip()) if scheme.lower() == "bearer" and token else None
+        client = scope.get("client") or ("", 0)
+        details: dict[str, Any] = {
+            "remote": f"{client[0]}:{client[1]}",
+            "path": text_column(str(scope.get("path", ""))),
+            "credential": "none" if not credential else "bearer" if scheme.lower() == "bearer" else "other",
+        }
+        if entry is not None:
+            details["token"] = entry.name  # a known token that is revoked or expired: name it
+        if self.left_out:
+            details["left_out_before"], self.left_out = self.left_out, 0
+        await self.record(details)
+
+
+async def serve_http(
+    server: Server[Any],
+    options: HttpOptions,
+    on_auth_failure: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+) -> tuple[int, str]:
+    """Serve `server` over Streamable HTTP until SIGTERM or SIGINT; (exit code, why it stopped).
+    `on_auth_failure` is told of each refused credential (AuthFailures)."""
     sock = _bind(options.host, options.port)
     port = sock.getsockname()[1]
     shown_host = f"[{options.host}]" if ":" in options.host else options.host
     url = f"{options.scheme}://{shown_host}:{port}{options.path}"
+    verifier = Verifier(options.tokens)
     app = server.streamable_http_app(
         streamable_http_path=options.path,
         transport_security=_security(options, port),
-        token_verifier=Verifier(options.tokens),
+        token_verifier=verifier,
         auth=AuthSettings(
             issuer_url=f"{options.scheme}://{shown_host}:{port}",  # type: ignore[arg-type]
             resource_server_url=url,  # type: ignore[arg-type]
@@ -148,6 +213,8 @@ async def serve_http(server: Server[Any], options: HttpOptions) -> tuple[int, st
         session_idle_timeout=SESSION_IDLE_S,
         host=options.host,
     )
+    if on_auth_failure is not None:
+        app = AuthFailures(app, verifier, on_auth_failure)  # type: ignore[assignment]
     config = uvicorn.Config(
         app,
         log_level="warning",

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import sys
+from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -22,6 +23,7 @@ from binance_mcp.actors.config import Settings
 from binance_mcp.actors.journal import AuditUnavailable
 from binance_mcp.actors.keycheck import check_key
 from binance_mcp.actors.system import client_for, system_for
+from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.schema import AboutRun, PaperRun
 from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
 from binance_mcp.face.http import HttpOptions, refusal, serve_http
@@ -95,7 +97,11 @@ async def serve(
     reason = "stdin closed"
     try:
         if http is not None:
-            code, reason = await serve_http(server, http)
+
+            async def auth_failed(details: dict[str, Any]) -> None:
+                await system.security_event("authentication_failed", new_command_id(), "", **details)
+
+            code, reason = await serve_http(server, http, auth_failed)
         else:
             code, reason = await serve_stdio(server, system)
     finally:

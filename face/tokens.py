@@ -151,13 +151,19 @@ class Verifier:
             self._seen = seen
         return self._entries
 
-    def check(self, token: str) -> TokenEntry | None:
-        """The usable entry `token` is, or None; compared with every entry in constant time."""
+    def known(self, token: str) -> TokenEntry | None:
+        """The entry `token` is, usable or not (for saying whose revoked or expired token it was);
+        compared with every entry in constant time, all of them."""
         presented = _digest(token)
         found = None
         for entry in self._current():
             if hmac.compare_digest(entry.sha256, presented):
                 found = entry
+        return found
+
+    def check(self, token: str) -> TokenEntry | None:
+        """The usable entry `token` is, or None."""
+        found = self.known(token)
         if found is not None and not found.usable(self.clock_us()):
             if self.on_refused is not None:
                 self.on_refused(found.name)

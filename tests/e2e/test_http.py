@@ -88,6 +88,8 @@ async def test_tokens_scopes_checks_and_a_clean_stop_over_http(tmp_path: Path) -
         assert len(read_log(log)) == before  # none of those reached the pipeline
         assert TokenFile(tokens).revoke("laptop")
         assert (await post(url, INIT, Authorization=f"Bearer {reader}")).status_code == 401  # no restart
+        for _ in range(5):  # a burst of bad credentials
+            assert (await post(url, INIT, Authorization="Bearer bmcp_guess")).status_code == 401
         async with connected(url, trader, "legacy") as client:  # and the server goes on
             again = await client.call_tool("get_ticker_price", {"symbol": "ETHUSDT"})
             assert again.structured_content is not None and again.structured_content["success"] is True
@@ -109,6 +111,19 @@ async def test_tokens_scopes_checks_and_a_clean_stop_over_http(tmp_path: Path) -
     assert len(refused) == 1 and json.loads(refused[0].body)["kind"] == "forbidden"
     everything = "".join(r.body for r in rows) + stderr + log.read_bytes().decode("latin-1")
     assert reader not in everything and trader not in everything  # the token text: nowhere
+    failures = [json.loads(r.body) for r in rows if r.kind == "security"]
+    assert [f["event_type"] for f in failures] == ["authentication_failed"] * 9
+    assert [f.get("credential") for f in failures[:3]] == ["none", "bearer", "other"]
+    assert failures[3].get("token") == "laptop"  # a known token, revoked: named (never its text)
+    assert all(f["remote"].startswith("127.0.0.1:") for f in failures)
+    assert stderr.count('"event_type": "authentication_failed"') == 9
+    alerts = await asyncio.create_subprocess_exec(
+        *(sys.executable, str(ROOT / "server.py"), "audit", "alerts", "--json", "--event-log", str(log)),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await alerts.communicate()
+    found = {a["pattern"]: a for a in json.loads(out)["alerts"]}
+    assert alerts.returncode == 1 and found["authentication_failures"]["count"] == 9
 
 
 async def test_a_non_loopback_address_without_tls_is_refused(tmp_path: Path) -> None:
