@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 
 from aiolimiter import AsyncLimiter
@@ -74,6 +74,9 @@ class Bucket(AsyncLimiter):
         self._last_check = now
 
 
+MAX_BUDGETS = 4096  # sessions whose call budget is kept
+
+
 class Limiter(Actor):
     def __init__(
         self,
@@ -105,12 +108,28 @@ class Limiter(Actor):
         self.reset()
 
     def reset(self) -> None:
-        self.calls = Bucket(self.calls_per_minute, 60, self.clock) if self.calls_per_minute else None
+        # The MCP call budget, one per session: over HTTP one noisy client cannot starve another.
+        # (Binance's weight and ORDERS are the exchange's, per IP and per account: shared.)
+        self.calls: OrderedDict[str, Bucket] = OrderedDict()
         self.weight = Bucket(self.weight_per_minute, 60, self.clock)
         self.backoff_until = 0.0  # the exchange said 429/418: nothing goes out before this
         self.spent_until = 0.0  # its headers say this minute's weight is spent (our inference)
         self.window = -1  # the exchange's fixed one-minute window, as wall-clock minute number
         self.charged = 0  # weight we charged in that window
+
+    def calls_of(self, session: str) -> Bucket | None:
+        """The call budget of `session` (None: no budget). The most recent MAX_BUDGETS sessions are
+        remembered; an older one starts afresh when it comes back."""
+        if not self.calls_per_minute:
+            return None
+        bucket = self.calls.get(session)
+        if bucket is None:
+            bucket = self.calls[session] = Bucket(self.calls_per_minute, 60, self.clock)
+            while len(self.calls) > MAX_BUDGETS:
+                self.calls.popitem(last=False)
+        else:
+            self.calls.move_to_end(session)
+        return bucket
 
     def _charge_window(self, weight: int) -> None:
         minute = self.clock_ms() // 60_000
@@ -212,7 +231,7 @@ class Limiter(Actor):
             return
         places_order = message.command.places_order
         verdict = self._order_verdict() if places_order else None
-        verdict = verdict or await self.admit(message.command.weight())
+        verdict = verdict or await self.admit(message.command.weight(), session=message.envelope.session)
         if verdict is not None:
             self.throttled += 1
             await self.journal.tell(Finish(envelope=message.envelope, outcome=verdict), reply)
@@ -222,8 +241,8 @@ class Limiter(Actor):
         admitted = Admitted(envelope=message.envelope, command=message.command, facts=message.facts)
         await self.next_stage.tell(admitted, reply)
 
-    async def admit(self, weight: int, *, tool_call: bool = True) -> Throttled | None:
-        """None, with `weight` (and, for a tool call, one call of the MCP budget) charged; or why not."""
+    async def admit(self, weight: int, *, tool_call: bool = True, session: str = "") -> Throttled | None:
+        """None, with `weight` (and, for a tool call, one call of `session`'s MCP budget) charged; or why not."""
         now = self.clock()
         if now < self.backoff_until:
             wait = int((self.backoff_until - now) * 1000) + 1
@@ -235,7 +254,7 @@ class Limiter(Actor):
                 message=f"the exchange reports this minute's {self.weight_per_minute} request weight as used",
                 retry_after_ms=wait,
             )
-        calls = self.calls if tool_call else None
+        calls = self.calls_of(session) if tool_call else None
         if calls is not None and not calls.has_capacity(1):
             wait = int(60_000 / calls.max_rate) + 1
             return Throttled(

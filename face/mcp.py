@@ -162,7 +162,7 @@ def mcp_server(system: System, families: frozenset[str], confirm_timeout_s: floa
         token = get_access_token()  # over HTTP: who is calling, and what the token allows
         principal = token.client_id if token is not None else ""
         client = getattr(ctx.request, "client", None)
-        remote = f"{client.host}:{client.port}" if client is not None else ""
+        remote = str(client.host) if client is not None else ""  # the address; its port changes per connection
         session, client_label = await sessions.of(ctx, principal, remote)
         envelope = new_envelope(
             params.name,

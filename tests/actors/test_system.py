@@ -15,7 +15,7 @@ import pytest
 from binance_mcp.actors import journal as journal_module
 from binance_mcp.actors.executor import Executor
 from binance_mcp.actors.journal import AuditUnavailable
-from binance_mcp.actors.messages import Envelope
+from binance_mcp.actors.messages import Envelope, NeedsConfirmation
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.events.commands import Command
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
@@ -244,7 +244,7 @@ async def test_a_limiter_that_crashes_on_an_orders_lookups_fails_the_order_and_s
 
 async def test_an_orders_lookups_cost_no_tool_call_of_the_call_budget(tmp_path: Path) -> None:
     async with build(tmp_path, calls_per_minute=60) as h:
-        calls = h.system.limiter.calls
+        calls = h.system.limiter.calls_of("")  # the harness's calls name no session
         assert calls is not None
         before = calls.level
         order = await h.call("create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
@@ -363,3 +363,16 @@ async def test_a_writer_thread_that_cannot_start_stops_the_run_before_it_begins(
         monkeypatch.setattr(journal_module, "threading", threading)
         async with system_on(url, log) as system:
             assert isinstance((await system.ask(new_envelope("get_ticker_price", {"symbol": "BTCUSDT"}, 20))), Executed)
+
+
+async def test_each_session_has_its_own_call_budget(tmp_path: Path) -> None:
+    """MCP_MAX_REQUESTS_PER_MINUTE per session: one noisy client does not starve another."""
+    async with build(tmp_path, calls_per_minute=3) as h:
+
+        async def call(session: str) -> Outcome | NeedsConfirmation:
+            return await h.system.ask(new_envelope("get_ticker_price", {"symbol": "BTCUSDT"}, 20, session=session))
+
+        noisy = [await call("noisy") for _ in range(4)]
+        assert [type(o).__name__ for o in noisy] == ["Executed", "Executed", "Executed", "Throttled"]
+        quiet = [await call("quiet") for _ in range(3)]
+        assert all(isinstance(o, Executed) for o in quiet)

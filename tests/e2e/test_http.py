@@ -106,7 +106,7 @@ async def test_tokens_scopes_checks_and_a_clean_stop_over_http(tmp_path: Path) -
     assert rows[-1].kind == "stopped" and json.loads(rows[-1].body) == {"reason": "SIGTERM"}
     sessions = [json.loads(r.body) for r in rows if r.kind == "session"]
     assert {s.get("principal") for s in sessions} == {"laptop", "desk"}
-    assert all(s["remote"].startswith("127.0.0.1:") for s in sessions)
+    assert all(s["remote"] == "127.0.0.1" for s in sessions)
     refused = [r for r in rows if r.tool == "create_order" and r.kind == "rejected"]
     assert len(refused) == 1 and json.loads(refused[0].body)["kind"] == "forbidden"
     everything = "".join(r.body for r in rows) + stderr + log.read_bytes().decode("latin-1")
@@ -134,3 +134,24 @@ async def test_a_non_loopback_address_without_tls_is_refused(tmp_path: Path) -> 
     assert proc.returncode == 2 and out == b""
     assert b"--tls-cert" in err and b"--insecure-no-tls" in err
     assert not (tmp_path / "events.sqlite3").exists()  # refused before anything started
+
+
+async def test_two_sessions_each_have_their_own_call_budget(tmp_path: Path) -> None:
+    running = await start_paper_exchange()
+    log, tokens = tmp_path / "events.sqlite3", tmp_path / "tokens.json"
+    noisy, quiet = TokenFile(tokens).add("noisy", "read", None), TokenFile(tokens).add("quiet", "read", None)
+    env = serve_env(running, log, MCP_HTTP_TOKENS_FILE=str(tokens), MCP_MAX_REQUESTS_PER_MINUTE="3")
+    proc, url = await start_http(env)
+    try:
+        async with connected(url, noisy, "legacy") as first, connected(url, quiet, "legacy") as second:
+            price = {"symbol": "BTCUSDT"}
+            answers = [await first.call_tool("get_ticker_price", price) for _ in range(4)]
+            assert [a.is_error for a in answers] == [False, False, False, True]
+            assert answers[-1].structured_content is not None
+            assert answers[-1].structured_content["error"]["type"] == "rate_limit_exceeded"
+            others = await asyncio.gather(*(second.call_tool("get_ticker_price", price) for _ in range(3)))
+            assert not any(a.is_error for a in others)  # the noisy one did not spend them
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 30)
+        await running.stop()
