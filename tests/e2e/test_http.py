@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -24,6 +25,7 @@ from binance_mcp.face.tokens import TokenFile
 
 from ..logs import read_log
 from .conftest import ROOT, serve_env, spawn
+from .test_trading import answering
 
 INIT = {
     "jsonrpc": "2.0",
@@ -155,3 +157,31 @@ async def test_two_sessions_each_have_their_own_call_budget(tmp_path: Path) -> N
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 30)
         await running.stop()
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_confirmation_over_http_in_both_eras(tmp_path: Path, mode: str) -> None:
+    """MCP_CONFIRM_ORDERS over HTTP: the person is asked through the client that made the call (the
+    legacy era within the call, the 2026-07-28 era by a retried call), and the order goes only then."""
+    running = await start_paper_exchange()
+    log, tokens = tmp_path / "events.sqlite3", tmp_path / "tokens.json"
+    trader = TokenFile(tokens).add("desk", "trade", None)
+    env = serve_env(running, log, MCP_HTTP_TOKENS_FILE=str(tokens), MCP_CONFIRM_ORDERS="true")
+    elicit, asked = answering("accept", True)
+    proc, url = await start_http(env)
+    try:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {trader}"}, timeout=30)
+        transport = streamable_http_client(url, http_client=http)
+        async with http, Client(transport, mode=mode, elicitation_callback=elicit) as client:  # type: ignore[arg-type]
+            assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+            placed = await client.call_tool("create_order", ORDER)
+        assert placed.structured_content is not None and placed.structured_content["data"]["status"] == "FILLED"
+        assert running.exchange.served["POST /api/v3/order"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 30)
+        await running.stop()
+    (question,) = asked
+    assert question.startswith("Place order: BUY 0.001 BTCUSDT MARKET")
+    kinds = [r.kind for r in read_log(log) if r.tool == "create_order"]
+    assert kinds == ["received", "confirmation_requested", "confirmed", "dispatched", "executed"]
