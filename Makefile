@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/http_gaps.py
 	$(BIN)/python bench/fuzz.py
 	$(BIN)/python bench/hosts.py
+	$(BIN)/python bench/http_calls.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

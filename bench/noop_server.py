@@ -1,9 +1,12 @@
 """A do-nothing MCP server on the same SDK: one tool that returns a constant at once.
 
 The baseline for bench/stdio_calls.py. `--transport sdk` serves with the SDK's own
-`stdio_server()`; `--transport pipes` with the asyncio-pipe transport binance-mcp uses.
+`stdio_server()`; `--transport pipes` with the asyncio-pipe transport binance-mcp uses;
+`--transport http` over Streamable HTTP exactly as `serve --http` does (face/http.py: the SDK's
+app on uvicorn, tokens from `--tokens FILE`, Host and Origin checks), printing its URL first:
+the baseline for bench/http_calls.py.
 
-    python bench/noop_server.py [--transport sdk|pipes]
+    python bench/noop_server.py [--transport sdk|pipes|http] [--tokens FILE]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
 from mcp.types import CallToolRequestParams, CallToolResult, ListToolsResult, TextContent, Tool
 
+from binance_mcp.face.http import HttpOptions, serve_http
 from binance_mcp.face.stdio import pipe_streams
 
 CONSTANT = {"symbol": "BTCUSDT", "price": "0.00000000"}
@@ -34,8 +38,11 @@ async def call_tool(ctx: ServerRequestContext[Any], params: CallToolRequestParam
     return CallToolResult(content=[TextContent(type="text", text='{"price":"0"}')], structured_content=CONSTANT)
 
 
-async def main(transport: str) -> None:
+async def main(transport: str, tokens: str) -> None:
     server = Server("noop", version="0", on_list_tools=list_tools, on_call_tool=call_tool)
+    if transport == "http":
+        await serve_http(server, HttpOptions(port=0, tokens=Path(tokens)))
+        return
     streams = stdio_server() if transport == "sdk" else pipe_streams()
     async with streams as (read, write):
         await server.run(read, write, server.create_initialization_options())
@@ -43,5 +50,7 @@ async def main(transport: str) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--transport", choices=("sdk", "pipes"), default="sdk")
-    asyncio.run(main(parser.parse_args().transport))
+    parser.add_argument("--transport", choices=("sdk", "pipes", "http"), default="sdk")
+    parser.add_argument("--tokens", default="tokens.json", help="http: the token file")
+    args = parser.parse_args()
+    asyncio.run(main(args.transport, args.tokens))
