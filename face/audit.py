@@ -306,9 +306,11 @@ def _show(reader: LogReader, args: argparse.Namespace) -> int:
     console.print(f"command {found[0]}  tool {report['tool']}")
     opened = Logged.of([session_rows[0][i] for i in (0, 1, 2, 3, 4, 6)]).event if session_rows else None
     if isinstance(opened, Session) and isinstance(received, Received):
+        who = f"  token {opened.principal}" if isinstance(opened.principal, str) else ""  # over HTTP
+        where = f"  from {opened.remote}" if isinstance(opened.remote, str) else ""
         console.print(
             f"session {session_id}  client {opened.client.name} {opened.client.version}  "
-            f"protocol {opened.protocol}  run {received.run if isinstance(received.run, str) else '-'}"
+            f"protocol {opened.protocol}  run {received.run if isinstance(received.run, str) else '-'}{who}{where}"
         )
     rows = [[s["seq"], s["at"], s["kind"], "" if s["after_ms"] is None else f"+{s['after_ms']} ms"] for s in steps]
     console.print(_table("timeline", ["seq", "time (UTC)", "event", "after"], rows))

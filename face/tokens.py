@@ -37,8 +37,9 @@ from mcp.server.auth.provider import AccessToken
 
 from binance_mcp.actors.config import default_event_log
 from binance_mcp.events.audit import iso, parse_duration
+from binance_mcp.events.store import LogReader, NoEventLog
 
-__all__ = ["SCOPES", "TokenEntry", "TokenFile", "Verifier", "add_parser", "tokens_file"]
+__all__ = ["SCOPES", "TokenEntry", "TokenFile", "Verifier", "add_parser", "last_used", "tokens_file"]
 
 SCOPES = {"read": ("read",), "trade": ("read", "trade")}
 PREFIX = "bmcp_"
@@ -201,16 +202,39 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
+_LAST_USED = """
+SELECT s.body ->> '$.principal', max(r.ts) FROM events r
+JOIN events s ON s.command_id = r.body ->> '$.session' AND s.kind = 'session'
+WHERE r.kind = 'received' AND s.body ->> '$.principal' IS NOT NULL GROUP BY 1
+"""
+
+
+def last_used(log: Path) -> dict[str, int]:
+    """When each token last made a call, from the event log (the log is the record of use; the
+    token file is written only by these commands)."""
+    try:
+        reader = LogReader(log)
+    except NoEventLog:
+        return {}
+    try:
+        return {str(name): int(ts) for name, ts in reader.query(_LAST_USED)}
+    finally:
+        reader.close()
+
+
 def _list(args: argparse.Namespace) -> int:
     now = time.time_ns() // 1000
     entries = TokenFile(_path(args)).entries()
     if not entries:
         print(f"no tokens in {_path(args)}")
         return 0
+    log = Path(args.event_log or os.environ.get("MCP_EVENT_LOG") or default_event_log(os.environ))
+    used = last_used(log)
     for e in entries:
         state = "revoked " + iso(e.revoked_us) if e.revoked_us else "expired" if not e.usable(now) else "active"
         expires = iso(e.expires_us) if e.expires_us else "never"
-        print(f"{e.name}  scope={e.scope}  created={iso(e.created_us)}  expires={expires}  {state}")
+        last = iso(used[e.name]) if e.name in used else "never"
+        print(f"{e.name}  scope={e.scope}  created={iso(e.created_us)}  expires={expires}  last used={last}  {state}")
     return 0
 
 
@@ -231,7 +255,10 @@ def add_parser(sub: Any) -> None:
     add.add_argument("--scope", choices=tuple(SCOPES), default="read", help="read (default) or trade (orders too)")
     add.add_argument("--expires-in", metavar="DURATION", help="90m, 12h, 30d, 1w (default: never)")
     add.set_defaults(run=_add)
-    listing = subs.add_parser("list", help="the tokens: name, scope, created, expires, state (never a token)")
+    listing = subs.add_parser(
+        "list", help="the tokens: name, scope, created, expires, last used, state (never a token)"
+    )
+    listing.add_argument("--event-log", metavar="PATH", help="where `last used` is read (default: MCP_EVENT_LOG)")
     listing.set_defaults(run=_list)
     revoke = subs.add_parser("revoke", help="revoke a token; a running server refuses it at once")
     revoke.add_argument("name", help="the token's name")

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from binance_mcp.exchange.paper import start_paper_exchange
-from binance_mcp.face.tokens import TokenFile
+from binance_mcp.face.tokens import TokenFile, last_used
 
 from ..logs import read_log
 from .conftest import ROOT, serve_env, spawn
@@ -64,10 +65,17 @@ async def test_tokens_scopes_checks_and_a_clean_stop_over_http(tmp_path: Path) -
     log, tokens = tmp_path / "events.sqlite3", tmp_path / "tokens.json"
     reader = TokenFile(tokens).add("laptop", "read", None)
     trader = TokenFile(tokens).add("desk", "trade", None)
+    an_hour_ago = time.time_ns() // 1000 - 3_600_000_000
+    expired = TokenFile(tokens).add("old", "trade", 60, now_us=an_hour_ago)  # expired 59 minutes ago
     env = serve_env(running, log, MCP_HTTP_TOKENS_FILE=str(tokens), MCP_MAX_REQUESTS_PER_MINUTE="10000")
     proc, url = await start_http(env)
     try:
-        for presented in ({}, {"Authorization": "Bearer bmcp_wrong"}, {"Authorization": f"Basic {reader}"}):
+        for presented in (
+            {},
+            {"Authorization": "Bearer bmcp_wrong"},
+            {"Authorization": f"Basic {reader}"},
+            {"Authorization": f"Bearer {expired}"},
+        ):
             refused = await post(url, INIT, **presented)
             assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
         async with connected(url, reader, "legacy") as client:
@@ -112,20 +120,29 @@ async def test_tokens_scopes_checks_and_a_clean_stop_over_http(tmp_path: Path) -
     refused = [r for r in rows if r.tool == "create_order" and r.kind == "rejected"]
     assert len(refused) == 1 and json.loads(refused[0].body)["kind"] == "forbidden"
     everything = "".join(r.body for r in rows) + stderr + log.read_bytes().decode("latin-1")
-    assert reader not in everything and trader not in everything  # the token text: nowhere
+    assert all(t not in everything for t in (reader, trader, expired))  # the token text: nowhere
+    placed_id = next(r.command_id for r in rows if r.tool == "create_order" and r.kind == "dispatched")
+    show = await asyncio.create_subprocess_exec(
+        *(sys.executable, str(ROOT / "server.py"), "audit", "show", placed_id, "--event-log", str(log)),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    shown = (await show.communicate())[0].decode()
+    assert "token desk  from 127.0.0.1" in shown  # which token placed the order
+    used = last_used(log)
+    assert set(used) == {"laptop", "desk"} and used["desk"] > used["laptop"]  # `token list`'s last used
     failures = [json.loads(r.body) for r in rows if r.kind == "security"]
-    assert [f["event_type"] for f in failures] == ["authentication_failed"] * 9
-    assert [f.get("credential") for f in failures[:3]] == ["none", "bearer", "other"]
-    assert failures[3].get("token") == "laptop"  # a known token, revoked: named (never its text)
+    assert [f["event_type"] for f in failures] == ["authentication_failed"] * 10
+    assert [f.get("credential") for f in failures[:4]] == ["none", "bearer", "other", "bearer"]
+    assert [f.get("token") for f in failures[3:6]] == ["old", "laptop", None]  # known tokens named, never their text
     assert all(f["remote"].startswith("127.0.0.1:") for f in failures)
-    assert stderr.count('"event_type": "authentication_failed"') == 9
+    assert stderr.count('"event_type": "authentication_failed"') == 10
     alerts = await asyncio.create_subprocess_exec(
         *(sys.executable, str(ROOT / "server.py"), "audit", "alerts", "--json", "--event-log", str(log)),
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await alerts.communicate()
     found = {a["pattern"]: a for a in json.loads(out)["alerts"]}
-    assert alerts.returncode == 1 and found["authentication_failures"]["count"] == 9
+    assert alerts.returncode == 1 and found["authentication_failures"]["count"] == 10
 
 
 async def test_a_non_loopback_address_without_tls_is_refused(tmp_path: Path) -> None:
