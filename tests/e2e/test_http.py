@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -202,3 +203,60 @@ async def test_confirmation_over_http_in_both_eras(tmp_path: Path, mode: str) ->
     assert question.startswith("Place order: BUY 0.001 BTCUSDT MARKET")
     kinds = [r.kind for r in read_log(log) if r.tool == "create_order"]
     assert kinds == ["received", "confirmation_requested", "confirmed", "dispatched", "executed"]
+
+
+def _self_signed(where: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made here (the `cryptography` package)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = where / "cert.pem", where / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+async def test_tls_when_given_a_certificate(tmp_path: Path) -> None:
+    running = await start_paper_exchange()
+    log, tokens = tmp_path / "events.sqlite3", tmp_path / "tokens.json"
+    token = TokenFile(tokens).add("tls", "read", None)
+    cert, key = _self_signed(tmp_path)
+    env = serve_env(running, log, MCP_HTTP_TOKENS_FILE=str(tokens))
+    argv = ("serve", "--http", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key))
+    proc = await spawn(env, sys.executable, str(ROOT / "server.py"), *argv)
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+        assert line.startswith("MCP_HTTP_URL=https://127.0.0.1:"), line
+        url = line.removeprefix("MCP_HTTP_URL=")
+        trust = ssl.create_default_context(cafile=str(cert))
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, verify=trust, timeout=30)
+        async with http, Client(streamable_http_client(url, http_client=http), mode="legacy") as client:  # type: ignore[arg-type]
+            price = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
+            assert price.structured_content is not None and price.structured_content["success"] is True
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 30)
+        await running.stop()
+    assert proc.returncode == 0
