@@ -9,7 +9,7 @@ Every result is one of two objects:
 
 The data types name the fields a caller relies on (an order's `orderId`, `status`, quantities as
 decimal strings, as Binance sends them) and let the rest through: Binance adds fields over time,
-and a schema that forbade them would make a host refuse a correct answer. A tests checks every
+and a schema that forbade them would make a host refuse a correct answer. A test checks every
 result the end-to-end suite sees against its tool's schema (tests/e2e/conftest.py).
 """
 
