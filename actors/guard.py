@@ -17,7 +17,7 @@ restart cannot be used to exceed the cap. Pure: no I/O, the clock is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -104,19 +104,22 @@ class DailyNotional:
     guard and are not on record yet. Keyed by command id, so an order counts once however it is
     learned (its reservation, its own `dispatched`, a `Settle`)."""
 
-    def __init__(self, entries: Iterable[tuple[int, str, Decimal]] = ()):
+    def __init__(self) -> None:
         self._placed: dict[str, tuple[int, str, Decimal]] = {}
         self._reserved: dict[str, tuple[int, str, Decimal]] = {}
-        for i, entry in enumerate(entries):
-            self._placed[f"#{i}"] = entry
+
+    def counted(self, now_ms: int) -> list[tuple[int, str, Decimal]]:
+        """The orders on record that count now: (when, quote asset, value), placed or maybe placed,
+        in the last 24 hours (older ones are dropped)."""
+        expired = [cid for cid, (ts, _, _) in self._placed.items() if ts <= now_ms - DAY_MS]
+        for cid in expired:
+            del self._placed[cid]
+        return list(self._placed.values())
 
     def used(self, asset: str, now_ms: int, *, excluding: str = "") -> Decimal:
         """What counts against `asset`'s cap now; `excluding` one order's own reservation (an order
         judged again counts what the others hold)."""
-        expired = [cid for cid, (ts, _, _) in self._placed.items() if ts <= now_ms - DAY_MS]
-        for cid in expired:
-            del self._placed[cid]
-        total = sum((v for _, a, v in self._placed.values() if a == asset), Decimal(0))
+        total = sum((v for _, a, v in self.counted(now_ms) if a == asset), Decimal(0))
         return total + sum(
             (
                 v

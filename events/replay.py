@@ -3,8 +3,7 @@
 `Fold.apply` takes events in log order, one at a time, so folding the first N events and then
 the rest gives the same state as folding them all at once. What comes out:
 - `order_times(now)`: when each new order left in the last 24 h (the limiter's ORDERS windows);
-- `notional(now)`: each order of the last 24 h that was placed, or may have been, with its value
-  and quote asset (the guard's daily cap); an order the exchange refused does not count;
+  (the guard's daily notional is folded from the same events by its Ledger, actors/guard.py);
 - `unresolved()`: state changes that were dispatched and whose outcome is not known (no answer
   yet, or `unknown` and never reconciled): the reconciler looks each one up;
 - `interrupted()`: commands received and never finished nor dispatched (the server stopped);
@@ -75,7 +74,6 @@ class _Command:
     dispatched_ms: int | None = None
     dispatch: Dispatched | None = None  # None too when its body is unreadable
     terminal: str | None = None
-    placed: bool | None = None  # from `reconciled`, for an order
     run: str = ""  # from `received` ("" in logs of schema version 1)
 
 
@@ -107,9 +105,6 @@ class Fold:
             command.dispatched_ms = row.ts_us // 1000
             event = row.event
             command.dispatch = event if isinstance(event, Dispatched) else None
-        elif kind == "reconciled":
-            event = row.event
-            command.placed = event.placed if isinstance(event, Reconciled) and isinstance(event.placed, bool) else None
         elif kind in TERMINAL_KINDS:
             command.terminal = kind
 
@@ -122,17 +117,6 @@ class Fold:
 
     def order_times(self, now_ms: int) -> list[int]:
         return sorted(c.dispatched_ms for c in self._orders(now_ms) if c.dispatched_ms is not None)
-
-    def notional(self, now_ms: int) -> list[tuple[int, str, Decimal]]:
-        out = []
-        for c in self._orders(now_ms):
-            if c.dispatch is None:
-                continue
-            value, asset = c.dispatch.notional, c.dispatch.quote_asset
-            not_placed = c.terminal == "failed" or c.placed is False
-            if value is not None and asset and not not_placed and c.dispatched_ms is not None:
-                out.append((c.dispatched_ms, asset, value))
-        return out
 
     def _open(self, c: _Command) -> bool:
         return c.terminal is None or (

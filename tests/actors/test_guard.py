@@ -39,7 +39,9 @@ def test_the_guard_record_is_plain_data() -> None:
 
 def test_daily_notional_rolls_over_24_hours_and_counts_reservations() -> None:
     t0 = 1_000 * DAY_MS
-    daily = DailyNotional([(t0, "USDT", D(100)), (t0 + 1000, "BTC", D("0.5"))])
+    daily = DailyNotional()
+    daily.dispatched("x", t0, "USDT", D(100))
+    daily.dispatched("y", t0 + 1000, "BTC", D("0.5"))
     assert daily.used("USDT", t0 + 10) == D(100)
     daily.reserve("a", "USDT", D(30), t0 + 20)
     daily.reserve("b", "USDT", D(40), t0 + 20)

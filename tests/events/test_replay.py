@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from binance_mcp.actors.guard import Ledger
 from binance_mcp.events.lifecycle import NEXT, TERMINAL_KINDS, illegal_move
 from binance_mcp.events.outcomes import Executed, Rejected
 from binance_mcp.events.replay import (
@@ -65,32 +66,43 @@ def fold(rows: list[Row]) -> Fold:
     return f
 
 
-def state(f: Fold) -> tuple[Any, ...]:
+def ledger(rows: list[Row]) -> Ledger:
+    """The guard's daily notional, folded from the same events as start-up folds it."""
+    folded = Ledger()
+    for row in rows:
+        folded.apply(Logged.of(row), counting=False)
+    return folded
+
+
+def state(f: Fold, daily: Ledger) -> tuple[Any, ...]:
     unresolved = sorted((p.command_id, p.finished, p.client_order_id) for p in f.unresolved())
-    return f.order_times(NOW), sorted(f.notional(NOW)), unresolved, sorted(f.interrupted()), f.anomalies
+    counted = sorted(daily.daily.counted(NOW))
+    return f.order_times(NOW), counted, unresolved, sorted(f.interrupted()), f.anomalies
 
 
 def test_what_the_actors_get_back_from_the_log() -> None:
-    f = fold(ROWS)
+    f, notional = fold(ROWS), ledger(ROWS).daily.counted(NOW)
     assert f.order_times(NOW) == [NOW - 1000, NOW - 900, NOW - 800, NOW - 700, NOW - 600, NOW - 500]
-    assert {str(v) for _, _, v in f.notional(NOW)} == {"100", "300", "500", "600"}  # not refused nor not placed
-    assert all(asset == "USDT" for _, asset, _ in f.notional(NOW))
+    assert {str(v) for _, _, v in notional} == {"100", "300", "500", "600"}  # not refused nor not placed
+    assert all(asset == "USDT" for _, asset, _ in notional)
     assert sorted((p.command_id, p.finished) for p in f.unresolved()) == [("killed", False), ("lost", True)]
     assert next(p for p in f.unresolved() if p.command_id == "lost").client_order_id == "mcplost"
     assert sorted(f.interrupted()) == [("asking", "cancel_order"), ("half", "cancel_order")]
     assert f.anomalies == []
-    assert sum(v for _, _, v in f.notional(NOW)) == D(1500)
+    assert sum(v for _, _, v in notional) == D(1500)
 
 
 def test_folding_in_parts_gives_the_same_state_as_folding_at_once() -> None:
-    whole = state(fold(ROWS))
+    whole = state(fold(ROWS), ledger(ROWS))
     for cut in range(len(ROWS) + 1):
-        f = Fold()
+        f, daily = Fold(), Ledger()
         for row in ROWS[:cut]:
             f.apply(Logged.of(row))
+            daily.apply(Logged.of(row), counting=False)
         for row in ROWS[cut:]:
             f.apply(Logged.of(row))
-        assert state(f) == whole
+            daily.apply(Logged.of(row), counting=False)
+        assert state(f, daily) == whole
 
 
 def test_moves_the_lifecycle_forbids_are_reported() -> None:
