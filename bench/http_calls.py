@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +22,7 @@ from pathlib import Path
 import httpx2
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
-from stdio_calls import ARGS, ROOT, Run, drive, mcp_runs, start_paper
+from stdio_calls import ARGS, ROOT, Run, mcp_runs, measured, start_paper
 
 from binance_mcp.face.tokens import TokenFile
 
@@ -49,11 +48,8 @@ async def http_server(argv: list[str], env: dict[str, str], errlog: Path) -> Asy
 
 @contextlib.asynccontextmanager
 async def caller(url: str, token: str, mode: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-    limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
-    # TCP_NODELAY: without it the request's headers and body go in two segments and the second
-    # waits for the delayed ACK of the first (40 ms on Linux), for any server.
-    nodelay = httpx2.AsyncHTTPTransport(limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60, transport=nodelay)
+    limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)  # 16 in flight: no pool waits
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits)
     async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
 
         async def call() -> None:
@@ -67,10 +63,7 @@ async def caller(url: str, token: str, mode: str) -> AsyncIterator[Callable[[], 
 async def runs(name: str, url: str, token: str, n: int, k: int, mode: str) -> list[Run]:
     name = f"{name} ({'2025-11-25, a session' if mode == 'legacy' else '2026-07-28, no session'})"
     async with caller(url, token, mode) as call:
-        await drive(call, max(200, n // 10), k)  # warm-up
-        rate, latencies = await drive(call, n, k)
-        one_rate, one_latencies = await drive(call, n // 2, 1)
-    return [Run(f"{name}, {k} in flight", rate, latencies), Run(f"{name}, 1 at a time", one_rate, one_latencies)]
+        return await measured(name, call, n, k)
 
 
 async def main() -> None:

@@ -80,13 +80,19 @@ async def ticker_caller(
             yield call
 
 
+async def measured(name: str, call: Callable[[], Awaitable[None]], n: int, k: int) -> list[Run]:
+    """`call` after a warm-up (caches, connections, first symbol history), `n` times with `k` in
+    flight and then `n / 2` times one at a time."""
+    await drive(call, max(200, n // 10), k)
+    rate, latencies = await drive(call, n, k)
+    one_rate, one_latencies = await drive(call, n // 2, 1)
+    return [Run(f"{name}, {k} in flight", rate, latencies), Run(f"{name}, 1 at a time", one_rate, one_latencies)]
+
+
 async def mcp_runs(name: str, args: list[str], env: dict[str, str], n: int, k: int, errlog: Path) -> list[Run]:
     """One server, measured with `k` calls in flight and then one at a time (n / 2 calls)."""
     async with ticker_caller(name, args, env, errlog) as call:
-        await drive(call, max(200, n // 10), k)  # warm-up: caches, connections, first symbol history
-        rate, latencies = await drive(call, n, k)
-        one_rate, one_latencies = await drive(call, n // 2, 1)
-    return [Run(f"{name}, {k} in flight", rate, latencies), Run(f"{name}, 1 at a time", one_rate, one_latencies)]
+        return await measured(name, call, n, k)
 
 
 async def http_runs(base_url: str, n: int, k: int) -> list[Run]:
@@ -99,11 +105,7 @@ async def http_runs(base_url: str, n: int, k: int) -> list[Run]:
                 if response.status != 200:
                     raise RuntimeError(f"HTTP {response.status}")
 
-        await drive(call, max(200, n // 10), k)
-        rate, latencies = await drive(call, n, k)
-        one_rate, one_latencies = await drive(call, n // 2, 1)
-    name = "direct aiohttp GET (no MCP, no log)"
-    return [Run(f"{name}, {k} in flight", rate, latencies), Run(f"{name}, 1 at a time", one_rate, one_latencies)]
+        return await measured("direct aiohttp GET (no MCP, no log)", call, n, k)
 
 
 @contextlib.asynccontextmanager
