@@ -37,16 +37,23 @@ async def answer(proc: asyncio.subprocess.Process) -> dict[str, Any]:
     return answered(found)
 
 
+INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+
+
+async def started(proc: asyncio.subprocess.Process) -> None:
+    """The handshake: answered only once the server's start (its recovery included) is over."""
+    await rpc(proc, {"id": 1, "method": "initialize", "params": INIT})
+    assert (await answer(proc))["result"]["serverInfo"]["name"] == "binance-mcp"
+    await rpc(proc, {"method": "notifications/initialized"})
+
+
 async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start(tmp_path: Path) -> None:
     running, hold = await holding("POST /api/v3/order")
     log = tmp_path / "events.sqlite3"
     env = serve_env(running, log)
     try:
         first = await serve(env)
-        init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-        await rpc(first, {"id": 1, "method": "initialize", "params": init})
-        assert (await answer(first))["result"]["serverInfo"]["name"] == "binance-mcp"
-        await rpc(first, {"method": "notifications/initialized"})
+        await started(first)
         order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
         await rpc(first, {"id": 2, "method": "tools/call", "params": {"name": "create_order", "arguments": order}})
         # The order reached the exchange, so its `dispatched` was durable: the executor waits for that.
@@ -82,10 +89,7 @@ async def test_sigterm_and_sigint_stop_cleanly_with_calls_in_flight(tmp_path: Pa
         for sig in (signal.SIGTERM, signal.SIGINT):
             log = tmp_path / f"{sig.name}.sqlite3"
             proc = await serve(serve_env(running, log))
-            init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-            await rpc(proc, {"id": 1, "method": "initialize", "params": init})
-            await answer(proc)
-            await rpc(proc, {"method": "notifications/initialized"})
+            await started(proc)
             call = {"name": "get_ticker_price", "arguments": {"symbol": "BTCUSDT"}}
             await rpc(proc, {"id": 2, "method": "tools/call", "params": call})
             assert (await answer(proc))["result"]["structuredContent"]["success"] is True
@@ -108,10 +112,7 @@ async def test_a_kill_while_reads_are_in_flight_leaves_no_outcome_without_its_re
     env = serve_env(running, log, MCP_RATE_LIMIT_ENABLED="false", MCP_LOG_SECURITY="false")
     try:
         first = await serve(env)
-        init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-        await rpc(first, {"id": 1, "method": "initialize", "params": init})
-        await answer(first)
-        await rpc(first, {"method": "notifications/initialized"})
+        await started(first)
         for i in range(40):  # a burst of reads; the 20th is the one the exchange holds
             tool, args = (
                 ("get_avg_price", {"symbol": "ETHUSDT"}) if i == 19 else ("get_ticker_price", {"symbol": "BTCUSDT"})
@@ -127,7 +128,7 @@ async def test_a_kill_while_reads_are_in_flight_leaves_no_outcome_without_its_re
         assert all(cid in received for cid, _ in outcomes)
         assert "get_avg_price" not in {tool for _, tool in outcomes}  # killed before its answer
         second = await serve(env)
-        await rpc(second, {"id": 1, "method": "initialize", "params": init})
+        await rpc(second, {"id": 1, "method": "initialize", "params": INIT})
         await answer(second)  # answering: the start-up recovery is done
         assert second.stdin is not None
         second.stdin.close()

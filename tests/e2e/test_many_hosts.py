@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import sys
 from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
@@ -18,30 +17,20 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from binance_mcp.events.lifecycle import TERMINAL_KINDS
 from binance_mcp.exchange.paper import start_paper_exchange
 
-from ..logs import read_log
+from ..logs import events_of, read_log
 from .conftest import ROOT, closed, errlog, holding, line_with, sent_once, serve_env
-from .test_crash import answer, rpc, serve
+from .test_crash import answer, rpc, serve, started
 
-INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
 
 
-async def started(proc: asyncio.subprocess.Process) -> None:
-    """Handshake: answered only once the server's start (its recovery included) is over."""
-    await rpc(proc, {"id": 1, "method": "initialize", "params": INIT})
-    assert (await answer(proc))["result"]["serverInfo"]["name"] == "binance-mcp"
-    await rpc(proc, {"method": "notifications/initialized"})
-
-
 def kinds_of(log: Path, command_id: str) -> list[str]:
-    with sqlite3.connect(log) as conn:
-        return [r[0] for r in conn.execute("SELECT kind FROM events WHERE command_id = ? ORDER BY seq", (command_id,))]
+    return [r.kind for r in events_of(log, command_id)]
 
 
 def dispatched_id(log: Path) -> str:
-    with sqlite3.connect(log) as conn:
-        (command_id,) = conn.execute("SELECT command_id FROM events WHERE kind = 'dispatched'").fetchone()
-    return str(command_id)
+    (command_id,) = [r.command_id for r in read_log(log) if r.kind == "dispatched"]
+    return command_id
 
 
 async def test_a_server_starting_leaves_a_live_runs_order_alone(tmp_path: Path) -> None:
@@ -56,7 +45,10 @@ async def test_a_server_starting_leaves_a_live_runs_order_alone(tmp_path: Path) 
         command_id = dispatched_id(log)
         second = await serve(env)
         await started(second)  # its start-up recovery has run
-        assert kinds_of(log, command_id) == ["received", "dispatched"]  # left alone: its run is alive
+        assert kinds_of(log, command_id) == [
+            "received",
+            "dispatched",
+        ]  # left alone: its run is alive
         hold.release.set()
         result = (await answer(first))["result"]["structuredContent"]
         assert result["success"] is True and result["data"]["status"] == "FILLED"
