@@ -128,15 +128,9 @@ class TokenFile:
 class Verifier:
     """The SDK's TokenVerifier over the token file, read again when it changes."""
 
-    def __init__(
-        self,
-        path: Path,
-        clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
-        on_refused: Callable[[str | None], None] | None = None,
-    ):
+    def __init__(self, path: Path, clock_us: Callable[[], int] = lambda: time.time_ns() // 1000):
         self.file = TokenFile(path)
         self.clock_us = clock_us
-        self.on_refused = on_refused  # told of each refusal: the token's name if it was a known one
         self._seen: tuple[int, int] | None = None
         self._entries: list[TokenEntry] = []
 
@@ -163,15 +157,9 @@ class Verifier:
         return found
 
     def check(self, token: str) -> TokenEntry | None:
-        """The usable entry `token` is, or None."""
+        """The usable entry `token` is, or None (`known` says whose it was, for the record)."""
         found = self.known(token)
-        if found is not None and not found.usable(self.clock_us()):
-            if self.on_refused is not None:
-                self.on_refused(found.name)
-            return None
-        if found is None and self.on_refused is not None:
-            self.on_refused(None)
-        return found
+        return found if found is not None and found.usable(self.clock_us()) else None
 
     async def verify_token(self, token: str) -> AccessToken | None:
         entry = self.check(token)

@@ -34,18 +34,21 @@ async def test_a_token_is_made_once_stored_as_a_hash_and_verified_with_its_scope
 async def test_revocation_holds_from_the_next_request_and_expiry_on_time(tmp_path: Path) -> None:
     path = tmp_path / "tokens.json"
     now = [1_000_000_000_000_000]
-    refused: list[str | None] = []
     token = TokenFile(path).add("ci", "trade", 3600, now_us=now[0])
-    verifier = Verifier(path, clock_us=lambda: now[0], on_refused=refused.append)
+    verifier = Verifier(path, clock_us=lambda: now[0])
     assert await verifier.verify_token(token) is not None
     now[0] += 3600 * 1_000_000
     assert await verifier.verify_token(token) is None  # expired
+    expired = verifier.known(token)
+    assert expired is not None and expired.name == "ci"  # whose it was, for the record
     now[0] -= 1
     assert await verifier.verify_token(token) is not None
     assert TokenFile(path).revoke("ci") and not TokenFile(path).revoke("ci")
     assert await verifier.verify_token(token) is None  # the same verifier: read again, no restart
+    revoked = verifier.known(token)
+    assert revoked is not None and revoked.name == "ci"
     assert await verifier.verify_token("bmcp_unknown") is None
-    assert refused == ["ci", "ci", None]  # a known token's name; never the presented text
+    assert verifier.known("bmcp_unknown") is None  # an unknown token has no name to give
 
 
 def test_names_and_scopes_are_checked(tmp_path: Path) -> None:
