@@ -157,8 +157,7 @@ class Ledger:
     dispatched an order, or trading was halted, after it (actors/journal.py). Pure: rows in,
     state out; the System reads the rows."""
 
-    def __init__(self, run: str = ""):
-        self.run = run
+    def __init__(self) -> None:
         self.seen = 0
         self.daily = DailyNotional()
         self.halt: Halted | None = None

@@ -212,7 +212,7 @@ class System:
             self.journal = Journal(store, venue, clock_us=lambda: clock_ms() * 1000, quiet=self._quiet, run=self.run_id)
         # The guard's state across every run on the log: folded at start, caught up before each
         # order's decision and every second (actors/guard.py).
-        self.ledger = Ledger(self.run_id)
+        self.ledger = Ledger()
         self._guard_reader: LogReader | None = None
         self.directory = SymbolDirectory(lambda: self._exchange_info(), on_rate_limits=self._rate_limits)
         executor_stage = Later("executor")  # built below: it needs the limiter's neighbours
@@ -374,7 +374,7 @@ class System:
         self._guard_reader = LogReader(self.store.path)
         self.catch_up()
         if self.ledger.halt is not None:
-            self._halt_line(self.ledger.halt is not None)
+            self._halt_line(True)
         await self.recover_dead_runs(fold)
         self._watcher = asyncio.create_task(self._watch_runs())
 

@@ -27,7 +27,7 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,6 @@ class HttpOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     insecure_no_tls: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scheme(self) -> str:
