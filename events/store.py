@@ -179,24 +179,29 @@ class EventStore:
 
     def __init__(self, path: str | Path, server_version: str = "0"):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        turns = lease_dir(self.path)
+        turns.mkdir(parents=True, exist_ok=True)
+        self._turn_fd = os.open(turns / "writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         # Other processes may write the same log: wait for their write lock rather than fail.
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
-        # One transaction, under the write lock: two servers starting at once never see each
-        # other's views half dropped and recreated.
-        self.conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
-        db = sqlite_utils.Database(self.conn)
-        db["meta"].upsert_all(  # type: ignore[union-attr]
-            [{"key": "schema_version", "value": SCHEMA_VERSION}, {"key": "server_version", "value": server_version}],
-            pk="key",
-        )
+        # The set-up in this writer's turn: two servers opening a new log at once would otherwise
+        # race to switch it to WAL, and SQLite answers the loser "database is locked" at once (the
+        # busy timeout does not cover that switch). The schema in one transaction under the write
+        # lock too: nobody sees the views half dropped and recreated.
+        with self._turn():
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            db = sqlite_utils.Database(self.conn)
+            db["meta"].upsert_all(  # type: ignore[union-attr]
+                [
+                    {"key": "schema_version", "value": SCHEMA_VERSION},
+                    {"key": "server_version", "value": server_version},
+                ],
+                pk="key",
+            )
         self._read_head()
-        turns = lease_dir(self.path)
-        turns.mkdir(exist_ok=True)
-        self._turn_fd = os.open(turns / "writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def _read_head(self) -> None:
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()

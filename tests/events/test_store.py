@@ -200,3 +200,36 @@ def test_what_runs_before_every_order_reads_the_logs_tail_not_the_log(tmp_path: 
         plan = [str(row[3]) for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
         searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
         assert searches and all(s.startswith("SEARCH") and ("rowid>?" in s or "command_id=?" in s) for s in searches)
+
+
+def test_servers_opening_a_new_log_at_once_all_open_it(tmp_path: Path) -> None:
+    """MCP hosts started together on a log that does not exist yet: each process opens it (the
+    switch to WAL is made in one writer's turn; SQLite answers the others 'database is locked' at
+    once, busy timeout or not). Each process waits on its stdin and opens the log when released."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from binance_mcp.events.store import EventStore\n"
+        "print('ready', flush=True); sys.stdin.read(1); EventStore(sys.argv[1]).close(); print('opened')"
+    )
+    for round_ in range(4):  # the race is narrow: a few rounds
+        log = tmp_path / f"new{round_}.sqlite3"
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(log)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        for child in children:  # each ready, its imports done
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        for child in children:  # released together
+            assert child.stdin is not None
+            child.stdin.write("x")
+            child.stdin.flush()
+        results = [child.communicate(timeout=60) for child in children]
+        assert [out.strip() for out, _ in results] == ["opened"] * 6, [err[-300:] for _, err in results]
