@@ -14,7 +14,7 @@ from typing import Any
 
 from binance_mcp.exchange.paper import start_paper_exchange
 
-from .conftest import answered, called, closed, holding, line_with, sent_once, serve_env, spawn
+from .conftest import Hold, answered, called, closed, holding, line_with, sent_once, serve_env, spawn
 
 ROOT = Path(__file__).parents[2]
 
@@ -47,17 +47,25 @@ async def started(proc: asyncio.subprocess.Process) -> None:
     await rpc(proc, {"method": "notifications/initialized"})
 
 
+ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+
+
+async def order_held(env: dict[str, str], hold: Hold) -> asyncio.subprocess.Process:
+    """A `serve` whose MARKET order has reached the exchange, which holds it (so its `dispatched`
+    is durable: the executor waits for that before sending)."""
+    proc = await serve(env)
+    await started(proc)
+    await rpc(proc, {"id": 2, "method": "tools/call", "params": {"name": "create_order", "arguments": ORDER}})
+    await asyncio.wait_for(hold.arrived.wait(), 30)
+    return proc
+
+
 async def test_an_order_dispatched_before_a_kill_is_reconciled_at_the_next_start(tmp_path: Path) -> None:
     running, hold = await holding("POST /api/v3/order")
     log = tmp_path / "events.sqlite3"
     env = serve_env(running, log)
     try:
-        first = await serve(env)
-        await started(first)
-        order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
-        await rpc(first, {"id": 2, "method": "tools/call", "params": {"name": "create_order", "arguments": order}})
-        # The order reached the exchange, so its `dispatched` was durable: the executor waits for that.
-        await asyncio.wait_for(hold.arrived.wait(), 30)
+        first = await order_held(env, hold)
         first.kill()
         await first.wait()
         hold.release.set()  # the exchange goes on and applies the order; its answer has nowhere to go

@@ -19,9 +19,7 @@ from binance_mcp.exchange.paper import start_paper_exchange
 
 from ..logs import events_of, read_log
 from .conftest import ROOT, closed, errlog, holding, line_with, sent_once, serve_env
-from .test_crash import answer, rpc, serve, started
-
-ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+from .test_crash import answer, order_held, rpc, serve, started
 
 
 def kinds_of(log: Path, command_id: str) -> list[str]:
@@ -38,10 +36,7 @@ async def test_a_server_starting_leaves_a_live_runs_order_alone(tmp_path: Path) 
     log = tmp_path / "events.sqlite3"
     env = serve_env(running, log)
     try:
-        first = await serve(env)
-        await started(first)
-        await rpc(first, {"id": 2, "method": "tools/call", "params": {"name": "create_order", "arguments": ORDER}})
-        await asyncio.wait_for(hold.arrived.wait(), 30)
+        first = await order_held(env, hold)
         command_id = dispatched_id(log)
         second = await serve(env)
         await started(second)  # its start-up recovery has run
@@ -65,10 +60,7 @@ async def test_a_run_killed_beside_a_running_server_is_reconciled_by_it(tmp_path
     try:
         survivor = await serve(serve_env(running, log, MCP_RUN_CHECK_S="1"))
         await started(survivor)
-        doomed = await serve(serve_env(running, log))
-        await started(doomed)
-        await rpc(doomed, {"id": 2, "method": "tools/call", "params": {"name": "create_order", "arguments": ORDER}})
-        await asyncio.wait_for(hold.arrived.wait(), 30)
+        doomed = await order_held(serve_env(running, log), hold)
         command_id = dispatched_id(log)
         doomed.kill()
         await doomed.wait()
