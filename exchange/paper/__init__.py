@@ -1,4 +1,5 @@
-"""The paper exchange: a local server that speaks the Binance Spot REST API.
+"""The paper exchange: a local server that speaks the Binance Spot REST API, and the WebSocket
+API's user data stream at `/ws-api/v3` on the same port (userstream.py).
 
 - `PaperExchange(...).app()`: the aiohttp.web application, for tests in-process.
 - `await start_paper_exchange()`: embedded, on 127.0.0.1 and a free port, with a generated key
@@ -27,6 +28,7 @@ from binance_mcp.exchange.paper.app import (
 from binance_mcp.exchange.paper.faults import Fault, FaultMode, parse_fault
 from binance_mcp.exchange.paper.limits import LimitConfig
 from binance_mcp.exchange.paper.market import MarketConfig
+from binance_mcp.exchange.paper.userstream import WS_PATH
 from binance_mcp.exchange.signing import ed25519_public_bytes
 
 __all__ = [
@@ -42,7 +44,14 @@ __all__ = [
     "parse_fault",
     "run_standalone",
     "start_paper_exchange",
+    "ws_api_url",
 ]
+
+
+def ws_api_url(base_url: str) -> str:
+    """A paper exchange's WebSocket API address from its REST base URL (same host and port)."""
+    scheme, sep, rest = base_url.rstrip("/").partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}{sep}{rest}{WS_PATH}"
 
 
 @dataclass
@@ -53,6 +62,11 @@ class RunningPaperExchange:
     exchange: PaperExchange
     runner: web.AppRunner
     private_key: Ed25519PrivateKey | None = None  # the generated pair's, for an Ed25519 account
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket API's address on this exchange (the user data stream)."""
+        return ws_api_url(self.url)
 
     def credentials(self) -> Credentials:
         """What a client signs this account's requests with."""

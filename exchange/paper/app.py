@@ -40,6 +40,7 @@ from binance_mcp.exchange.paper.faults import Fault, FaultMode, Faults
 from binance_mcp.exchange.paper.limits import LimitConfig, OrderLimiter, WeightLimiter
 from binance_mcp.exchange.paper.market import KLINE_INTERVALS, MarketConfig, SymbolMarket, fmt
 from binance_mcp.exchange.paper.params import Params, parse_query
+from binance_mcp.exchange.paper.userstream import WS_PATH, UserStreams
 from binance_mcp.exchange.rules import (
     NEEDS_PRICE,
     NEEDS_STOP_PRICE,
@@ -174,6 +175,7 @@ class PaperExchange:
         markets: dict[str, Any] | None = None,
         start_prices: dict[str, Decimal] | None = None,
         api_restrictions: dict[str, Any] | None = DEFAULT_API_RESTRICTIONS,
+        ws_heartbeat_s: float = 20.0,
     ):
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.clock_skew_ms = clock_skew_ms
@@ -206,6 +208,15 @@ class PaperExchange:
         self.api_restrictions = api_restrictions  # None: the endpoint is missing, as on the spot testnet
         self._closing = asyncio.Event()
         self.endpoints = _endpoints()
+        self.streams = UserStreams(
+            account_of=self.account_of,
+            check_time=self.check_time,
+            check_signature=self.check_signature,
+            now=self.now,
+            faults=self.faults,
+            heartbeat_s=ws_heartbeat_s,
+        )
+        self.engine.listener = self.streams.publish
 
     # -- state --------------------------------------------------------------------------------
     def now(self) -> int:
@@ -244,11 +255,13 @@ class PaperExchange:
         app = web.Application(client_max_size=64 * 1024)
         for ep in self.endpoints:
             app.router.add_route(ep.method, ep.path, self._wrap(ep))
+        app.router.add_get(WS_PATH, self.streams.handle)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
     async def _on_shutdown(self, _app: web.Application) -> None:
         self._closing.set()
+        await self.streams.close_all()
 
     def _wrap(self, ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -319,16 +332,29 @@ class PaperExchange:
         return web.Response(body=msgspec.json.encode(result), headers=headers, content_type="application/json")
 
     def _authenticate(self, request: web.Request, params: Params, raw_query: str, raw_body: str, now: int) -> Account:
-        key = request.headers.get("X-MBX-APIKEY", "")
+        account = self.account_of(request.headers.get("X-MBX-APIKEY", ""))
+        timestamp = params.integer("timestamp", required=True)
+        signature = params.required("signature")
+        assert timestamp is not None
+        self.check_time(timestamp, params.decimal("recvWindow"), now)
+        payload = _without_signature(raw_query) + _without_signature(raw_body)
+        # Binance signs the percent-encoded form: raw non-ASCII bytes in the request do not match.
+        self.check_signature(account, quote(payload, safe=_SAFE_RAW), signature)
+        return account
+
+    # -- what REST and the WebSocket API check alike --------------------------------------------
+    def account_of(self, key: str) -> Account:
+        """The account of an API key; -2014 for a key that is not shaped like one, -2015 unknown."""
         if not key or len(key) > 128 or not set(key) <= _KEY_CHARS:
             raise BinanceError(-2014, Msg.BAD_API_KEY_FORMAT, 401)
         account = self.engine.accounts.get(key)
         if account is None:
             raise BinanceError(-2015, Msg.REJECTED_KEY, 401)
-        timestamp = params.integer("timestamp", required=True)
-        signature = params.required("signature")
-        window = params.decimal("recvWindow")
-        assert timestamp is not None
+        return account
+
+    @staticmethod
+    def check_time(timestamp: int, window: Decimal | None, now: int) -> None:
+        """`timestamp` (ms, or µs) within `recvWindow` (default 5000 ms, at most 60000) of `now`."""
         if window is not None and (window > 60000 or decimal_places(window) > 3):
             raise BinanceError(-1102, "'recvWindow' contains unexpected value. Cannot be greater than 60000.")
         recv_window = window if window is not None else Decimal(5000)
@@ -337,16 +363,16 @@ class PaperExchange:
             raise BinanceError(-1021, Msg.AHEAD_OF_SERVER)
         if now - ts_ms > recv_window:
             raise BinanceError(-1021, Msg.OUTSIDE_RECV_WINDOW)
-        payload = _without_signature(raw_query) + _without_signature(raw_body)
-        # Binance signs the percent-encoded form: raw non-ASCII bytes in the request do not match.
-        signed = quote(payload, safe=_SAFE_RAW)
+
+    @staticmethod
+    def check_signature(account: Account, payload: str, signature: str) -> None:
+        """HMAC (hex) or Ed25519 (base64) over `payload`, as the account's key signs; -1022 if not."""
         if account.public_key is not None:
-            valid = ed25519_matches(account.public_key, signed, signature)
+            valid = ed25519_matches(account.public_key, payload, signature)
         else:
-            valid = signature_matches(account.secret, signed, signature)
+            valid = signature_matches(account.secret, payload, signature)
         if not valid:
             raise BinanceError(-1022, Msg.BAD_SIGNATURE)
-        return account
 
     # -- helpers for handlers -----------------------------------------------------------------
     def symbol(self, params: Params, name: str = "symbol") -> str:
@@ -679,8 +705,9 @@ def h_order_cancel(ex: PaperExchange, ctx: Ctx) -> Any:
     restriction = ctx.params.enum("cancelRestrictions", ("ONLY_NEW", "ONLY_PARTIALLY_FILLED"))
     symbol, order = _lookup(ex, ctx, -2011, Msg.UNKNOWN_ORDER)
     ctx.params.finish()
-    ex.engine.cancel(ctx.acct, order, ctx.now, restriction)
-    return cancel_fields(order, ex.rules[symbol], cancel_id or ex.engine.new_client_id(), ctx.now)
+    cancel_id = cancel_id or ex.engine.new_client_id()
+    ex.engine.cancel(ctx.acct, order, ctx.now, restriction, cancel_id)
+    return cancel_fields(order, ex.rules[symbol], cancel_id, ctx.now)
 
 
 def h_open_orders(ex: PaperExchange, ctx: Ctx) -> Any:
@@ -702,8 +729,9 @@ def h_cancel_all(ex: PaperExchange, ctx: Ctx) -> Any:
         raise BinanceError(-2011, Msg.UNKNOWN_ORDER)
     out = []
     for order in opens:
-        ex.engine.cancel(ctx.acct, order, ctx.now)
-        out.append(cancel_fields(order, ex.rules[symbol], ex.engine.new_client_id(), ctx.now))
+        cancel_id = ex.engine.new_client_id()
+        ex.engine.cancel(ctx.acct, order, ctx.now, cancel_id=cancel_id)
+        out.append(cancel_fields(order, ex.rules[symbol], cancel_id, ctx.now))
     return out
 
 

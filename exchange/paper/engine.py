@@ -9,6 +9,12 @@ SELL); each fill releases its share of the lock. Commission is taken in the asse
 Every paper fill is also appended to the symbol's public trade stream, so trades, klines and
 tickers include it.
 
+Every change to an account's orders and balances is reported as the user data stream reports
+it (`executionReport`: NEW, TRADE with each fill, CANCELED, EXPIRED; then one
+`outboundAccountPosition` with the balances that moved), to `Engine.listener`, at the end of each
+action (a placement, a cancel, the market brought up to now), in the order it happened; a
+placement the engine refuses reports nothing.
+
 Sans-IO: the HTTP layer parses and validates parameters and passes the time in; this module
 raises `BinanceError` for the engine's own rejections (balance, duplicates, unknown orders).
 """
@@ -25,7 +31,7 @@ from binance_mcp.exchange.paper.errors import BinanceError, Msg
 from binance_mcp.exchange.paper.market import SymbolMarket, fmt
 from binance_mcp.exchange.rules import ALGO_TYPES, OpenOrderCounts, OrderCheck, SymbolRules, check_order, floor_to_step
 
-__all__ = ["OPEN_STATUSES", "Account", "Engine", "Fill", "NewOrder", "Order"]
+__all__ = ["OPEN_STATUSES", "Account", "Engine", "Fill", "NewOrder", "Order", "Report", "execution_report"]
 
 ZERO = Decimal(0)
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
@@ -154,6 +160,9 @@ def _plan(
     return out
 
 
+Report = Callable[["Account", dict[str, object]], None]  # an account's user data stream event
+
+
 class Engine:
     """Every paper account and order; matching against `SymbolMarket`s."""
 
@@ -165,6 +174,10 @@ class Engine:
         self._ids = random.Random(f"{seed}/client-order-ids")
         # Orders that may still rest, by symbol; closed ones are pruned as they are met.
         self._book_orders: dict[str, list[tuple[Account, Order]]] = {}
+        self.listener: Report | None = None  # told of every account event (the user data stream)
+        self._pending: list[tuple[Account, dict[str, object]]] = []  # reported at the end of the action
+        self._moved: dict[str, tuple[Account, set[str]]] = {}  # assets whose balances moved, by account
+        self._executions = 0  # execution ids (`I`), one per report
 
     # -- accounts -----------------------------------------------------------------------------
     def add_account(
@@ -182,6 +195,7 @@ class Engine:
         bal.free -= amount
         bal.locked += amount
         order.reserved_asset, order.reserve_per_unit = asset, per_unit
+        self._touch(account, asset)
 
     def _release(self, account: Account, order: Order, qty: Decimal) -> None:
         if order.reserve_per_unit:
@@ -189,6 +203,39 @@ class Engine:
             bal = account.balance(order.reserved_asset)
             bal.locked -= amount
             bal.free += amount
+            self._touch(account, order.reserved_asset)
+
+    # -- the user data stream -----------------------------------------------------------------
+    def _touch(self, account: Account, *assets: str) -> None:
+        self._moved.setdefault(account.api_key, (account, set()))[1].update(assets)
+
+    def _report(
+        self,
+        account: Account,
+        order: Order,
+        x: str,
+        now: int,
+        *,
+        status: str | None = None,
+        fill: Fill | None = None,
+        cancel_id: str = "",
+    ) -> None:
+        self._executions += 1
+        rules = self._market(order.symbol).rules
+        report = execution_report(order, rules, x, now, self._executions, status=status, fill=fill, cancel_id=cancel_id)
+        self._pending.append((account, report))
+
+    def _flush(self, now: int) -> None:
+        """Tell the listener what the action did: the order events in order, then each account's
+        balances that moved."""
+        pending, moved = self._pending, self._moved
+        self._pending, self._moved = [], {}
+        if self.listener is None:
+            return
+        for account, event in pending:
+            self.listener(account, event)
+        for account, assets in moved.values():
+            self.listener(account, balance_report(account, sorted(assets), now))
 
     # -- the market clock ---------------------------------------------------------------------
     def sync(self, symbol: str, now: int) -> SymbolMarket:
@@ -196,6 +243,7 @@ class Engine:
         market = self._market(symbol)
         for trade in market.advance(now):
             self._on_trade(market, trade.price, trade.qty, trade.time)
+        self._flush(now)
         return market
 
     def move(self, symbol: str, price: Decimal, now: int, at: str = "last") -> None:
@@ -205,6 +253,7 @@ class Engine:
         trade = market.move_to(price, now, at)
         if trade is not None:
             self._on_trade(market, trade.price, trade.qty, trade.time)
+        self._flush(now)
 
     def resting(self, symbol: str) -> list[tuple[Account, Order]]:
         """Every account's open orders on `symbol`, from the index kept as orders are placed."""
@@ -236,6 +285,7 @@ class Engine:
             order.status = "FILLED" if order.remaining == 0 else "EXPIRED"
             if order.remaining:
                 order.expiry_reason = "INSUFFICIENT_LIQUIDITY"
+                self._report(account, order, "EXPIRED", now)
         else:
             self._take_limit(account, order, market, now)
 
@@ -280,6 +330,21 @@ class Engine:
 
     def place(self, account: Account, req: NewOrder, now: int) -> Order:
         market = self.sync(req.symbol, now)
+        self._executions += 1
+        new_id = self._executions
+        try:
+            order = self._place(account, req, market, now)
+        except BinanceError:
+            self._pending.clear()  # refused: nothing happened to the account
+            self._moved.clear()
+            raise
+        # NEW first, then what the order met on the way in (its fills, an expiry).
+        new = execution_report(order, market.rules, "NEW", now, new_id, status="NEW", executed=ZERO, quote=ZERO)
+        self._pending.insert(0, (account, new))
+        self._flush(now)
+        return order
+
+    def _place(self, account: Account, req: NewOrder, market: SymbolMarket, now: int) -> Order:
         rules = self.validate(account, req, market, now)
         client_id = req.new_client_order_id or self.new_client_id()
         if any(o.client_order_id == client_id for o in account.open_orders()):
@@ -342,6 +407,7 @@ class Engine:
             order.status = "FILLED" if order.remaining == 0 else "EXPIRED"
         if order.status == "EXPIRED":
             order.expiry_reason = "INSUFFICIENT_LIQUIDITY"
+            self._report(account, order, "EXPIRED", order.time)
 
     def _place_limit(self, account: Account, order: Order, market: SymbolMarket) -> None:
         rules = market.rules
@@ -373,6 +439,7 @@ class Engine:
         if order.status == "EXPIRED":
             self._release(account, order, order.remaining)
             order.reserve_per_unit = ZERO
+            self._report(account, order, "EXPIRED", now)
 
     def _levels(self, order: Order, market: SymbolMarket) -> list[tuple[Decimal, Decimal]]:
         bids, asks = market.book()
@@ -440,6 +507,9 @@ class Engine:
         account.fills.append(fill)
         account.fill_symbols.append(order.symbol)
         account.update_time = now
+        self._touch(account, rules.base_asset, rules.quote_asset)
+        status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
+        self._report(account, order, "TRADE", now, status=status, fill=fill)
 
     # -- cancelling and looking up ------------------------------------------------------------
     def find(
@@ -459,7 +529,10 @@ class Engine:
             raise BinanceError(code, msg)
         return order
 
-    def cancel(self, account: Account, order: Order, now: int, restriction: str | None = None) -> Order:
+    def cancel(
+        self, account: Account, order: Order, now: int, restriction: str | None = None, cancel_id: str = ""
+    ) -> Order:
+        """Cancel an open order; `cancel_id` is the cancel request's own client order id."""
         if not order.is_open:
             raise BinanceError(-2011, Msg.UNKNOWN_ORDER)
         if (restriction == "ONLY_NEW" and order.status != "NEW") or (
@@ -471,6 +544,8 @@ class Engine:
         order.status = "CANCELED"
         order.update_time = now
         account.update_time = now
+        self._report(account, order, "CANCELED", now, cancel_id=cancel_id or self.new_client_id())
+        self._flush(now)
         return order
 
     def new_client_id(self) -> str:
@@ -584,4 +659,71 @@ def fill_fields(fill: Fill, symbol: str, rules: SymbolRules) -> dict[str, object
         "isBuyer": fill.is_buyer,
         "isMaker": fill.is_maker,
         "isBestMatch": True,
+    }
+
+
+def execution_report(
+    order: Order,
+    rules: SymbolRules,
+    x: str,
+    now: int,
+    execution_id: int,
+    *,
+    status: str | None = None,
+    executed: Decimal | None = None,
+    quote: Decimal | None = None,
+    fill: Fill | None = None,
+    cancel_id: str = "",
+) -> dict[str, object]:
+    """An `executionReport` as the user data stream carries it (BINANCE.md Part 4 §5): `x` the
+    execution type; a cancel's `c` is the cancel's own client id and `C` the order's."""
+    qp, bp = rules.quote_precision, rules.base_precision
+    executed = order.executed_qty if executed is None else executed
+    quote = order.cum_quote if quote is None else quote
+    zero_b, zero_q = fmt(ZERO, bp), fmt(ZERO, qp)
+    return {
+        "e": "executionReport",
+        "E": now,
+        "s": order.symbol,
+        "c": cancel_id or order.client_order_id,
+        "S": order.side,
+        "o": order.type,
+        "f": order.time_in_force,
+        "q": fmt(order.orig_qty, bp),
+        "p": fmt(order.price, qp),
+        "P": fmt(order.stop_price, qp),
+        "F": fmt(order.iceberg_qty, bp),
+        "g": -1,
+        "C": order.client_order_id if cancel_id else "",
+        "x": x,
+        "X": status or order.status,
+        "r": "NONE",
+        "i": order.order_id,
+        "l": fmt(fill.qty, bp) if fill else zero_b,
+        "z": fmt(executed, bp),
+        "L": fmt(fill.price, qp) if fill else zero_q,
+        "n": (fmt(fill.commission, bp if fill.is_buyer else qp) if fill else "0"),
+        "N": fill.commission_asset if fill else None,
+        "T": fill.time if fill else now,
+        "t": fill.trade_id if fill else -1,
+        "I": execution_id,
+        "w": (status or order.status) in OPEN_STATUSES and order.is_working,
+        "m": fill.is_maker if fill else False,
+        "M": False,
+        "O": order.time,
+        "Z": fmt(quote, qp),
+        "Y": fmt(fill.price * fill.qty, qp) if fill else zero_q,
+        "Q": fmt(order.orig_quote_order_qty, qp),
+        "W": order.working_time,
+        "V": order.stp_mode,
+    }
+
+
+def balance_report(account: Account, assets: list[str], now: int) -> dict[str, object]:
+    """An `outboundAccountPosition`: the balances of the assets that may have changed."""
+    return {
+        "e": "outboundAccountPosition",
+        "E": now,
+        "u": account.update_time or now,
+        "B": [{"a": a, "f": fmt(account.balance(a).free, 8), "l": fmt(account.balance(a).locked, 8)} for a in assets],
     }

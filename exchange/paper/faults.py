@@ -14,6 +14,10 @@ Constructor keys and `Faults.set` take the same `[METHOD ]PATH` form.
 | hang        | no                      | nothing, until the client gives up                |
 | drop        | yes                     | the connection closed with no answer              |
 | malformed   | yes                     | HTTP 200 with a truncated JSON body               |
+
+The target `ws` is the WebSocket API's user data stream (userstream.py): `ws=drop@1` closes the
+connection instead of sending the next event (the event is lost with it); `ws=latency:MS`
+delays each event. No other mode applies to it.
 """
 
 from __future__ import annotations
@@ -43,8 +47,14 @@ class Fault:
 _METHODS = ("GET", "POST", "PUT", "DELETE")
 
 
+WS_TARGET = ("WS", "/ws-api/v3")  # the user data stream's events
+
+
 def _target(where: str) -> tuple[str | None, str]:
-    """`'POST /api/v3/order'` → ("POST", "/api/v3/order"); `'/api/v3/order'` → (None, …)."""
+    """`'POST /api/v3/order'` → ("POST", "/api/v3/order"); `'/api/v3/order'` → (None, …); `ws` →
+    the WebSocket API's events."""
+    if where.strip().lower() == "ws":
+        return WS_TARGET
     method, _, path = where.strip().rpartition(" ")
     method = method.strip().upper()
     if (method and method not in _METHODS) or not path.startswith("/"):
@@ -69,9 +79,12 @@ def parse_fault(spec: str) -> tuple[str, Fault]:
         raise ValueError(f"fault spec {spec!r}: mode must be one of {', '.join(m.value for m in FaultMode)}") from None
     if (mode is FaultMode.LATENCY) != bool(ms):
         raise ValueError(f"fault spec {spec!r}: latency needs :MS, other modes take none")
+    if (method, path) == WS_TARGET and mode not in (FaultMode.DROP, FaultMode.LATENCY):
+        raise ValueError(f"fault spec {spec!r}: the ws target takes drop or latency")
     if (ms and not ms.isdigit()) or (times and not times.isdigit()):
         raise ValueError(f"fault spec {spec!r}: MS and TIMES are whole numbers")
-    return f"{method} {path}" if method else path, Fault(mode, int(ms or 0), int(times) if times else None)
+    where = "ws" if (method, path) == WS_TARGET else f"{method} {path}" if method else path
+    return where, Fault(mode, int(ms or 0), int(times) if times else None)
 
 
 class Faults:
