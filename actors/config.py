@@ -25,6 +25,8 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]  # binance_mcp: the repository
 LIVE_URL = "https://api.binance.com"
 LIVE_FUTURES_URL = "https://fapi.binance.com"
 TESTNET_URL = "https://testnet.binance.vision"
+LIVE_WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
+TESTNET_WS_API_URL = "wss://ws-api.testnet.binance.vision/ws-api/v3"
 # A real key is 64 random letters and digits, so it may well contain "xxx" or "example" somewhere:
 # a value is a placeholder only as a whole (one of the template values people leave in a config,
 # an <angle-bracketed> hole, or one character repeated), never for what it contains.
@@ -171,6 +173,15 @@ def _credentials(key: str | None, secret: str | None, private_key: Ed25519Privat
     return Credentials(key, private_key=private_key) if private_key is not None else Credentials(key, secret)
 
 
+def _ws_url(env: Mapping[str, str], venue: str) -> str | None:
+    url = env.get("BINANCE_WS_API_URL") or None
+    if url is not None and not url.startswith(("ws://", "wss://")):
+        raise ConfigError("BINANCE_WS_API_URL must start with ws:// or wss://")
+    if url is None and venue != "paper":
+        url = TESTNET_WS_API_URL if venue == "testnet" else LIVE_WS_API_URL
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     venue: str
@@ -188,6 +199,8 @@ class Settings:
     recv_window_ms: int
     confirm_timeout_s: int
     run_check_s: int = 30
+    account_stream: bool = False  # MCP_ACCOUNT_STREAM: hold the user data stream (true by default with a key)
+    ws_api_url: str | None = None  # the WebSocket API; None on paper: the embedded exchange's is known at start
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -241,4 +254,6 @@ class Settings:
             recv_window_ms=_whole(env, "BINANCE_RECV_WINDOW_MS", 5000, 1, 60000),
             confirm_timeout_s=_whole(env, "MCP_CONFIRM_TIMEOUT_S", 300, 5, 3600),
             run_check_s=_whole(env, "MCP_RUN_CHECK_S", 30, 1, 30),
+            account_stream=_flag(env, "MCP_ACCOUNT_STREAM", True),
+            ws_api_url=_ws_url(env, venue),
         )

@@ -24,8 +24,15 @@ from binance_mcp.actors.guard import Guard
 from binance_mcp.actors.journal import AuditUnavailable, Journal, StaleDecision
 from binance_mcp.actors.messages import Admitted, Backoff, Finish, OrderFacts
 from binance_mcp.actors.validator import SymbolDirectory
-from binance_mcp.events.audit import Filters, command_entry, parse_time
-from binance_mcp.events.commands import Command, GetAuditLog, GetAvailableAssets, GetSymbolInfo, client_order_id
+from binance_mcp.events.audit import Filters, account_events_page, command_entry, parse_time
+from binance_mcp.events.commands import (
+    Command,
+    GetAccountEvents,
+    GetAuditLog,
+    GetAvailableAssets,
+    GetSymbolInfo,
+    client_order_id,
+)
 from binance_mcp.events.outcomes import (
     AUDIT_UNAVAILABLE,
     GUARD_LIMIT,
@@ -217,12 +224,25 @@ class Executor(Actor):
             "next_offset": query.offset + len(entries) if more else None,
         }
 
+    def _account_events(self, query: GetAccountEvents) -> dict[str, Any]:
+        """In a worker thread: the account stream's events on record, read-only."""
+        since = parse_time(query.since, time.time_ns() // 1000) if query.since else None
+        reader = LogReader(self.journal.store.path)
+        try:
+            return account_events_page(
+                reader, symbol=query.symbol, kind=query.kind, since_us=since, limit=query.limit, offset=query.offset
+            )
+        finally:
+            reader.close()
+
     async def execute(self, command: Command) -> Outcome:
         if isinstance(command, GetAvailableAssets | GetSymbolInfo):
             return Executed(data=self._local(command))
-        if isinstance(command, GetAuditLog):
+        if isinstance(command, GetAuditLog | GetAccountEvents):
             try:
-                return Executed(data=await asyncio.to_thread(self._audit_log, command))
+                if isinstance(command, GetAuditLog):
+                    return Executed(data=await asyncio.to_thread(self._audit_log, command))
+                return Executed(data=await asyncio.to_thread(self._account_events, command))
             except Exception as exc:  # the log unreadable (or a bound we missed): an answer, not a crash
                 return Failed(kind=AUDIT_UNAVAILABLE, message=f"the event log could not be read ({type(exc).__name__})")
         try:

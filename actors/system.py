@@ -62,6 +62,7 @@ from binance_mcp.actors.messages import (
     WeightSeen,
 )
 from binance_mcp.actors.reconciler import BACKOFF_S, Reconciler
+from binance_mcp.actors.stream import AccountStream
 from binance_mcp.actors.validator import SymbolDirectory, Validator
 from binance_mcp.events.commands import COMMANDS, ExchangeInfo, GetAvgPrice, GetOpenOrders
 from binance_mcp.events.ids import new_command_id
@@ -151,9 +152,11 @@ def system_for(
     server_version: str,
     log_security: bool | None = None,
     clock_ms: Callable[[], int] | None = None,
+    account_stream_url: str | None = None,
 ) -> System:
     """The one way from Settings to a System (`serve`, and the re-run on its fresh paper exchange):
-    its log, venue, families, budget, rules, guard and confirmation as the settings say."""
+    its log, venue, families, budget, rules, guard and confirmation as the settings say; the
+    account stream where `serve` says (a re-run holds none)."""
     return System(
         client=client,
         store=EventStore(settings.event_log, server_version=server_version),
@@ -166,6 +169,7 @@ def system_for(
         families=settings.families,
         clock_ms=clock_ms,
         run_check_s=settings.run_check_s,
+        account_stream_url=account_stream_url,
     )
 
 
@@ -190,6 +194,7 @@ class System:
         clock_ms: Callable[[], int] | None = None,
         run_check_s: float = 30.0,
         executor_cls: type[Executor] = Executor,  # a seam for tests
+        account_stream_url: str | None = None,  # hold the account's user data stream there (actors/stream.py)
     ):
         self.client = client
         self.store = store
@@ -268,6 +273,28 @@ class System:
         self._awaiting: dict[str, Envelope] = {}  # commands waiting for their person's confirmation
         self._active = 0
         self._idle = asyncio.Event()
+        self.stream: AccountStream | None = None
+        if account_stream_url and client.credentials is not None:
+            self.stream = AccountStream(
+                url=account_stream_url,
+                credentials=client.credentials,
+                client=client,
+                journal=self.journal,
+                limiter=self.limiter,
+                log_path=store.path,
+                venue=venue,
+                run=self.run_id,
+                flag=self._foreign_order,
+                check_s=run_check_s,
+            )
+
+    async def _foreign_order(self, command_id: str, details: dict[str, Any]) -> None:
+        """An order no run on this log placed: its line at once, and its `security` row, durable."""
+        self._security_line("foreign_order", command_id, "", **details)
+        try:
+            await self.journal.record(command_id, "", Security(event_type="foreign_order", details=details))
+        except AuditUnavailable as exc:
+            log.error("a foreign order could not be put on record: %s", exc)
 
     async def _exchange_info(self) -> Any:
         sent = await send_spent(self.limiter, self.client, ExchangeInfo())
@@ -377,6 +404,9 @@ class System:
             self._halt_line(True)
         await self.recover_dead_runs(fold)
         self._watcher = asyncio.create_task(self._watch_runs())
+        if self.stream is not None:
+            self.supervisor.start(self.stream)
+            self.stream.start()
 
     async def open_session(
         self, client_name: str, client_version: str, protocol: str, principal: str = "", remote: str = ""
@@ -495,6 +525,8 @@ class System:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
+        if self.stream is not None:
+            await self.stream.stop()
         await self.confirmer.expire_all("the server is stopping")
         if self._active:
             with contextlib.suppress(TimeoutError):

@@ -126,6 +126,37 @@ class AuditPage(msgspec.Struct):
     next_offset: int | None
 
 
+class AccountBalance(msgspec.Struct):
+    asset: str | None
+    free: str | None = None
+    locked: str | None = None
+    delta: str | None = None
+
+
+class AccountEventEntry(msgspec.Struct):
+    seq: int
+    at: str
+    command_id: str  # the create_order command that placed the order (when this server did)
+    event_type: str
+    source: str  # stream, or rest (read after a gap in the stream)
+    foreign: bool = False
+    symbol: str | None = None
+    client_order_id: str | None = None
+    order_id: int | None = None
+    side: str | None = None
+    execution: str | None = None
+    status: str | None = None
+    executed_qty: str | None = None
+    quote_qty: str | None = None
+    balances: list[AccountBalance] | None = None
+
+
+class AccountEventsPage(msgspec.Struct):
+    events: list[AccountEventEntry]
+    matched: int
+    next_offset: int | None
+
+
 class Balance(msgspec.Struct):
     asset: str
     free: Decimal
@@ -176,6 +207,7 @@ ANSWERS: dict[str, Any] = {
     "get_available_assets": list[Listing],
     "get_symbol_info": SymbolInfo,
     "get_audit_log": AuditPage,
+    "get_account_events": AccountEventsPage,
     "get_balance": Account,
     "get_fee_info": Commission,
     "get_orders": list[Order],

@@ -149,7 +149,10 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
 
 def command_entry(row: Sequence[Any]) -> dict[str, Any]:
     """One row of `LogReader.commands_page` as `list` and `get_audit_log` show it."""
-    ts, cid, tool, request, outcome, latency, result, session = row
+    ts, cid, tool, request, outcome, latency, result, session, *later = row
+    gist = summary(outcome, result)
+    if later and later[0] and "status" in gist:
+        gist["status"] = later[0]  # the account stream told more since the answer (a resting order filled)
     return {
         "at": iso(int(ts)),
         "command_id": cid,
@@ -157,9 +160,71 @@ def command_entry(row: Sequence[Any]) -> dict[str, Any]:
         "args": key_args(request),
         "outcome": outcome or "pending",
         "latency_ms": None if latency is None else round(float(latency), 2),
-        "result": summary(outcome, result),
+        "result": gist,
         "session": session,
     }
+
+
+ORDER_EVENTS = ("executionReport", "order", "listStatus")
+BALANCE_EVENTS = ("outboundAccountPosition", "balanceUpdate", "externalLockUpdate")
+
+
+def account_events_page(
+    reader: Any, *, symbol: str | None, kind: str | None, since_us: int | None, limit: int, offset: int
+) -> dict[str, Any]:
+    """The account stream's events on record (`get_account_events`): newest `limit` after `offset`
+    newer ones, oldest first, with how many match."""
+    clauses: list[str] = ["kind = 'account_event'"]
+    params: list[object] = []
+    if symbol is not None:
+        clauses.append("body ->> '$.symbol' = ?")
+        params.append(symbol)
+    if kind is not None:
+        names = ORDER_EVENTS if kind == "order" else BALANCE_EVENTS
+        clauses.append(f"body ->> '$.event_type' IN ({', '.join('?' * len(names))})")
+        params.extend(names)
+    if since_us is not None:
+        clauses.append("ts >= ?")
+        params.append(since_us)
+    where = " AND ".join(clauses)
+    matched = int(reader.query(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0])
+    rows = reader.query(
+        f"SELECT seq, ts, command_id, body FROM events WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    entries = [account_event_entry(*row) for row in reversed(rows)]
+    more = offset + len(entries) < matched
+    return {"events": entries, "matched": matched, "next_offset": offset + len(entries) if more else None}
+
+
+def account_event_entry(seq: int, ts: int, command_id: str, body: str) -> dict[str, Any]:
+    """One `account_event` as the assistant reads it: what it joins on, without the raw fields
+    (balances, for a balance event)."""
+    event = _decoder.decode(body)
+    entry: dict[str, Any] = {"seq": seq, "at": iso(int(ts)), "command_id": command_id}
+    for name in (
+        "event_type",
+        "source",
+        "symbol",
+        "client_order_id",
+        "order_id",
+        "side",
+        "execution",
+        "status",
+        "executed_qty",
+        "quote_qty",
+        "foreign",
+    ):
+        if name in event:
+            entry[name] = event[name]
+    raw = event.get("raw") if isinstance(event.get("raw"), dict) else {}
+    if isinstance(raw.get("B"), list):
+        entry["balances"] = [
+            {"asset": b.get("a"), "free": b.get("f"), "locked": b.get("l")} for b in raw["B"] if isinstance(b, dict)
+        ][:50]
+    elif event.get("event_type") == "balanceUpdate":
+        entry["balances"] = [{"asset": raw.get("a"), "delta": raw.get("d")}]
+    return entry
 
 
 def timeline(rows: Iterable[Sequence[object]]) -> list[dict[str, Any]]:

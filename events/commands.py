@@ -49,6 +49,7 @@ __all__ = [
     "Command",
     "CreateOrder",
     "ExchangeInfo",
+    "GetAccountEvents",
     "GetAccountSnapshot",
     "GetAuditLog",
     "GetAvailableAssets",
@@ -362,6 +363,18 @@ class GetSymbolInfo(Command, frozen=True, tag="get_symbol_info"):
         return 0  # served from the cached exchangeInfo
 
 
+def _time_problem(command: Command, *names: str) -> tuple[str, str] | None:
+    """The first of these time arguments (ISO 8601 or an age) that cannot be read, and why."""
+    for name in names:
+        value = getattr(command, name)
+        if value is not None:
+            try:
+                parse_time(value, 0)
+            except ValueError as exc:
+                return name, str(exc)
+    return None
+
+
 class GetAuditLog(Command, frozen=True, tag="get_audit_log"):
     """This server's own record of what it did: recent commands (tool calls) with their key
     arguments and outcomes, newest last, from its event log. No exchange call. Narrow by `of_tool`,
@@ -381,14 +394,29 @@ class GetAuditLog(Command, frozen=True, tag="get_audit_log"):
         return 0  # read from the event log
 
     def problem(self) -> tuple[str, str] | None:
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is not None:
-                try:
-                    parse_time(value, 0)
-                except ValueError as exc:
-                    return name, str(exc)
-        return None
+        return _time_problem(self, "since", "until")
+
+
+class GetAccountEvents(Command, frozen=True, tag="get_account_events"):
+    """What happened to the account as Binance's user data stream told this server: order events
+    (NEW, each fill as TRADE, CANCELED, EXPIRED; with status and executed quantity) and balance
+    changes, newest last, from this server's event log. No exchange call: learn what happened to
+    your orders without polling (get_order asks the exchange itself). An order no run of this
+    server placed is marked `foreign`. Narrow by `symbol`, `kind` (order or balance) and `since`
+    (ISO 8601 UTC or an age such as 2h); page back with `offset`."""
+
+    symbol: Symbol | None = None
+    kind: Literal["order", "balance"] | None = None
+    since: Annotated[str, Meta(max_length=40, description="From: 2026-11-29T03:00Z, or an age: 2h, 3d.")] | None = None
+    open_world: ClassVar[bool] = False  # this server's own event log, nothing else
+    limit: Annotated[int, Meta(ge=1, le=100, description="How many events, 1 to 100.")] = 20
+    offset: Annotated[int, Meta(ge=0, le=1_000_000, description="Skip this many newer events.")] = 0
+
+    def weight(self) -> int:
+        return 0  # read from the event log
+
+    def problem(self) -> tuple[str, str] | None:
+        return _time_problem(self, "since")
 
 
 # -- account (signed reads) -------------------------------------------------------------------
@@ -791,6 +819,7 @@ COMMANDS: dict[str, type[Command]] = {
         GetAvailableAssets,
         GetSymbolInfo,
         GetAuditLog,
+        GetAccountEvents,
         GetBalance,
         GetFeeInfo,
         GetOrders,

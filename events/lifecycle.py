@@ -9,7 +9,9 @@
 
 `validated` and `admitted` happen in memory and are not journaled. Outside the lifecycle: a run's
 `started` and `stopped` and an MCP client's `session` (their command id is the run's or the
-session's own id), `halted` and `resumed` (the halting run's id), and `security` events. A
+session's own id), `halted` and `resumed` (the halting run's id), `security` events, and the
+account stream's `account_event` (an order's, under the command that placed it), `stream_connected`
+and `stream_lost`. A
 terminal kind ends the command; only `unknown` is followed, by `reconciled`. After a crash the
 server closes what it finds open: a `dispatched` gets `unknown` (then `reconciled`), anything
 else before dispatch gets `failed`.
@@ -20,7 +22,19 @@ from __future__ import annotations
 __all__ = ["NEXT", "OUTSIDE", "SETTLED_KINDS", "TERMINAL_KINDS", "illegal_move", "sql_list"]
 
 TERMINAL_KINDS = ("rejected", "throttled", "executed", "failed", "unknown")
-OUTSIDE = frozenset({"started", "stopped", "session", "security", "halted", "resumed"})
+OUTSIDE = frozenset(
+    {
+        "started",
+        "stopped",
+        "session",
+        "security",
+        "halted",
+        "resumed",
+        "account_event",
+        "stream_connected",
+        "stream_lost",
+    }
+)
 _ENDS = frozenset({"rejected", "throttled", "executed", "failed"})
 # A command is settled by one of these: a terminal outcome other than `unknown`, or `reconciled`.
 # Until then it is unresolved (start-up recovery, `audit alerts`, the reconciler's work).

@@ -21,9 +21,10 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from binance_mcp.events.facts import Fact, fact, newer
 from binance_mcp.events.lifecycle import OUTSIDE, TERMINAL_KINDS, illegal_move
 from binance_mcp.events.outcomes import Executed, Outcome
-from binance_mcp.events.schema import Dispatched, Halted, Logged, Received, Reconciled, Session
+from binance_mcp.events.schema import AccountEvent, Dispatched, Halted, Logged, Received, Reconciled, Session
 from binance_mcp.exchange.rules import normalize_symbol, plain
 
 __all__ = [
@@ -154,7 +155,7 @@ class Fold:
 
 
 # -- the account as this server saw it (`audit replay`) -------------------------------------
-_READ_KINDS = frozenset({"session", "received", "dispatched", "reconciled", "halted"})  # what the view decodes
+_READ_KINDS = frozenset({"session", "received", "dispatched", "reconciled", "halted", "account_event"})
 _ORDER_READS = ("create_order", "get_order", "get_orders", "get_open_orders", "cancel_order", "cancel_open_orders")
 
 
@@ -174,6 +175,7 @@ class OrderView:
     quote_qty: Decimal = Decimal(0)
     order_id: int | None = None
     seq: int = 0  # the event that last told us about it
+    fact: Fact | None = None  # the newest fact of its status (events/facts.py)
 
     def report(self) -> dict[str, Any]:
         return {
@@ -226,6 +228,12 @@ class AccountView:
             self._dispatched(seq, command_id, event)
         elif isinstance(event, Reconciled) and tool == "create_order":
             self._reconciled(seq, command_id, event)
+        elif isinstance(event, AccountEvent) and not event.foreign:
+            order = self._by_command(command_id)  # an order's events are under the command that placed it
+            if order is not None and isinstance(event.status, str):
+                report = {"status": event.status, "executedQty": event.executed_qty, "orderId": event.order_id}
+                report["cummulativeQuoteQty"] = event.quote_qty
+                self._update(order, {k: v for k, v in report.items() if isinstance(v, str | int)}, seq)
         if kind in TERMINAL_KINDS:
             per_tool = self.counts.setdefault(tool, {})
             per_tool[kind] = per_tool.get(kind, 0) + 1
@@ -301,14 +309,18 @@ class AccountView:
             self.at_read[order.client_order_id] = (
                 (order.executed_qty, order.quote_qty) if order.seq < self.balances_seq else (Decimal(0), Decimal(0))
             )
+        if report.get("orderId") is not None:
+            order.order_id = int(report["orderId"])
+        told = fact(report.get("status"), report.get("executedQty"), report.get("cummulativeQuoteQty"), seq)
+        if told is not None and not newer(order.fact, told):
+            return  # it tells less than the log already holds (an answer journaled after a stream event)
+        order.fact = told
         if report.get("status"):
             order.status = str(report["status"])
         if report.get("executedQty") is not None:
             order.executed_qty = Decimal(str(report["executedQty"]))
         if report.get("cummulativeQuoteQty") is not None:
             order.quote_qty = Decimal(str(report["cummulativeQuoteQty"]))
-        if report.get("orderId") is not None:
-            order.order_id = int(report["orderId"])
         order.seq = seq
 
     def flows(self) -> dict[str, dict[str, str]]:

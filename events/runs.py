@@ -24,7 +24,7 @@ import re
 import socket
 from pathlib import Path
 
-__all__ = ["Lease", "alive", "lease_dir"]
+__all__ = ["Claim", "Lease", "alive", "lease_dir"]
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -86,3 +86,34 @@ def alive(log: Path, run: str) -> bool:
     finally:
         os.close(fd)  # drops the shared lock, if it was taken
     return False
+
+
+class Claim:
+    """A role only one run on the log may hold at a time (the account stream of an account):
+    an exclusive `flock` on `<log>.runs/<name>.lock`, taken without waiting, given up by
+    `release()` or by the process's end, however it ends. The file stays (removing a lock file
+    that another run may have opened would let two runs hold the role)."""
+
+    def __init__(self, fd: int, path: Path):
+        self._fd: int | None = fd
+        self.path = path
+
+    @classmethod
+    def take(cls, log: Path, name: str) -> Claim | None:
+        """The claim, or None while another run holds it."""
+        if not re.fullmatch(r"[a-z0-9-]{1,80}", name):
+            raise ValueError(f"not a claim name: {name!r}")
+        path = lease_dir(log) / f"{name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return cls(fd, path)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -11,6 +11,9 @@ every event is written to the log and read from it (as eventsourcing's `Mapper` 
     started, stopped        Started, Stopped        the system            a run's settings; why it stopped
     session                 Session                 the system            an MCP client's clientInfo
     security                Security                the system            {event_type, ...details}, flat
+    account_event           AccountEvent            the account stream    {event_type, source, raw, ...}
+    stream_connected        StreamConnected         the account stream    {run, url, subscription_id, ...}
+    stream_lost             StreamLost              the account stream    {run, reason, retrying, events}
 
 The bodies are what schema version 2 wrote (tests/events/fixtures/log-schema2.sqlite3 decodes and
 encodes back to the same bytes, event by event): keys sorted, decimals as strings, a key that a
@@ -43,11 +46,14 @@ from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Thr
 
 __all__ = [
     "KINDS",
+    "SECURITY_DETAILS",
     "AboutRun",
+    "AccountEvent",
     "ClientInfo",
     "ConfirmationRequested",
     "Confirmed",
     "Dispatched",
+    "ForeignOrder",
     "GuardRecord",
     "Halted",
     "LogEvent",
@@ -61,6 +67,8 @@ __all__ = [
     "Session",
     "Started",
     "Stopped",
+    "StreamConnected",
+    "StreamLost",
     "TradingSwitch",
     "Unreadable",
     "decode",
@@ -267,6 +275,70 @@ class Security(LogEvent, frozen=True):
     details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class AccountEvent(LogEvent, frozen=True):
+    """An event of the account as Binance reported it: from the user data stream (`source`
+    "stream"), or found by a REST read after a gap in the stream ("rest"). `raw` keeps the
+    event's own fields as sent (an executionReport's one-letter names; a REST order's names); the
+    fields beside it are what readers join on. An order event's command id is the `create_order`
+    command that placed the order, when this log has one; else (a foreign order) one id derived
+    from the order, so every event of it reads together; a balance event's, the connection's."""
+
+    kind: ClassVar[str] = "account_event"
+    event_type: str  # executionReport, outboundAccountPosition, balanceUpdate, listStatus, …
+    source: str  # "stream" or "rest"
+    raw: dict[str, Any]
+    symbol: str | UnsetType = UNSET
+    client_order_id: str | UnsetType = UNSET  # the order's own: `C` when a cancel sets it, else `c`
+    order_id: int | UnsetType = UNSET
+    side: str | UnsetType = UNSET
+    execution: str | UnsetType = UNSET  # x: NEW, TRADE, CANCELED, EXPIRED, …
+    status: str | UnsetType = UNSET  # X: the order's status after this event
+    executed_qty: str | UnsetType = UNSET  # z: cumulative
+    quote_qty: str | UnsetType = UNSET  # Z: cumulative
+    foreign: bool = False  # no run on this log dispatched the order
+    event_ms: int | UnsetType = UNSET  # E: when the exchange sent it
+
+
+class ForeignOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """The details of a `security` event `foreign_order` (written flat beside `event_type`): an
+    order on the account that no run on this log placed, as the account stream first saw it."""
+
+    symbol: str | None
+    side: str | None
+    type: str | None
+    quantity: str | None
+    price: str | None
+    client_order_id: str | None
+    order_id: int | None
+    status: str | None
+    source: str  # stream, or rest (found after a gap)
+
+
+SECURITY_DETAILS: tuple[type[msgspec.Struct], ...] = (ForeignOrder,)  # typed details of `security` events
+
+
+class StreamConnected(LogEvent, frozen=True):
+    """The account stream subscribed (its command id is the connection's own)."""
+
+    kind: ClassVar[str] = "stream_connected"
+    run: str
+    url: str
+    subscription_id: int
+    attempt: int  # 1 for the run's first connection; then each reconnection's number
+    gap_from_us: int | None  # when the stream was last known to hear everything (None: never on this log)
+
+
+class StreamLost(LogEvent, frozen=True):
+    """The account stream's connection ended, or could not be made; `retrying` false: given up
+    (a refused subscription: a bad key or signature)."""
+
+    kind: ClassVar[str] = "stream_lost"
+    run: str
+    reason: str
+    retrying: bool
+    events: int  # account events this connection carried
+
+
 class Unreadable(LogEvent, frozen=True):
     """A body that is not what its kind says (or a kind this code does not know)."""
 
@@ -288,6 +360,9 @@ _EVENTS: tuple[type[LogEvent], ...] = (
     Security,
     Halted,
     Resumed,
+    AccountEvent,
+    StreamConnected,
+    StreamLost,
 )
 _OUTCOMES: tuple[type[Outcome], ...] = (Rejected, Throttled, Executed, Failed, Unknown)
 KINDS: dict[str, type[LogEvent] | type[Outcome]] = {

@@ -36,6 +36,7 @@ import msgspec
 import sqlite_utils
 
 from binance_mcp.events.chain import DOMAIN, GENESIS, Event, chain_digest, chain_hash, verify_rows
+from binance_mcp.events.facts import Fact, fact, newer, sql_rank
 from binance_mcp.events.lifecycle import SETTLED_KINDS, TERMINAL_KINDS, sql_list
 from binance_mcp.events.runs import lease_dir
 from binance_mcp.events.schema import text_column
@@ -57,7 +58,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = "2"  # 2: the `orders` view, `run`/`session` in `commands`, one `reconciled`
+# (the account stream's kinds added no table, column or index: the views are made anew at each open)
 _TERMINAL_SQL = sql_list(TERMINAL_KINDS)
+_RANK_STATUS, _RANK_CANCEL, _RANK_NEWEST = sql_rank("status"), sql_rank("k.status"), sql_rank("p.newest_status")
 
 
 _SCHEMA = f"""
@@ -100,6 +103,23 @@ CREATE VIEW orders AS
                        ELSE json_array(x.body -> '$.data') END) j
         WHERE dc.kind = 'dispatched' AND dc.tool IN ('cancel_order', 'cancel_open_orders') AND x.kind = 'executed'
     ),
+    facts AS (  -- what the log knows of each order: its answer, a lookup, the account stream's events
+        SELECT f.command_id, f.seq,
+               CASE f.kind WHEN 'executed' THEN f.body ->> '$.data.status' WHEN 'reconciled' THEN f.body ->> '$.status'
+                    ELSE f.body ->> '$.status' END AS status,
+               CASE f.kind WHEN 'executed' THEN f.body ->> '$.data.executedQty'
+                    WHEN 'reconciled' THEN f.body ->> '$.executedQty' ELSE f.body ->> '$.executed_qty' END AS executed,
+               CASE f.kind WHEN 'executed' THEN f.body ->> '$.data.cummulativeQuoteQty'
+                    WHEN 'reconciled' THEN f.body ->> '$.cummulativeQuoteQty' ELSE f.body ->> '$.quote_qty' END AS quote
+        FROM events d
+        JOIN events f ON f.command_id = d.command_id AND f.kind IN ('executed', 'reconciled', 'account_event')
+        WHERE d.kind = 'dispatched' AND d.tool = 'create_order'
+    ),
+    newest AS (  -- the newest fact of each (events/facts.py; REAL orders quantities, it holds none)
+        SELECT command_id, status, executed, quote, row_number() OVER (
+            PARTITION BY command_id ORDER BY {_RANK_STATUS} DESC, CAST(executed AS REAL) DESC, seq DESC) AS n
+        FROM facts WHERE {_RANK_STATUS} >= 0
+    ),
     placed AS (
         SELECT d.command_id, d.ts AS dispatched_us, d.venue, d.body ->> '$.symbol' AS symbol,
                d.body ->> '$.client_order_id' AS client_order_id,
@@ -108,17 +128,27 @@ CREATE VIEW orders AS
                r.body ->> '$.args.price' AS price, d.body ->> '$.notional' AS notional,
                d.body ->> '$.quote_asset' AS quote_asset, t.kind AS outcome,
                coalesce(c.body ->> '$.status', t.body ->> '$.data.status') AS answered_status,
-               coalesce(c.body ->> '$.executedQty', t.body ->> '$.data.executedQty') AS executed_qty,
-               coalesce(c.body ->> '$.cummulativeQuoteQty', t.body ->> '$.data.cummulativeQuoteQty') AS quote_qty,
-               coalesce(c.body ->> '$.orderId', t.body ->> '$.data.orderId') AS order_id,
-               c.body ->> '$.placed' AS reconciled_placed, r.body ->> '$.session' AS session
+               coalesce(n.executed, c.body ->> '$.executedQty', t.body ->> '$.data.executedQty') AS executed_qty,
+               coalesce(n.quote, c.body ->> '$.cummulativeQuoteQty',
+                        t.body ->> '$.data.cummulativeQuoteQty') AS quote_qty,
+               coalesce(c.body ->> '$.orderId', t.body ->> '$.data.orderId',
+                        (SELECT a.body ->> '$.order_id' FROM events a
+                         WHERE a.command_id = d.command_id AND a.kind = 'account_event' LIMIT 1)) AS order_id,
+               c.body ->> '$.placed' AS reconciled_placed, r.body ->> '$.session' AS session,
+               n.status AS newest_status
         FROM events d
         JOIN events r ON r.command_id = d.command_id AND r.kind = 'received'
         LEFT JOIN events t ON t.command_id = d.command_id AND t.kind IN ({_TERMINAL_SQL})
         LEFT JOIN events c ON c.command_id = d.command_id AND c.kind = 'reconciled'
+        LEFT JOIN newest n ON n.command_id = d.command_id AND n.n = 1
         WHERE d.kind = 'dispatched' AND d.tool = 'create_order'
     )
-    SELECT p.*, coalesce(k.status, p.answered_status) AS status, k.cancel_id AS canceled_by
+    SELECT p.command_id, p.dispatched_us, p.venue, p.symbol, p.client_order_id, p.side, p.type, p.quantity,
+           p.quote_quantity, p.price, p.notional, p.quote_asset, p.outcome, p.answered_status, p.executed_qty,
+           p.quote_qty, p.order_id, p.reconciled_placed, p.session,
+           CASE WHEN k.status IS NOT NULL AND {_RANK_CANCEL} >= coalesce({_RANK_NEWEST}, -1) THEN k.status
+                ELSE coalesce(p.newest_status, p.answered_status) END AS status,
+           k.cancel_id AS canceled_by
     FROM placed p LEFT JOIN cancels k ON k.symbol = p.symbol AND k.order_id = p.order_id;
 """
 
@@ -338,6 +368,18 @@ class LogReader:
         found: tuple[object, ...] | None = self.conn.execute(f"{_ROW} WHERE seq = ?", (seq,)).fetchone()
         return found
 
+    def has_event(self, command_id: str, kind: str) -> bool:
+        """Whether the command has an event of `kind` (the account stream: did a run dispatch this
+        order; was this foreign order flagged already). By the command id index."""
+        row = self.conn.execute("SELECT 1 FROM events WHERE command_id = ? AND kind = ? LIMIT 1", (command_id, kind))
+        return row.fetchone() is not None
+
+    def last_body(self, command_id: str, kind: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT body FROM events WHERE command_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1", (command_id, kind)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def guard_rows(self, after_seq: int) -> list[tuple[object, ...]]:
         """What the guard folds from every run, after the position it last saw."""
         return self.conn.execute(_GUARD_ROWS, (after_seq,)).fetchall()
@@ -363,13 +405,37 @@ class LogReader:
 
     def commands_page(self, where: str, params: Sequence[object], limit: int, offset: int = 0) -> list[tuple[Any, ...]]:
         """The newest `limit` commands (-1: all) matching `where` (over the `commands` view) after
-        skipping `offset` newer ones, oldest first."""
+        skipping `offset` newer ones, oldest first; each row ends with the status the account
+        stream told of an order since its answer (None: nothing newer)."""
         rows = self.conn.execute(
             "SELECT received_us, command_id, tool, request, outcome, latency_ms, result, session FROM commands"
             f"{where} ORDER BY received_us DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
-        return rows[::-1]
+        newest = self._streamed([str(r[1]) for r in rows if r[2] == "create_order" and r[4] == "executed"])
+        return [(*row, newest.get(str(row[1]))) for row in rows[::-1]]
+
+    def _streamed(self, command_ids: list[str]) -> dict[str, str]:
+        """Of these orders, the status the account stream last told, where it is newer than the
+        placing call's answer (events/facts.py): a resting order that filled since."""
+        found: dict[str, str] = {}
+        for start in range(0, len(command_ids), 500):
+            chunk = command_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.conn.execute(
+                "SELECT command_id, seq, kind, CASE kind WHEN 'executed' THEN body ->> '$.data.status' "
+                "ELSE body ->> '$.status' END, CASE kind WHEN 'executed' THEN body ->> '$.data.executedQty' "
+                "ELSE body ->> '$.executed_qty' END FROM events "
+                f"WHERE command_id IN ({marks}) AND kind IN ('executed', 'account_event') ORDER BY seq",
+                chunk,
+            ).fetchall()
+            best: dict[str, tuple[Fact, str]] = {}
+            for command_id, seq, kind, status, executed in rows:
+                told = fact(status, executed, None, int(seq))
+                if told is not None and (command_id not in best or newer(best[command_id][0], told)):
+                    best[command_id] = (told, str(kind))
+            found.update((cid, f.status) for cid, (f, kind) in best.items() if kind == "account_event")
+        return found
 
     def query(self, sql: str, params: Sequence[object] | dict[str, object] = ()) -> sqlite3.Cursor:
         """A read-only query (the connection refuses writes)."""

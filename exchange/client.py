@@ -18,6 +18,7 @@ weight headers, and the mapping of every failure to `exchange.errors`.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,14 @@ class Credentials:
         """The `signature` parameter's value for `payload`, ready for the query."""
         if self._private_key is not None:
             return ed25519_signature(self._private_key, payload)
+        assert self._secret is not None
+        return sign(self._secret, payload)
+
+    def sign_ws(self, payload: str) -> str:
+        """The signature of a WebSocket API request: HMAC hex, or Ed25519 base64 as JSON carries it
+        (not percent-encoded)."""
+        if self._private_key is not None:
+            return base64.b64encode(self._private_key.sign(payload.encode())).decode()
         assert self._secret is not None
         return sign(self._secret, payload)
 

@@ -32,6 +32,7 @@ __all__ = [
     "load_ed25519_public_key",
     "sign",
     "signature_matches",
+    "ws_payload",
 ]
 
 # Binance's documented examples percent-encode everything but unreserved characters.
@@ -42,6 +43,18 @@ def encode_params(params: Mapping[str, object] | Iterable[tuple[str, object]]) -
     """Percent-encode parameters as UTF-8 in the given order: `a=1&b=%EF%BC%91`."""
     items = params.items() if isinstance(params, Mapping) else params
     return "&".join(f"{quote(str(k), safe=_SAFE)}={quote(str(v), safe=_SAFE)}" for k, v in items)
+
+
+def ws_payload(params: Mapping[str, object]) -> str:
+    """What a WebSocket API request signs (BINANCE.md Part 4 §3): every parameter but `signature`,
+    sorted by name, `name=value` joined by `&`, values as text and not percent-encoded."""
+    return "&".join(f"{k}={_ws_text(v)}" for k, v in sorted(params.items()) if k != "signature")
+
+
+def _ws_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def sign(secret: str, payload: str) -> str:

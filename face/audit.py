@@ -403,6 +403,11 @@ _AUTH_FAILURES = (
     "SELECT command_id, ts, body ->> '$.remote' FROM events WHERE kind = 'security' "
     "AND body ->> '$.event_type' = 'authentication_failed' AND ts >= ? ORDER BY seq"
 )
+_FOREIGN_ORDERS = (
+    "SELECT command_id, ts, body ->> '$.symbol', body ->> '$.side', body ->> '$.quantity', body ->> '$.price', "
+    "body ->> '$.client_order_id' FROM events WHERE kind = 'security' "
+    "AND body ->> '$.event_type' = 'foreign_order' AND ts >= ? ORDER BY seq"
+)
 _UNSTOPPED = (
     "SELECT command_id, ts FROM events WHERE kind = 'started' "
     "AND command_id NOT IN (SELECT command_id FROM events WHERE kind = 'stopped') ORDER BY seq"
@@ -437,6 +442,15 @@ def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
     alerts = find_alerts(period, history, orders, before, thresholds)
     failures = reader.query(_AUTH_FAILURES, (since,)).fetchall()
     alerts += auth_failure_alerts([(str(c), int(t), str(r or "")) for c, t, r in failures], thresholds)
+    foreign = reader.query(_FOREIGN_ORDERS, (since,)).fetchall()
+    if foreign:
+        shown = "; ".join(f"{sym} {side} {qty} @ {price} ({cid})" for _, _, sym, side, qty, price, cid in foreign[:5])
+        more = f"; and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        what = (
+            f"{counted(len(foreign), 'order')} on the account that no run on this log placed "
+            f"(the account stream saw them): {shown}{more}"
+        )
+        alerts.append(alert("foreign_orders", what, [r[0] for r in foreign], [int(r[1]) for r in foreign]))
     # What a running server has in hand (its lease is held: events/runs.py) is not an alert yet.
     unresolved = [r for r in reader.query(_UNRESOLVED).fetchall() if not alive(reader.path, str(r[3] or ""))]
     if unresolved:

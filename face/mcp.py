@@ -59,7 +59,8 @@ binance-mcp: Binance Spot market data, the account, and trading, with every call
   with the client_order_id the message names (the server is looking it up too).
 - test_order checks an order against every rule without placing it.
 - get_audit_log tells what this server did (your earlier calls, their outcomes): use it to recall,
-  not your memory."""
+  not your memory. get_account_events tells what happened to the account since (fills, cancels,
+  foreign orders) without asking the exchange."""
 
 TITLES = {
     "get_ticker_price": "Price of a symbol",
@@ -72,6 +73,7 @@ TITLES = {
     "get_available_assets": "Listed symbols",
     "get_symbol_info": "Symbol rules",
     "get_audit_log": "This server's record of its calls",
+    "get_account_events": "What happened to the account",
     "get_balance": "Account balances",
     "get_fee_info": "Commission rates",
     "get_orders": "Orders of a symbol",

@@ -25,7 +25,7 @@ from binance_mcp.actors.keycheck import check_key
 from binance_mcp.actors.system import client_for, system_for
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.schema import AboutRun, PaperRun
-from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange
+from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange, ws_api_url
 from binance_mcp.face.http import HttpOptions, refusal, serve_http
 from binance_mcp.face.mcp import mcp_server
 from binance_mcp.face.stdio import serve_stdio
@@ -56,7 +56,10 @@ async def serve(
         paper = await start_paper_exchange(limits=limits, ed25519=paper_ed25519)
         credentials, base_url = paper.credentials(), paper.url
     client = client_for(settings, base_url, credentials)
-    system = system_for(settings, client, server_version=__version__)
+    stream_url = None
+    if settings.account_stream and credentials is not None:
+        stream_url = settings.ws_api_url or (ws_api_url(base_url) if settings.venue == "paper" and base_url else None)
+    system = system_for(settings, client, server_version=__version__, account_stream_url=stream_url)
     try:
         run_paper: PaperRun | UnsetType = UNSET
         if settings.venue == "paper":  # what a re-run of this log needs to rebuild the same exchange

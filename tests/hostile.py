@@ -93,6 +93,7 @@ VALID: dict[str, dict[str, Any]] = {  # one call of each tool that the paper exc
     "get_available_assets": {"quote_asset": "USDT"},
     "get_symbol_info": BTC,
     "get_audit_log": {"since": "2h", "limit": 5},
+    "get_account_events": {"since": "2h", "kind": "order", "limit": 5},
     "get_balance": {"asset": "USDT"},
     "get_fee_info": BTC,
     "get_orders": {**BTC, "limit": 5},

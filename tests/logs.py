@@ -13,7 +13,7 @@ from binance_mcp.events.lifecycle import OUTSIDE
 from binance_mcp.events.outcomes import Outcome
 from binance_mcp.events.schema import Dispatched, LogEvent, Logged, Request, decode
 
-__all__ = ["LogRow", "command_rows", "dispatched", "events_of", "read_log"]
+__all__ = ["STREAM_KINDS", "LogRow", "command_rows", "dispatched", "events_of", "read_log"]
 
 
 class LogRow(NamedTuple):
@@ -46,9 +46,13 @@ def command_rows(path: Path | str) -> list[LogRow]:
     return [r for r in read_log(path) if r.kind not in OUTSIDE]
 
 
+STREAM_KINDS = frozenset({"account_event", "stream_connected", "stream_lost"})
+
+
 def events_of(path: Path | str, command_id: str) -> list[LogRow]:
-    """The rows of one command, in seq order."""
-    return [r for r in read_log(path) if r.command_id == command_id]
+    """The rows of one command's lifecycle, in seq order (without the account stream's events of
+    its order, which come when the exchange sends them)."""
+    return [r for r in read_log(path) if r.command_id == command_id and r.kind not in STREAM_KINDS]
 
 
 def dispatched(

@@ -37,6 +37,7 @@ from aiohttp import WSMsgType, web
 from binance_mcp.exchange.paper.engine import Account
 from binance_mcp.exchange.paper.errors import BinanceError
 from binance_mcp.exchange.paper.faults import FaultMode, Faults
+from binance_mcp.exchange.signing import ws_payload
 
 __all__ = ["WS_PATH", "UserStreams"]
 
@@ -179,7 +180,7 @@ class UserStreams:
             raise BinanceError(-1100, "Illegal characters found in parameter 'recvWindow'.") from None
         account = self._account_of(key)
         self._check_time(timestamp, window_value, self._now())
-        self._check_signature(account, signing_payload(params), signature)
+        self._check_signature(account, ws_payload(params), signature)
         if key in conn.subscriptions.values():
             raise BinanceError(-1020, "This account is already subscribed on this connection.")
         if len(conn.subscriptions) >= MAX_SUBSCRIPTIONS:
@@ -201,18 +202,6 @@ class UserStreams:
             del conn.subscriptions[sid]
             conn.send_json({"subscriptionId": sid, "event": {"e": "eventStreamTerminated", "E": self._now()}})
         return {}
-
-
-def signing_payload(params: dict[str, Any]) -> str:
-    """What a WebSocket API request signs: every parameter but `signature`, sorted by name,
-    `name=value` joined by `&`, values as text (not percent-encoded)."""
-    return "&".join(f"{k}={_text(v)}" for k, v in sorted(params.items()) if k != "signature")
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _error(rid: Any, exc: BinanceError) -> dict[str, Any]:

@@ -61,6 +61,7 @@ async def test_sixty_ages_too_old_for_sqlite_are_refused_and_the_server_goes_on(
         for _ in range(60):
             refused(await h.call("get_audit_log", since="200000000d"), "since")
             refused(await h.call("get_audit_log", until="99999999999w"), "until")
+            refused(await h.call("get_account_events", since="200000000d"), "since")
         assert h.system.supervisor.crashes == 0
         assert isinstance(await h.call("get_audit_log", since="2h"), Executed)
 

@@ -28,6 +28,7 @@ EVERY_TOOL: dict[str, dict[str, Any]] = {
     "get_available_assets": {"quote_asset": "BTC"},
     "get_symbol_info": {"symbol": "ETHUSDT"},
     "get_audit_log": {"limit": 3},
+    "get_account_events": {"limit": 3},
     "get_balance": {},
     "get_fee_info": {"symbol": "BTCUSDT"},
     "get_orders": {"symbol": "BTCUSDT"},

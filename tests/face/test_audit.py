@@ -45,6 +45,7 @@ SESSION: list[tuple[str, dict[str, Any]]] = [
 async def _run_session(log: Path) -> list[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
     env["MCP_EVENT_LOG"] = str(log)
+    env["MCP_ACCOUNT_STREAM"] = "false"  # the commands' record alone: its seqs are the same every run
     return await stdio_calls(env, SESSION)
 
 

@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from binance_mcp.exchange.paper import Fault, FaultMode, PaperExchange, parse_fault
-from binance_mcp.exchange.paper.userstream import WS_PATH, signing_payload
+from binance_mcp.exchange.paper.userstream import WS_PATH
 from binance_mcp.exchange.signing import ed25519_public_bytes
+from binance_mcp.exchange.signing import ws_payload as signing_payload
 
 from .conftest import KEY, SECRET, ManualClock, PaperClient
 

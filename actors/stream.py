@@ -1,0 +1,455 @@
+"""The account stream: Binance's user data stream (WebSocket API) into the event log.
+
+One run per account on a log holds the stream (a `Claim` beside the log, events/runs.py): the
+others wait, trying again every `check_s`, and one of them takes over when the holder dies.
+The holder task owns the connection: it connects, subscribes with
+`userDataStream.subscribe.signature` (signed as BINANCE.md Part 4 §3 says), answers pings
+(aiohttp does), reconnects with back-off and subscribes again, and renews the connection before
+Binance's 24 h limit. Each frame goes to this actor's mailbox; the actor turns it into events:
+- every `executionReport` and balance change is an `account_event`, under the command id of the
+  `create_order` that placed the order when any run on this log dispatched it (its client order
+  id is derived from the command id, events/commands.py), else under an id derived from the order:
+  a **foreign order**, flagged once as a `security` event `foreign_order` (and its SECURITY_EVENT
+  line) naming symbol, side, quantity, price and client id;
+- the connection's own story is `stream_connected` / `stream_lost`.
+On every (re)connection the gap is reconciled by REST reads through the limiter: the account's
+open orders (all symbols), and each order the log still holds open that is no longer open (its
+final state). A fact the log lacks, or that is newer than what it holds (events/facts.py), is
+journaled as an `account_event` with `source: "rest"`; so a gap in the stream never leaves the
+log wrong. A subscription the exchange refuses (a bad key or signature) is said once on stderr
+and on record, and the server runs on without the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from binance_mcp.actors.base import Actor, Reply
+from binance_mcp.actors.journal import Journal
+from binance_mcp.actors.limiter import NotSent, send_spent
+from binance_mcp.actors.messages import Record
+from binance_mcp.events.commands import GetOpenOrders, GetOrder
+from binance_mcp.events.facts import Fact, fact, newer
+from binance_mcp.events.ids import new_command_id
+from binance_mcp.events.runs import Claim
+from binance_mcp.events.schema import AccountEvent, ForeignOrder, StreamConnected, StreamLost
+from binance_mcp.events.store import LogReader
+from binance_mcp.exchange.client import BinanceClient, Credentials
+from binance_mcp.exchange.errors import ExchangeError
+from binance_mcp.exchange.signing import ws_payload
+
+__all__ = ["BACKOFF_S", "AccountStream", "Frame", "foreign_id"]
+
+log = logging.getLogger("binance_mcp.stream")
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
+RENEW_S = 23.5 * 3600  # Binance closes a connection after 24 h
+MAX_FRAME = 1 << 20
+_OWN_ID = re.compile(r"mcp([0-9a-f]{32})")
+_REFUSED = frozenset({-1022, -2014, -2015, -2008})  # bad signature, key format, key rejected, invalid key id
+_OPEN = ("PENDING_NEW", "NEW", "PARTIALLY_FILLED", "PENDING_CANCEL")
+_KNOWN_OPEN = (
+    "SELECT command_id, symbol, client_order_id FROM orders WHERE venue = ? AND status IN "
+    f"({', '.join(repr(s) for s in _OPEN)}) ORDER BY dispatched_us DESC LIMIT 200"
+)
+
+
+# What the log holds of one order: the `orders` view's newest fact, narrowed to the one command
+# before the view's window runs over the facts.
+_HELD = "SELECT status, executed_qty, quote_qty FROM orders WHERE command_id = ?"
+
+
+class Frame(msgspec.Struct, frozen=True):
+    """A text frame of the stream, as it came, and the connection that carried it."""
+
+    text: str
+    connection: str
+
+
+class Refused(Exception):
+    """The exchange refused the subscription for a reason that retrying will not mend."""
+
+
+def foreign_id(venue: str, symbol: str, order_id: object) -> str:
+    """One command id for every event of an order no run on this log placed."""
+    return hashlib.sha256(f"foreign/{venue}/{symbol}/{order_id}".encode()).hexdigest()[:32]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class AccountStream(Actor):
+    def __init__(
+        self,
+        *,
+        url: str,
+        credentials: Credentials,
+        client: BinanceClient,
+        journal: Journal,
+        limiter: Actor,
+        log_path: Path,
+        venue: str,
+        run: str,
+        flag: Callable[[str, dict[str, Any]], Awaitable[None]],
+        backoff_s: Sequence[float] = BACKOFF_S,
+        renew_s: float = RENEW_S,
+        check_s: float = 30.0,
+        heartbeat_s: float = 30.0,
+        clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+    ):
+        super().__init__("account stream", mailbox_size=4096)
+        self.url = url
+        self.credentials = credentials
+        self.client = client
+        self.journal = journal
+        self.limiter = limiter
+        self.log_path = log_path
+        self.venue = venue
+        self.run = run
+        self.flag = flag  # a foreign order: the `security` event and its line (actors/system.py)
+        self.backoff_s = tuple(backoff_s)
+        self.renew_s = renew_s
+        self.check_s = check_s
+        self.heartbeat_s = heartbeat_s
+        self.clock_us = clock_us
+        # One claim per account and venue: runs with other keys (each embedded paper exchange is an
+        # account of its own) hold streams of their own.
+        self.claim_name = "stream-" + hashlib.sha256(f"{venue}|{url}|{credentials.api_key}".encode()).hexdigest()[:24]
+        self.claim: Claim | None = None
+        self._reader: LogReader | None = None
+        self._own: set[str] = set()  # command ids known dispatched
+        self._flagged: set[str] = set()  # foreign orders flagged
+        self.connection = ""  # the current connection's id (its events' command id)
+        self.connected = asyncio.Event()  # set while subscribed (tests and the benchmark wait on it)
+        self.progress = asyncio.Event()  # set when an account event is durable or the connection changes
+        self.journaled = 0  # account events journaled by this run
+        self.given_up: str | None = None  # why the stream stopped for good
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._reconciling: asyncio.Task[None] | None = None
+
+    # -- the holder -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._hold(), name="account-stream")
+
+    async def stop(self) -> None:
+        for task in (self._reconciling, self._task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        if self._reader is not None:
+            self._reader.close()
+        if self.claim is not None:
+            self.claim.release()
+            self.claim = None
+
+    def reader(self) -> LogReader:
+        if self._reader is None:
+            self._reader = LogReader(self.log_path)
+        return self._reader
+
+    async def _hold(self) -> None:
+        while self.claim is None:
+            self.claim = Claim.take(self.log_path, self.claim_name)
+            if self.claim is None:
+                # A timer: nothing announces another process's death. Its claim is free once it is.
+                await asyncio.sleep(self.check_s)
+        log.info("account stream: this run holds the stream (%s)", self.url)
+        self._session = aiohttp.ClientSession()
+        gap_from_us: int | None = self._last_heard()
+        attempt, failures = 0, 0
+        while True:
+            events_before = self.journaled
+            try:
+                async with self._session.ws_connect(
+                    self.url, heartbeat=self.heartbeat_s, max_msg_size=MAX_FRAME, autoping=True
+                ) as ws:
+                    subscription = await self._subscribe(ws)
+                    attempt += 1
+                    failures = 0
+                    self.connection = new_command_id()
+                    await self.journal.record(
+                        self.connection,
+                        "",
+                        StreamConnected(
+                            run=self.run,
+                            url=self.url,
+                            subscription_id=subscription,
+                            attempt=attempt,
+                            gap_from_us=gap_from_us,
+                        ),
+                    )
+                    log.info("account stream: subscribed (connection %d)", attempt)
+                    self.connected.set()
+                    self.progress.set()
+                    self._reconciling = asyncio.create_task(self._reconcile_soon())
+                    reason = await self._read(ws)
+            except Refused as exc:
+                self.given_up = str(exc)
+                log.warning("account stream: %s; running on without the stream", exc)
+                await self.journal.record(
+                    new_command_id(), "", StreamLost(run=self.run, reason=str(exc), retrying=False, events=0)
+                )
+                self.progress.set()
+                return
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"[:300]
+            self.connected.clear()
+            self.progress.set()
+            gap_from_us = self.clock_us() - 1_000_000  # a second's margin before the loss
+            if self.connection:
+                event = StreamLost(run=self.run, reason=reason, retrying=True, events=self.journaled - events_before)
+                await self.journal.record(self.connection, "", event)
+                self.connection = ""
+            delay = self.backoff_s[min(failures, len(self.backoff_s) - 1)]
+            failures += 1
+            log.warning("account stream lost (%s); reconnecting in %g s", reason, delay)
+            await asyncio.sleep(delay)
+
+    def _last_heard(self) -> int | None:
+        """When a stream on this log last heard the account (a run that held it before): the gap
+        to reconcile starts there. None when no stream ever ran on this log."""
+        row = (
+            self.reader()
+            .conn.execute(
+                "SELECT max(ts) FROM events WHERE kind IN ('stream_connected', 'stream_lost', 'account_event')"
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row and row[0] is not None else None
+
+    async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse) -> int:
+        params: dict[str, Any] = {
+            "apiKey": self.credentials.api_key,
+            "recvWindow": self.client.recv_window_ms,
+            "timestamp": self.client.clock() + self.client.offset_ms,
+        }
+        params["signature"] = self.credentials.sign_ws(ws_payload(params))
+        request_id = new_command_id()
+        await ws.send_str(
+            msgspec.json.encode(
+                {"id": request_id, "method": "userDataStream.subscribe.signature", "params": params}
+            ).decode()
+        )
+        async with asyncio.timeout(15):
+            while True:
+                msg = await ws.receive()
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    raise aiohttp.ClientError(
+                        f"the connection ended before the subscription was answered ({msg.type.name})"
+                    )
+                with contextlib.suppress(msgspec.DecodeError):
+                    answer = msgspec.json.decode(msg.data)
+                    if isinstance(answer, dict) and answer.get("id") == request_id:
+                        break
+        if answer.get("status") == 200 and isinstance(answer.get("result"), dict):
+            return int(answer["result"].get("subscriptionId", 0))
+        error: dict[str, Any] = answer["error"] if isinstance(answer.get("error"), dict) else {}
+        code, msg_text = error.get("code"), str(error.get("msg", ""))[:200]
+        why = f"the exchange refused the subscription ({code}: {msg_text})"
+        if code in _REFUSED or answer.get("status") in (401, 403):
+            raise Refused(why)
+        raise aiohttp.ClientError(why)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+        """Frames to the mailbox until the connection ends (why) or it is time to renew it."""
+        try:
+            async with asyncio.timeout(self.renew_s):
+                async for msg in ws:
+                    if msg.type is aiohttp.WSMsgType.TEXT:
+                        await self.tell(Frame(text=msg.data, connection=self.connection))
+                    elif msg.type is aiohttp.WSMsgType.ERROR:
+                        return f"connection error: {ws.exception()}"
+        except TimeoutError:
+            await ws.close()
+            return "renewed before the 24 h limit"
+        return f"closed by the exchange (code {ws.close_code})"
+
+    # -- frames → events ------------------------------------------------------------------------
+    async def handle(self, message: Frame, reply: Reply) -> None:
+        try:
+            frame = msgspec.json.decode(message.text)
+        except msgspec.DecodeError:
+            log.warning("account stream: a frame that is not JSON (%d characters), skipped", len(message.text))
+            return
+        event = frame.get("event") if isinstance(frame, dict) else None
+        if not isinstance(event, dict):
+            return  # an answer to a request, or not an event
+        await self.account_event(event, "stream", message.connection)
+        if reply is not None and not reply.done():
+            reply.set_result(None)
+
+    async def account_event(self, raw: dict[str, Any], source: str, connection: str) -> None:
+        """Journal one account event (a stream event's fields, or a REST order's)."""
+        event_type = _text(raw.get("e")) or ("order" if source == "rest" else "unknown")
+        if event_type == "executionReport" or source == "rest":
+            await self._order_event(raw, event_type, source)
+        else:
+            event = AccountEvent(
+                event_type=event_type[:64],
+                source=source,
+                raw=raw,
+                event_ms=raw["E"] if isinstance(raw.get("E"), int) else msgspec.UNSET,
+            )
+            await self._record(connection or self.run, event)
+
+    async def _order_event(self, raw: dict[str, Any], event_type: str, source: str) -> None:
+        if source == "rest":  # a REST order's own names
+            symbol, order_id = _text(raw.get("symbol")), raw.get("orderId")
+            client_id, side = _text(raw.get("clientOrderId")), _text(raw.get("side"))
+            status, execution = _text(raw.get("status")), None
+            executed, quote = raw.get("executedQty"), raw.get("cummulativeQuoteQty")
+        else:
+            symbol, order_id = _text(raw.get("s")), raw.get("i")
+            client_id, side = _text(raw.get("C")) or _text(raw.get("c")), _text(raw.get("S"))
+            status, execution = _text(raw.get("X")), _text(raw.get("x"))
+            executed, quote = raw.get("z"), raw.get("Z")
+        command_id, foreign = self._owner(client_id, symbol or "", order_id)
+        event = AccountEvent(
+            event_type=event_type[:64],
+            source=source,
+            raw=raw,
+            symbol=symbol[:64] if symbol else msgspec.UNSET,
+            client_order_id=client_id[:64] if client_id else msgspec.UNSET,
+            order_id=order_id if isinstance(order_id, int) and not isinstance(order_id, bool) else msgspec.UNSET,
+            side=side[:16] if side else msgspec.UNSET,
+            execution=execution[:32] if execution else msgspec.UNSET,
+            status=status[:32] if status else msgspec.UNSET,
+            executed_qty=str(executed)[:64] if executed is not None else msgspec.UNSET,
+            quote_qty=str(quote)[:64] if quote is not None else msgspec.UNSET,
+            foreign=foreign,
+            event_ms=raw["E"] if isinstance(raw.get("E"), int) else msgspec.UNSET,
+        )
+        await self._record(command_id, event)
+        if foreign and command_id not in self._flagged:
+            self._flagged.add(command_id)
+            if not self.reader().has_event(command_id, "security"):
+                details = ForeignOrder(
+                    symbol=symbol,
+                    side=side,
+                    type=_text(raw.get("o") if source == "stream" else raw.get("type")),
+                    quantity=_text(raw.get("q") if source == "stream" else raw.get("origQty")),
+                    price=_text(raw.get("p") if source == "stream" else raw.get("price")),
+                    client_order_id=client_id,
+                    order_id=event.order_id if isinstance(event.order_id, int) else None,
+                    status=status,
+                    source=source,
+                )
+                await self.flag(command_id, msgspec.structs.asdict(details))
+                self.progress.set()
+
+    def _owner(self, client_id: str | None, symbol: str, order_id: object) -> tuple[str, bool]:
+        """(command id, foreign): the create_order command that placed the order, if any run on
+        this log dispatched it (its `dispatched` is durable before the order is sent)."""
+        matched = _OWN_ID.fullmatch(client_id or "")
+        if matched:
+            command_id = matched.group(1)
+            if command_id in self._own or self.reader().has_event(command_id, "dispatched"):
+                self._own.add(command_id)
+                return command_id, False
+        return foreign_id(self.venue, symbol, order_id), True
+
+    async def _record(self, command_id: str, event: AccountEvent) -> None:
+        """To the journal without waiting for its commit (the stream's events go in the journal's
+        batches); a failure to write is logged, and the next reconnection's reconciliation reads
+        what the log lacks again."""
+        self.journaled += 1
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        written.add_done_callback(self._written)
+        await self.journal.tell(Record(command_id=command_id, tool="", event=event), written)
+
+    def _written(self, written: asyncio.Future[None]) -> None:
+        if not written.cancelled() and written.exception() is not None:
+            log.error("account stream: an account event was not written: %s", written.exception())
+        self.progress.set()
+
+    # -- the gap --------------------------------------------------------------------------------
+    async def _reconcile_soon(self) -> None:
+        for delay in (0.0, 1.0, 2.0, 4.0, 8.0):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                await self.reconcile()
+                return
+            except (ExchangeError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning("account stream: reconciling the gap failed (%s); trying again", exc)
+        log.error("account stream: could not reconcile the gap; the next connection tries again")
+
+    async def _send(self, *commands: Any) -> list[Any]:
+        sent = await send_spent(self.limiter, self.client, *commands)
+        if isinstance(sent, NotSent):
+            raise aiohttp.ClientError(f"not sent: {sent.message}")
+        return [reply.data for reply in sent]
+
+    async def reconcile(self) -> int:
+        """What the stream may have missed, from REST: how many facts were journaled."""
+        known = await asyncio.to_thread(self._known_open)
+        (opens,) = await self._send(GetOpenOrders())
+        journaled = 0
+        open_ids = set()
+        for order in opens if isinstance(opens, list) else []:
+            if not isinstance(order, dict):
+                continue
+            open_ids.add(_text(order.get("clientOrderId")))
+            if await self._newer(order):
+                await self.account_event(order, "rest", self.connection)
+                journaled += 1
+        for command_id, symbol, client_id in known:
+            if client_id in open_ids or not symbol:
+                continue
+            try:
+                (order,) = await self._send(GetOrder(symbol=symbol, client_order_id=client_id))
+            except ExchangeError as exc:  # not this account's order (another run's paper account), or gone
+                log.info("account stream: %s (%s) not found on this account: %s", command_id, client_id, exc)
+                continue
+            if isinstance(order, dict) and await self._newer(order):
+                await self.account_event(order, "rest", self.connection)
+                journaled += 1
+        if journaled:
+            log.info("account stream: %d facts the stream missed, from REST", journaled)
+        return journaled
+
+    def _known_open(self) -> list[tuple[str, str, str]]:
+        """The orders the log holds open (a connection of its own: this runs in a thread)."""
+        reader = LogReader(self.log_path)
+        try:
+            rows = reader.conn.execute(_KNOWN_OPEN, (self.venue,)).fetchall()
+        finally:
+            reader.close()
+        return [(str(c), str(s or ""), str(k or "")) for c, s, k in rows]
+
+    async def _newer(self, order: dict[str, Any]) -> bool:
+        """Whether a REST order tells more than the log holds of it."""
+        found = fact(order.get("status"), order.get("executedQty"), order.get("cummulativeQuoteQty"), 1 << 62)
+        if found is None:
+            return False
+        command_id, _ = self._owner(
+            _text(order.get("clientOrderId")), str(order.get("symbol") or ""), order.get("orderId")
+        )
+        held = self._held(command_id)
+        return held is None or (
+            newer(held, found) and (held.status, held.executed_qty) != (found.status, found.executed_qty)
+        )
+
+    def _held(self, command_id: str) -> Fact | None:
+        row = self.reader().conn.execute(_HELD, (command_id,)).fetchone()
+        if row is not None:
+            return fact(row[0], row[1], row[2], 0)
+        body = self.reader().last_body(command_id, "account_event")
+        if body is None:
+            return None
+        last = msgspec.json.decode(body)
+        return fact(last.get("status"), last.get("executed_qty"), last.get("quote_qty"), 0)

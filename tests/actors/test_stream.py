@@ -1,0 +1,240 @@
+"""The account stream against the paper exchange over a real WebSocket: every account event on
+record under the order's command, foreign orders flagged, a drop reconciled, a refused
+subscription survived, one holder per account on a log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from binance_mcp.actors.stream import AccountStream
+from binance_mcp.actors.system import System, new_envelope
+from binance_mcp.events.outcomes import Executed, Outcome
+from binance_mcp.events.schema import AccountEvent, Security, StreamConnected, StreamLost
+from binance_mcp.events.store import LogReader
+from binance_mcp.exchange.client import BinanceClient, Credentials
+from binance_mcp.exchange.paper import Fault, FaultMode, PaperExchange, ws_api_url
+from binance_mcp.server import main
+
+from ..logs import read_log
+from .conftest import KEY, SECRET, exchange_server, new_exchange, system_on
+
+
+async def ask(system: System, tool: str, **args: Any) -> Outcome:
+    outcome = await system.ask(new_envelope(tool, args, len(repr(args))))
+    assert isinstance(outcome, Outcome)
+    return outcome
+
+
+async def until(stream: AccountStream, check: Callable[[], Any], within_s: float = 10.0) -> Any:
+    """Wait for `check()` to hold, looking again each time the stream makes progress."""
+    async with asyncio.timeout(within_s):
+        while not (found := check()):
+            stream.progress.clear()
+            await stream.progress.wait()
+    return found
+
+
+def order_status(log: Path, command_id: str) -> tuple[str, str] | None:
+    reader = LogReader(log)
+    try:
+        row = reader.conn.execute("SELECT status, executed_qty FROM orders WHERE command_id = ?", (command_id,))
+        found = row.fetchone()
+    finally:
+        reader.close()
+    return None if found is None else (str(found[0]), str(found[1]))
+
+
+def streamed(system: System) -> AccountStream:
+    assert system.stream is not None
+    return system.stream
+
+
+def resting_buy_price(exchange: PaperExchange) -> Decimal:
+    market = exchange.market("BTCUSDT", exchange.now())
+    bids, _ = market.book()
+    return (bids[-1][0] - 50).quantize(Decimal("0.01"))
+
+
+async def test_a_resting_limit_that_fills_is_on_record_without_anyone_asking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
+        stream = streamed(system)
+        await asyncio.wait_for(stream.connected.wait(), 10)
+        price = resting_buy_price(exchange)
+        placed = await ask(
+            system, "create_order", symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.001", price=str(price)
+        )
+        assert isinstance(placed, Executed) and placed.data["status"] == "NEW"
+        command_id = next(r.command_id for r in read_log(log) if r.kind == "dispatched")
+        exchange.move_market("BTCUSDT", price - 20)
+        assert await until(stream, lambda: order_status(log, command_id) == ("FILLED", "0.00100000"))
+        assert exchange.served["GET /api/v3/order"] == 0  # nobody asked
+        page = await ask(system, "get_account_events", symbol="BTCUSDT", kind="order")
+        assert isinstance(page, Executed)
+        mine = [e for e in page.data["events"] if e["command_id"] == command_id]
+        assert [(e["execution"], e["status"]) for e in mine] == [("NEW", "NEW"), ("TRADE", "FILLED")]
+        assert mine[-1]["executed_qty"] == "0.00100000" and mine[-1]["foreign"] is False
+        balances = await ask(system, "get_account_events", kind="balance", limit=1)
+        assert isinstance(balances, Executed) and balances.data["matched"] >= 2
+        (latest,) = balances.data["events"]
+        assert {b["asset"] for b in latest["balances"]} == {"BTC", "USDT"}
+        assert latest["event_type"] == "outboundAccountPosition" and balances.data["next_offset"] == 1
+        elsewhere = await ask(system, "get_account_events", symbol="ETHUSDT")
+        assert isinstance(elsewhere, Executed) and elsewhere.data == {"events": [], "matched": 0, "next_offset": None}
+    events = [r.event for r in read_log(log) if r.kind == "account_event" and r.command_id == command_id]
+    assert [(e.execution, e.status) for e in events if isinstance(e, AccountEvent)][-1] == ("TRADE", "FILLED")
+    # audit list and replay take the newer fact (the call's own answer said NEW)
+    assert main(["audit", "list", "--event-log", str(log), "--tool", "create_order", "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["command_id"] == command_id and entry["result"]["status"] == "FILLED"
+    assert main(["audit", "replay", "--event-log", str(log), "--json"]) == 0
+    (order,) = json.loads(capsys.readouterr().out)["orders"]
+    assert (order["status"], order["executed_qty"]) == ("FILLED", "0.00100000")
+    assert all(isinstance(e, AccountEvent) and not e.foreign for e in events)
+    assert not [r for r in read_log(log) if r.kind == "security" and r.event.event_type == "foreign_order"]
+
+
+async def test_an_order_placed_elsewhere_is_flagged_foreign_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    async with (
+        exchange_server(exchange) as url,
+        system_on(url, log, account_stream_url=ws_api_url(url), log_security=True) as system,
+    ):
+        stream = streamed(system)
+        await asyncio.wait_for(stream.connected.wait(), 10)
+        elsewhere = BinanceClient(url, credentials=Credentials(KEY, SECRET))
+        reply = await elsewhere.request(
+            "POST",
+            "/api/v3/order",
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001", "newClientOrderId": "byHand42"},
+            signed=True,
+        )
+        await elsewhere.close()
+
+        def flagged() -> list[Any]:
+            return [r for r in read_log(log) if r.kind == "security" and r.event.event_type == "foreign_order"]
+
+        rows = await until(stream, flagged, within_s=2.0)
+    (row,) = rows
+    assert isinstance(row.event, Security)
+    details = row.event.details
+    assert (details["symbol"], details["side"], details["client_order_id"], details["quantity"]) == (
+        "BTCUSDT",
+        "BUY",
+        "byHand42",
+        "0.00100000",
+    )
+    assert details["order_id"] == reply.data["orderId"]
+    foreign = [r for r in read_log(log) if r.kind == "account_event" and r.command_id == row.command_id]
+    assert foreign and all(isinstance(r.event, AccountEvent) and r.event.foreign for r in foreign)
+    line = next(x for x in capsys.readouterr().err.splitlines() if '"foreign_order"' in x)
+    assert line.startswith("SECURITY_EVENT: ") and "byHand42" in line
+    assert main(["audit", "alerts", "--event-log", str(log), "--json"]) == 1
+    alerts = json.loads(capsys.readouterr().out)["alerts"]
+    (alert,) = [a for a in alerts if a["pattern"] == "foreign_orders"]
+    assert "BTCUSDT BUY 0.00100000" in alert["summary"] and "byHand42" in alert["summary"]
+    assert alert["count"] == 1 and row.command_id in alert["command_ids"]
+
+
+async def test_an_order_cancelled_at_the_exchange_shows_canceled(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
+        stream = streamed(system)
+        await asyncio.wait_for(stream.connected.wait(), 10)
+        placed = await ask(
+            system,
+            "create_order",
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            quantity="0.001",
+            price=str(resting_buy_price(exchange)),
+        )
+        assert isinstance(placed, Executed)
+        command_id = next(r.command_id for r in read_log(log) if r.kind == "dispatched")
+        account = exchange.engine.accounts[KEY]
+        exchange.engine.cancel(account, account.orders[placed.data["orderId"]], exchange.now(), cancel_id="byHand")
+        assert await until(stream, lambda: (order_status(log, command_id) or ("",))[0] == "CANCELED")
+    assert not [r for r in read_log(log) if r.kind == "security"]  # the cancel names our order in C
+
+
+async def test_a_fill_lost_with_a_dropped_connection_is_on_record_after_the_reconnection(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
+        stream = streamed(system)
+        stream.backoff_s = (0.05,)
+        await asyncio.wait_for(stream.connected.wait(), 10)
+        price = resting_buy_price(exchange)
+        placed = await ask(
+            system, "create_order", symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.001", price=str(price)
+        )
+        assert isinstance(placed, Executed)
+        command_id = next(r.command_id for r in read_log(log) if r.kind == "dispatched")
+        await until(stream, lambda: order_status(log, command_id) == ("NEW", "0.00000000"))
+        exchange.faults.set("ws", Fault(FaultMode.DROP, times=1))
+        exchange.move_market("BTCUSDT", price - 20)  # the fill's event is lost with the connection
+        assert await until(stream, lambda: order_status(log, command_id) == ("FILLED", "0.00100000"))
+        assert exchange.streams.connected == 2
+    rows = read_log(log)
+    assert [r.kind for r in rows if r.kind.startswith("stream_")] == [
+        "stream_connected",
+        "stream_lost",
+        "stream_connected",
+    ]
+    fill = [r.event for r in rows if r.kind == "account_event" and r.command_id == command_id][-1]
+    assert isinstance(fill, AccountEvent) and (fill.source, fill.status) == ("rest", "FILLED")
+
+
+async def test_a_refused_subscription_is_said_and_the_server_runs_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    exchange = PaperExchange(accounts={KEY: "Another" + SECRET[7:]})  # a key that signs otherwise
+    log = tmp_path / "events.sqlite3"
+    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
+        stream = streamed(system)
+        await until(stream, lambda: stream.given_up)
+        assert "-1022" in (stream.given_up or "")
+        outcome = await ask(system, "get_ticker_price", symbol="BTCUSDT")  # the server runs on
+        assert isinstance(outcome, Executed)
+    assert "running on without the stream" in caplog.text
+    lost = [r.event for r in read_log(log) if r.kind == "stream_lost"]
+    assert len(lost) == 1 and isinstance(lost[0], StreamLost) and not lost[0].retrying
+    text = log.read_bytes()
+    assert SECRET.encode() not in text and b"signature" not in text
+
+
+async def test_one_run_holds_an_accounts_stream_and_another_takes_over(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    async with exchange_server(exchange) as url, AsyncExitStack() as stack:
+        first = await stack.enter_async_context(
+            system_on(url, log, account_stream_url=ws_api_url(url), run_check_s=0.1)
+        )
+        await asyncio.wait_for(streamed(first).connected.wait(), 10)
+        second = await stack.enter_async_context(
+            system_on(url, log, account_stream_url=ws_api_url(url), run_check_s=0.1)
+        )
+        await ask(second, "create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+        await until(streamed(first), lambda: any(r.kind == "account_event" for r in read_log(log)))
+        assert not streamed(second).connected.is_set() and exchange.streams.connected == 1
+        await first.stop()
+        await asyncio.wait_for(streamed(second).connected.wait(), 10)
+    connected = [r.event for r in read_log(log) if r.kind == "stream_connected"]
+    assert [c.run for c in connected if isinstance(c, StreamConnected)] == [first.run_id, second.run_id]
+    assert not [r for r in read_log(log) if r.kind == "security"]  # the second's order is its own
