@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from binance_mcp.actors.stream import AccountStream
+from binance_mcp.actors.base import Supervisor
+from binance_mcp.actors.journal import Journal
+from binance_mcp.actors.stream import AccountStream, Frame
 from binance_mcp.actors.system import System, new_envelope
+from binance_mcp.events.chain import verify_rows
 from binance_mcp.events.outcomes import Executed, Outcome
-from binance_mcp.events.schema import AccountEvent, Security, StreamConnected, StreamLost
-from binance_mcp.events.store import LogReader
+from binance_mcp.events.schema import AccountEvent, Security, Stopped, StreamConnected, StreamLost
+from binance_mcp.events.store import EventStore, LogReader
 from binance_mcp.exchange.client import BinanceClient, Credentials
 from binance_mcp.exchange.paper import Fault, FaultMode, PaperExchange, ws_api_url
 from binance_mcp.server import main
@@ -238,3 +243,82 @@ async def test_one_run_holds_an_accounts_stream_and_another_takes_over(tmp_path:
     connected = [r.event for r in read_log(log) if r.kind == "stream_connected"]
     assert [c.run for c in connected if isinstance(c, StreamConnected)] == [first.run_id, second.run_id]
     assert not [r for r in read_log(log) if r.kind == "security"]  # the second's order is its own
+
+
+_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.sampled_from(["NEW", "TRADE", "FILLED", "mcp" + "0" * 32, "BTCUSDT", "1e999", "-0"]),
+)
+_EVENT = st.dictionaries(
+    st.sampled_from(["e", "E", "s", "c", "C", "S", "o", "q", "p", "x", "X", "i", "z", "Z", "B", "a", "d", "zz"]),
+    st.one_of(_VALUE, st.lists(st.dictionaries(st.sampled_from(["a", "f", "l"]), _VALUE), max_size=3)),
+    max_size=12,
+).map(lambda event: {**event, "e": event.get("e", "executionReport")})
+_FRAME = st.one_of(
+    st.text(max_size=200),
+    st.builds(lambda e: json.dumps({"subscriptionId": 0, "event": e}), _EVENT),
+    st.builds(json.dumps, st.lists(_VALUE, max_size=3)),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frames=st.lists(_FRAME, min_size=1, max_size=20))
+async def test_no_frame_from_the_exchange_crashes_the_stream_or_spoils_the_log(
+    tmp_path_factory: pytest.TempPathFactory, frames: list[str]
+) -> None:
+    log = tmp_path_factory.mktemp("hostile") / "events.sqlite3"
+    store = EventStore(log)
+    journal = Journal(store, "paper")
+    supervisor = Supervisor(lambda crash: asyncio.sleep(0))
+    supervisor.start(journal)
+    flagged: list[dict[str, Any]] = []
+
+    async def flag(command_id: str, details: dict[str, Any]) -> None:
+        flagged.append(details)
+
+    client = BinanceClient("http://127.0.0.1:9", credentials=Credentials(KEY, SECRET))
+    stream = AccountStream(
+        url="ws://127.0.0.1:9/ws-api/v3",
+        credentials=Credentials(KEY, SECRET),
+        client=client,
+        journal=journal,
+        limiter=journal,
+        log_path=log,
+        venue="paper",
+        run="r" * 32,
+        flag=flag,
+    )
+    try:
+        for text in frames:
+            await stream.handle(Frame(text=text, connection="c" * 32), None)  # raises nothing
+        await journal.record("m" * 32, "", Stopped(reason="marker"))  # durable after every event before it
+        rows = read_log(log)
+        events = [r for r in rows if r.kind == "account_event"]
+        assert len(events) == stream.journaled  # each event on record, none lost
+        assert all(isinstance(r.event, AccountEvent) for r in events)  # and each readable as what it is
+        assert len(flagged) <= len(events)
+        assert verify_rows(LogReader(log).rows()) is None
+    finally:
+        await stream.stop()
+        await supervisor.stop()
+        await journal.close()
+        await client.close()
+
+
+async def test_the_connection_is_renewed_before_its_limit_and_the_gap_reconciled(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
+        stream = streamed(system)
+        stream.renew_s, stream.backoff_s = 0.3, (0.01,)
+        await until(stream, lambda: exchange.streams.connected >= 2 and stream.connected.is_set())
+    rows = read_log(log)
+    lost = [r.event for r in rows if r.kind == "stream_lost"]
+    assert lost and isinstance(lost[0], StreamLost) and lost[0].reason == "renewed before the 24 h limit"
+    connected = [r.event for r in rows if r.kind == "stream_connected"]
+    assert [c.attempt for c in connected if isinstance(c, StreamConnected)][:2] == [1, 2]
+    assert isinstance(connected[1], StreamConnected) and connected[1].gap_from_us is not None
