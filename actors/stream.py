@@ -34,14 +34,16 @@ from typing import Any
 
 import aiohttp
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.journal import Journal
 from binance_mcp.actors.limiter import NotSent, send_spent
 from binance_mcp.actors.messages import Record
-from binance_mcp.events.commands import GetOpenOrders, GetOrder
+from binance_mcp.events.commands import GetOpenOrders, GetOrder, GetOrders
 from binance_mcp.events.facts import Fact, fact, newer
 from binance_mcp.events.ids import new_command_id
+from binance_mcp.events.replay import DAY_MS
 from binance_mcp.events.runs import Claim
 from binance_mcp.events.schema import AccountEvent, ForeignOrder, StreamConnected, StreamLost
 from binance_mcp.events.store import LogReader
@@ -58,6 +60,10 @@ MAX_FRAME = 1 << 20
 _OWN_ID = re.compile(r"mcp([0-9a-f]{32})")
 _REFUSED = frozenset({-1022, -2014, -2015, -2008})  # bad signature, key format, key rejected, invalid key id
 _OPEN = ("PENDING_NEW", "NEW", "PARTIALLY_FILLED", "PENDING_CANCEL")
+GAP_SYMBOLS = 10  # allOrders is weight 20 per symbol
+_TRADED = (
+    "SELECT DISTINCT body ->> '$.symbol' FROM events WHERE kind = 'dispatched' AND tool = 'create_order' AND ts >= ?"
+)
 _KNOWN_OPEN = (
     "SELECT command_id, symbol, client_order_id FROM orders WHERE venue = ? AND status IN "
     f"({', '.join(repr(s) for s in _OPEN)}) ORDER BY dispatched_us DESC LIMIT 200"
@@ -87,6 +93,11 @@ def foreign_id(venue: str, symbol: str, order_id: object) -> str:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | UnsetType:
+    """A whole number as sent (a bool is none: JSON's true is no order id)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else UNSET
 
 
 class AccountStream(Actor):
@@ -138,6 +149,7 @@ class AccountStream(Actor):
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._reconciling: asyncio.Task[None] | None = None
+        self._told: dict[str, Fact] = {}  # what this reconciliation journaled (not durable yet), by command
 
     # -- the holder -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -195,7 +207,7 @@ class AccountStream(Actor):
                     log.info("account stream: subscribed (connection %d)", attempt)
                     self.connected.set()
                     self.progress.set()
-                    self._reconciling = asyncio.create_task(self._reconcile_soon())
+                    self._reconciling = asyncio.create_task(self._reconcile_soon(gap_from_us))
                     reason = await self._read(ws)
             except Refused as exc:
                 self.given_up = str(exc)
@@ -302,7 +314,7 @@ class AccountStream(Actor):
                 event_type=event_type[:64],
                 source=source,
                 raw=raw,
-                event_ms=raw["E"] if isinstance(raw.get("E"), int) else msgspec.UNSET,
+                event_ms=_int(raw.get("E")),
             )
             await self._record(connection or self.run, event)
 
@@ -322,16 +334,16 @@ class AccountStream(Actor):
             event_type=event_type[:64],
             source=source,
             raw=raw,
-            symbol=symbol[:64] if symbol else msgspec.UNSET,
-            client_order_id=client_id[:64] if client_id else msgspec.UNSET,
-            order_id=order_id if isinstance(order_id, int) and not isinstance(order_id, bool) else msgspec.UNSET,
-            side=side[:16] if side else msgspec.UNSET,
-            execution=execution[:32] if execution else msgspec.UNSET,
-            status=status[:32] if status else msgspec.UNSET,
-            executed_qty=str(executed)[:64] if executed is not None else msgspec.UNSET,
-            quote_qty=str(quote)[:64] if quote is not None else msgspec.UNSET,
+            symbol=symbol[:64] if symbol else UNSET,
+            client_order_id=client_id[:64] if client_id else UNSET,
+            order_id=_int(order_id),
+            side=side[:16] if side else UNSET,
+            execution=execution[:32] if execution else UNSET,
+            status=status[:32] if status else UNSET,
+            executed_qty=str(executed)[:64] if executed is not None else UNSET,
+            quote_qty=str(quote)[:64] if quote is not None else UNSET,
             foreign=foreign,
-            event_ms=raw["E"] if isinstance(raw.get("E"), int) else msgspec.UNSET,
+            event_ms=_int(raw.get("E")),
         )
         await self._record(command_id, event)
         if foreign and command_id not in self._flagged:
@@ -377,12 +389,12 @@ class AccountStream(Actor):
         self.progress.set()
 
     # -- the gap --------------------------------------------------------------------------------
-    async def _reconcile_soon(self) -> None:
+    async def _reconcile_soon(self, gap_from_us: int | None) -> None:
         for delay in (0.0, 1.0, 2.0, 4.0, 8.0):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                await self.reconcile()
+                await self.reconcile(gap_from_us)
                 return
             except (ExchangeError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 log.warning("account stream: reconciling the gap failed (%s); trying again", exc)
@@ -394,19 +406,26 @@ class AccountStream(Actor):
             raise aiohttp.ClientError(f"not sent: {sent.message}")
         return [reply.data for reply in sent]
 
-    async def reconcile(self) -> int:
-        """What the stream may have missed, from REST: how many facts were journaled."""
+    async def reconcile(self, gap_from_us: int | None = None) -> int:
+        """What the stream may have missed, from REST; how many facts were journaled:
+        1. the account's open orders (every symbol), each one the log lacks or holds older;
+        2. each order the log holds open that is no longer open: its final state;
+        3. with a gap of known start (a connection lost; a stream on this log before this run),
+           the orders placed since it began on the symbols this log trades (its open orders', and
+           those it dispatched in the last day, at most `GAP_SYMBOLS`): a foreign order placed and
+           closed within the gap is found here. (`audit crosscheck` looks at any period and symbol.)"""
+        self._told = {}
         known = await asyncio.to_thread(self._known_open)
         (opens,) = await self._send(GetOpenOrders())
         journaled = 0
         open_ids = set()
+        symbols = {symbol for _, symbol, _ in known if symbol}
         for order in opens if isinstance(opens, list) else []:
             if not isinstance(order, dict):
                 continue
             open_ids.add(_text(order.get("clientOrderId")))
-            if await self._newer(order):
-                await self.account_event(order, "rest", self.connection)
-                journaled += 1
+            symbols.add(str(order.get("symbol") or ""))
+            journaled += await self._rest_fact(order)
         for command_id, symbol, client_id in known:
             if client_id in open_ids or not symbol:
                 continue
@@ -415,12 +434,34 @@ class AccountStream(Actor):
             except ExchangeError as exc:  # not this account's order (another run's paper account), or gone
                 log.info("account stream: %s (%s) not found on this account: %s", command_id, client_id, exc)
                 continue
-            if isinstance(order, dict) and await self._newer(order):
-                await self.account_event(order, "rest", self.connection)
-                journaled += 1
+            journaled += await self._rest_fact(order)
+        if gap_from_us is not None:
+            now_ms = self.clock_us() // 1000
+            start_ms = max(gap_from_us // 1000, now_ms - DAY_MS + 60_000)  # allOrders spans at most 24 h
+            symbols |= await asyncio.to_thread(self._traded_symbols, (now_ms - DAY_MS) * 1000)
+            for symbol in sorted(s for s in symbols if s)[:GAP_SYMBOLS]:
+                (orders,) = await self._send(GetOrders(symbol=symbol, start_time=start_ms, limit=1000))
+                for order in orders if isinstance(orders, list) else []:
+                    journaled += await self._rest_fact(order)
         if journaled:
             log.info("account stream: %d facts the stream missed, from REST", journaled)
         return journaled
+
+    async def _rest_fact(self, order: Any) -> int:
+        """Journal a REST order when it tells more than the log holds (1), else nothing (0)."""
+        if not isinstance(order, dict) or not await self._newer(order):
+            return 0
+        await self.account_event(order, "rest", self.connection)
+        return 1
+
+    def _traded_symbols(self, since_us: int) -> set[str]:
+        """The symbols of the orders this log dispatched since `since_us` (a connection of its own)."""
+        reader = LogReader(self.log_path)
+        try:
+            rows = reader.conn.execute(_TRADED, (since_us,)).fetchall()
+        finally:
+            reader.close()
+        return {str(r[0]) for r in rows if r[0]}
 
     def _known_open(self) -> list[tuple[str, str, str]]:
         """The orders the log holds open (a connection of its own: this runs in a thread)."""
@@ -439,10 +480,13 @@ class AccountStream(Actor):
         command_id, _ = self._owner(
             _text(order.get("clientOrderId")), str(order.get("symbol") or ""), order.get("orderId")
         )
-        held = self._held(command_id)
-        return held is None or (
+        held = self._told.get(command_id) or self._held(command_id)
+        if held is not None and not (
             newer(held, found) and (held.status, held.executed_qty) != (found.status, found.executed_qty)
-        )
+        ):
+            return False
+        self._told[command_id] = found  # journaled now: a later step of this reconciliation sees it
+        return True
 
     def _held(self, command_id: str) -> Fact | None:
         row = self.reader().conn.execute(_HELD, (command_id,)).fetchone()

@@ -206,6 +206,35 @@ async def test_a_fill_lost_with_a_dropped_connection_is_on_record_after_the_reco
     assert isinstance(fill, AccountEvent) and (fill.source, fill.status) == ("rest", "FILLED")
 
 
+async def test_a_foreign_order_placed_and_filled_within_a_gap_is_found_after_it(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
+        stream = streamed(system)
+        stream.backoff_s = (0.05,)
+        await asyncio.wait_for(stream.connected.wait(), 10)
+        own = await ask(system, "create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+        assert isinstance(own, Executed)
+        await until(stream, lambda: any(r.kind == "account_event" for r in read_log(log)))
+        exchange.faults.set("ws", Fault(FaultMode.DROP, times=1))
+        account = exchange.engine.accounts[KEY]
+        from binance_mcp.exchange.paper.engine import NewOrder
+
+        foreign = exchange.engine.place(  # placed and filled at once: its events die with the connection
+            account, NewOrder(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=Decimal("0.002")), exchange.now()
+        )
+
+        def flagged() -> list[Any]:
+            return [r for r in read_log(log) if r.kind == "security" and r.event.event_type == "foreign_order"]
+
+        (row,) = await until(stream, flagged)
+    assert isinstance(row.event, Security)
+    details = row.event.details
+    assert (details["order_id"], details["status"], details["source"]) == (foreign.order_id, "FILLED", "rest")
+    facts = [r.event for r in read_log(log) if r.kind == "account_event" and r.command_id == row.command_id]
+    assert len(facts) == 1  # found once, though two steps of the reconciliation could see it
+
+
 async def test_a_refused_subscription_is_said_and_the_server_runs_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
