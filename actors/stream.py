@@ -70,11 +70,6 @@ _KNOWN_OPEN = (
 )
 
 
-# What the log holds of one order: the `orders` view's newest fact, narrowed to the one command
-# before the view's window runs over the facts.
-_HELD = "SELECT status, executed_qty, quote_qty FROM orders WHERE command_id = ?"
-
-
 class Frame(msgspec.Struct, frozen=True):
     """A text frame of the stream, as it came, and the connection that carried it."""
 
@@ -489,11 +484,8 @@ class AccountStream(Actor):
         return True
 
     def _held(self, command_id: str) -> Fact | None:
-        row = self.reader().conn.execute(_HELD, (command_id,)).fetchone()
-        if row is not None:
-            return fact(row[0], row[1], row[2], 0)
-        body = self.reader().last_body(command_id, "account_event")
-        if body is None:
-            return None
-        last = msgspec.json.decode(body)
-        return fact(last.get("status"), last.get("executed_qty"), last.get("quote_qty"), 0)
+        """The newest fact the log holds of an order, from its own events (one indexed read; a
+        cancel's answer, under the cancel's command, is not looked at: at worst the REST read then
+        states again what that answer said)."""
+        found = self.reader().newest_facts([command_id]).get(command_id)
+        return None if found is None else found[0]

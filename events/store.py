@@ -60,7 +60,26 @@ __all__ = [
 SCHEMA_VERSION = "2"  # 2: the `orders` view, `run`/`session` in `commands`, one `reconciled`
 # (the account stream's kinds added no table, column or index: the views are made anew at each open)
 _TERMINAL_SQL = sql_list(TERMINAL_KINDS)
-_RANK_STATUS, _RANK_CANCEL, _RANK_NEWEST = sql_rank("status"), sql_rank("k.status"), sql_rank("p.newest_status")
+_RANK_CANCEL, _RANK_NEWEST = sql_rank("k.status"), sql_rank("p.newest_status")
+
+
+def _status_of(x: str) -> str:
+    """An order's status in event `x`: an `executed` answer's data, a `reconciled` or `account_event` body."""
+    return f"(CASE {x}.kind WHEN 'executed' THEN {x}.body ->> '$.data.status' ELSE {x}.body ->> '$.status' END)"
+
+
+def _executed_of(x: str) -> str:
+    return (
+        f"(CASE {x}.kind WHEN 'executed' THEN {x}.body ->> '$.data.executedQty' "
+        f"WHEN 'reconciled' THEN {x}.body ->> '$.executedQty' ELSE {x}.body ->> '$.executed_qty' END)"
+    )
+
+
+def _quote_of(x: str) -> str:
+    return (
+        f"(CASE {x}.kind WHEN 'executed' THEN {x}.body ->> '$.data.cummulativeQuoteQty' "
+        f"WHEN 'reconciled' THEN {x}.body ->> '$.cummulativeQuoteQty' ELSE {x}.body ->> '$.quote_qty' END)"
+    )
 
 
 _SCHEMA = f"""
@@ -103,23 +122,6 @@ CREATE VIEW orders AS
                        ELSE json_array(x.body -> '$.data') END) j
         WHERE dc.kind = 'dispatched' AND dc.tool IN ('cancel_order', 'cancel_open_orders') AND x.kind = 'executed'
     ),
-    facts AS (  -- what the log knows of each order: its answer, a lookup, the account stream's events
-        SELECT f.command_id, f.seq,
-               CASE f.kind WHEN 'executed' THEN f.body ->> '$.data.status' WHEN 'reconciled' THEN f.body ->> '$.status'
-                    ELSE f.body ->> '$.status' END AS status,
-               CASE f.kind WHEN 'executed' THEN f.body ->> '$.data.executedQty'
-                    WHEN 'reconciled' THEN f.body ->> '$.executedQty' ELSE f.body ->> '$.executed_qty' END AS executed,
-               CASE f.kind WHEN 'executed' THEN f.body ->> '$.data.cummulativeQuoteQty'
-                    WHEN 'reconciled' THEN f.body ->> '$.cummulativeQuoteQty' ELSE f.body ->> '$.quote_qty' END AS quote
-        FROM events d
-        JOIN events f ON f.command_id = d.command_id AND f.kind IN ('executed', 'reconciled', 'account_event')
-        WHERE d.kind = 'dispatched' AND d.tool = 'create_order'
-    ),
-    newest AS (  -- the newest fact of each (events/facts.py; REAL orders quantities, it holds none)
-        SELECT command_id, status, executed, quote, row_number() OVER (
-            PARTITION BY command_id ORDER BY {_RANK_STATUS} DESC, CAST(executed AS REAL) DESC, seq DESC) AS n
-        FROM facts WHERE {_RANK_STATUS} >= 0
-    ),
     placed AS (
         SELECT d.command_id, d.ts AS dispatched_us, d.venue, d.body ->> '$.symbol' AS symbol,
                d.body ->> '$.client_order_id' AS client_order_id,
@@ -128,19 +130,26 @@ CREATE VIEW orders AS
                r.body ->> '$.args.price' AS price, d.body ->> '$.notional' AS notional,
                d.body ->> '$.quote_asset' AS quote_asset, t.kind AS outcome,
                coalesce(c.body ->> '$.status', t.body ->> '$.data.status') AS answered_status,
-               coalesce(n.executed, c.body ->> '$.executedQty', t.body ->> '$.data.executedQty') AS executed_qty,
-               coalesce(n.quote, c.body ->> '$.cummulativeQuoteQty',
-                        t.body ->> '$.data.cummulativeQuoteQty') AS quote_qty,
+               coalesce({_executed_of("n")}, c.body ->> '$.executedQty', t.body ->> '$.data.executedQty')
+                   AS executed_qty,
+               coalesce({_quote_of("n")}, c.body ->> '$.cummulativeQuoteQty', t.body ->> '$.data.cummulativeQuoteQty')
+                   AS quote_qty,
                coalesce(c.body ->> '$.orderId', t.body ->> '$.data.orderId',
                         (SELECT a.body ->> '$.order_id' FROM events a
-                         WHERE a.command_id = d.command_id AND a.kind = 'account_event' LIMIT 1)) AS order_id,
+                         WHERE a.command_id = d.command_id AND +a.kind = 'account_event' LIMIT 1)) AS order_id,
                c.body ->> '$.placed' AS reconciled_placed, r.body ->> '$.session' AS session,
-               n.status AS newest_status
+               {_status_of("n")} AS newest_status
         FROM events d
-        JOIN events r ON r.command_id = d.command_id AND r.kind = 'received'
+        JOIN events r ON r.command_id = d.command_id AND +r.kind = 'received'  -- by command id, not kind
         LEFT JOIN events t ON t.command_id = d.command_id AND t.kind IN ({_TERMINAL_SQL})
         LEFT JOIN events c ON c.command_id = d.command_id AND c.kind = 'reconciled'
-        LEFT JOIN newest n ON n.command_id = d.command_id AND n.n = 1
+        -- the newest fact of the order (events/facts.py): its answer, a lookup, the account stream's
+        -- events; by the command id index, a few rows per order (REAL orders quantities, holds none)
+        LEFT JOIN events n ON n.seq = (
+            SELECT f.seq FROM events f
+            WHERE f.command_id = d.command_id AND f.kind IN ('executed', 'reconciled', 'account_event')
+                  AND {sql_rank(_status_of("f"))} >= 0
+            ORDER BY {sql_rank(_status_of("f"))} DESC, CAST({_executed_of("f")} AS REAL) DESC, f.seq DESC LIMIT 1)
         WHERE d.kind = 'dispatched' AND d.tool = 'create_order'
     )
     SELECT p.command_id, p.dispatched_us, p.venue, p.symbol, p.client_order_id, p.side, p.type, p.quantity,
@@ -418,24 +427,28 @@ class LogReader:
     def _streamed(self, command_ids: list[str]) -> dict[str, str]:
         """Of these orders, the status the account stream last told, where it is newer than the
         placing call's answer (events/facts.py): a resting order that filled since."""
-        found: dict[str, str] = {}
+        newest = self.newest_facts(command_ids, ("executed", "account_event"))
+        return {cid: f.status for cid, (f, kind) in newest.items() if kind == "account_event"}
+
+    def newest_facts(
+        self, command_ids: Sequence[str], kinds: Sequence[str] = ("executed", "reconciled", "account_event")
+    ) -> dict[str, tuple[Fact, str]]:
+        """The newest fact (events/facts.py) of each of these orders among its own events of
+        `kinds`, and the kind of event that told it. By the command id index."""
+        best: dict[str, tuple[Fact, str]] = {}
         for start in range(0, len(command_ids), 500):
-            chunk = command_ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
+            chunk = list(command_ids[start : start + 500])
             rows = self.conn.execute(
-                "SELECT command_id, seq, kind, CASE kind WHEN 'executed' THEN body ->> '$.data.status' "
-                "ELSE body ->> '$.status' END, CASE kind WHEN 'executed' THEN body ->> '$.data.executedQty' "
-                "ELSE body ->> '$.executed_qty' END FROM events "
-                f"WHERE command_id IN ({marks}) AND kind IN ('executed', 'account_event') ORDER BY seq",
-                chunk,
+                f"SELECT command_id, seq, kind, {_status_of('e')}, {_executed_of('e')}, {_quote_of('e')} FROM events e "
+                f"WHERE command_id IN ({', '.join('?' * len(chunk))}) AND +kind IN ({', '.join('?' * len(kinds))}) "
+                "ORDER BY seq",
+                [*chunk, *kinds],
             ).fetchall()
-            best: dict[str, tuple[Fact, str]] = {}
-            for command_id, seq, kind, status, executed in rows:
-                told = fact(status, executed, None, int(seq))
+            for command_id, seq, kind, status, executed, quote in rows:
+                told = fact(status, executed, quote, int(seq))
                 if told is not None and (command_id not in best or newer(best[command_id][0], told)):
-                    best[command_id] = (told, str(kind))
-            found.update((cid, f.status) for cid, (f, kind) in best.items() if kind == "account_event")
-        return found
+                    best[str(command_id)] = (told, str(kind))
+        return best
 
     def query(self, sql: str, params: Sequence[object] | dict[str, object] = ()) -> sqlite3.Cursor:
         """A read-only query (the connection refuses writes)."""
