@@ -312,11 +312,37 @@ def _show(reader: LogReader, args: argparse.Namespace) -> int:
             f"session {session_id}  client {opened.client.name} {opened.client.version}  "
             f"protocol {opened.protocol}  run {received.run if isinstance(received.run, str) else '-'}{who}{where}"
         )
-    rows = [[s["seq"], s["at"], s["kind"], "" if s["after_ms"] is None else f"+{s['after_ms']} ms"] for s in steps]
-    console.print(_table("timeline", ["seq", "time (UTC)", "event", "after"], rows))
+    rows = [
+        [s["seq"], s["at"], s["kind"], "" if s["after_ms"] is None else f"+{s['after_ms']} ms", _brief(s)]
+        for s in steps
+    ]
+    console.print(_table("timeline", ["seq", "time (UTC)", "event", "after", "what"], rows))
     for step in steps:
+        if step["kind"] == "account_event":
+            continue  # its line in the timeline says it; the raw fields are in --json
         console.print(f"[bold]{step['kind']}[/bold] {json.dumps(step['body'], sort_keys=True)}", markup=True)
+    newest = reader.newest_facts([found[0]]).get(found[0])
+    if newest is not None and report["tool"] == "create_order":
+        fact, told_by = newest
+        console.print(
+            f"status now: {fact.status}, executed {fact.executed_qty:f} (newest fact: seq {fact.seq}, {told_by})"
+        )
     return 0
+
+
+def _brief(step: dict[str, Any]) -> str:
+    """An account event in a few words: what happened to the order (or which balances moved)."""
+    body = step["body"]
+    if step["kind"] != "account_event" or not isinstance(body, dict):
+        return ""
+    if body.get("status"):
+        words = [str(body.get("execution") or body.get("event_type")), "→", str(body["status"])]
+        words += [f"executed {body.get('executed_qty')}", f"({body.get('source')})"]
+        return " ".join(words) + (" FOREIGN" if body.get("foreign") else "")
+    raw: dict[str, Any] = body["raw"] if isinstance(body.get("raw"), dict) else {}
+    listed = raw.get("B")
+    assets = [str(b.get("a")) for b in listed if isinstance(b, dict)] if isinstance(listed, list) else []
+    return f"{body.get('event_type')} {' '.join(assets)}".strip()
 
 
 # One pass over the log for `stats`: SQLite joins each command to its outcome, Python counts.
@@ -447,8 +473,8 @@ def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
         shown = "; ".join(f"{sym} {side} {qty} @ {price} ({cid})" for _, _, sym, side, qty, price, cid in foreign[:5])
         more = f"; and {len(foreign) - 5} more" if len(foreign) > 5 else ""
         what = (
-            f"{counted(len(foreign), 'order')} on the account that no run on this log placed "
-            f"(the account stream saw them): {shown}{more}"
+            f"{counted(len(foreign), 'order')} on the account that no run on this log placed, "
+            f"seen by the account stream: {shown}{more}"
         )
         alerts.append(alert("foreign_orders", what, [r[0] for r in foreign], [int(r[1]) for r in foreign]))
     # What a running server has in hand (its lease is held: events/runs.py) is not an alert yet.

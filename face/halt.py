@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from msgspec import UNSET
+
 from binance_mcp import __version__
 from binance_mcp.actors.config import ConfigError, Settings, default_event_log, load_dotenv
 from binance_mcp.actors.guard import Guard
@@ -39,7 +41,16 @@ from binance_mcp.events.chain import Event
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.outcomes import Executed, Outcome
 from binance_mcp.events.runs import Lease
-from binance_mcp.events.schema import AboutRun, Halted, Resumed, TradingSwitch, encode, is_text, text_column
+from binance_mcp.events.schema import (
+    AboutRun,
+    Halted,
+    PaperRun,
+    Resumed,
+    TradingSwitch,
+    encode,
+    is_text,
+    text_column,
+)
 from binance_mcp.events.store import EventStore
 
 __all__ = ["add_parsers", "append_switch", "cancel_everything", "who"]
@@ -81,7 +92,10 @@ async def cancel_everything(settings: Settings, event: Halted) -> list[dict[str,
     # The cancels go through whatever guard the servers run with; nothing else can pass: halted.
     settings = dataclasses.replace(settings, guard=Guard(trading_enabled=True))
     system = system_for(settings, client_for(settings), server_version=__version__, log_security=False)
-    await system.start(AboutRun(version=__version__, base_url=settings.base_url))
+    # On paper, the exchange the servers use (never one of its own): a re-run of the log replays
+    # these cancels on the exchange the orders were placed on, not on a fresh one.
+    paper = PaperRun(embedded=False) if settings.venue == "paper" else UNSET
+    await system.start(AboutRun(version=__version__, base_url=settings.base_url, paper=paper))
     done: list[dict[str, Any]] = []
     try:
         await system.journal.record(system.run_id, "", event)

@@ -236,3 +236,15 @@ async def test_halt_with_two_servers_running_then_resume(tmp_path: Path) -> None
         out, err = await replay.communicate()
         state = json.loads(out)
         assert (state["halted"] or {}).get("reason") == expected, err
+    # A re-run replays the halt's cancels on the exchange the orders were placed on (its `started`
+    # says the servers' exchange, not one of its own): the same outcome, orders cancelled.
+    rerun = await asyncio.create_subprocess_exec(
+        *(sys.executable, str(ROOT / "server.py"), "audit", "replay", "--execute", "--json", "--event-log", str(log)),
+        *("--out", str(tmp_path / "rerun.sqlite3")),
+        stdout=PIPE,
+        stderr=PIPE,
+    )
+    out, err = await rerun.communicate()
+    report = json.loads(out)
+    assert report["replayed"] > 0, err
+    assert not [d for d in report["differences"] if d["tool"] == "cancel_open_orders"], report["differences"]
