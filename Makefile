@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fuzz.py
 	$(BIN)/python bench/hosts.py
 	$(BIN)/python bench/http_calls.py
+	$(BIN)/python bench/stream.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -351,3 +351,23 @@ async def test_the_connection_is_renewed_before_its_limit_and_the_gap_reconciled
     connected = [r.event for r in rows if r.kind == "stream_connected"]
     assert [c.attempt for c in connected if isinstance(c, StreamConnected)][:2] == [1, 2]
     assert isinstance(connected[1], StreamConnected) and connected[1].gap_from_us is not None
+
+
+async def test_a_clean_stop_journals_the_frames_received_before_the_runs_stopped(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
+        stream = streamed(system)
+        await asyncio.wait_for(stream.connected.wait(), 10)
+        from binance_mcp.exchange.paper.engine import NewOrder
+
+        account = exchange.engine.accounts[KEY]
+        for _ in range(40):  # a burst the stream is still reading when the stop comes
+            req = NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.001"))
+            exchange.engine.place(account, req, exchange.now())
+        await until(stream, lambda: stream.depth > 0 or stream.journaled > 0)
+    rows = read_log(log)
+    stopped = next(r.seq for r in rows if r.kind == "stopped")
+    streamed_rows = [r for r in rows if r.kind == "account_event"]
+    assert streamed_rows and all(r.seq < stopped for r in streamed_rows)
+    assert len(streamed_rows) == stream.journaled  # every frame taken from the socket is on record
