@@ -35,6 +35,7 @@ from typing import Any
 import aiohttp
 import msgspec
 from msgspec import UNSET, UnsetType
+from yarl import URL
 
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.journal import Journal
@@ -85,6 +86,14 @@ class Refused(Exception):
     """The exchange refused the subscription for a reason that retrying will not mend."""
 
 
+def shown_url(url: str) -> str:
+    """A URL as the log may keep it: without a user, a password or a query."""
+    try:
+        return str(URL(url).with_user(None).with_query(None).with_fragment(None))
+    except (ValueError, TypeError):
+        return "(a URL that cannot be read)"
+
+
 def foreign_id(venue: str, symbol: str, order_id: object) -> str:
     """One command id for every event of an order no run on this log placed."""
     return hashlib.sha256(f"foreign/{venue}/{symbol}/{order_id}".encode()).hexdigest()[:32]
@@ -120,6 +129,7 @@ class AccountStream(Actor):
     ):
         super().__init__("account stream", mailbox_size=4096)
         self.url = url
+        self.shown_url = shown_url(url)  # what the log and stderr say of it: no user, password or query
         self.credentials = credentials
         self.client = client
         self.journal = journal
@@ -199,7 +209,7 @@ class AccountStream(Actor):
             if self.claim is None:
                 # A timer: nothing announces another process's death. Its claim is free once it is.
                 await asyncio.sleep(self.check_s)
-        log.info("account stream: this run holds the stream (%s)", self.url)
+        log.info("account stream: this run holds the stream (%s)", self.shown_url)
         self._session = aiohttp.ClientSession()
         gap_from_us: int | None = self._last_heard()
         attempt, failures = 0, 0
@@ -218,7 +228,7 @@ class AccountStream(Actor):
                         "",
                         StreamConnected(
                             run=self.run,
-                            url=self.url,
+                            url=self.shown_url,
                             subscription_id=subscription,
                             attempt=attempt,
                             gap_from_us=gap_from_us,
@@ -238,7 +248,7 @@ class AccountStream(Actor):
                 self.progress.set()
                 return
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"[:300]
+                reason = f"{type(exc).__name__}: {exc}".replace(self.url, self.shown_url)[:300]
             self.connected.clear()
             self.progress.set()
             gap_from_us = self.clock_us() - 1_000_000  # a second's margin before the loss

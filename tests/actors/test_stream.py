@@ -371,3 +371,15 @@ async def test_a_clean_stop_journals_the_frames_received_before_the_runs_stopped
     streamed_rows = [r for r in rows if r.kind == "account_event"]
     assert streamed_rows and all(r.seq < stopped for r in streamed_rows)
     assert len(streamed_rows) == stream.journaled  # every frame taken from the socket is on record
+
+
+async def test_a_password_in_the_stream_url_never_reaches_the_log(tmp_path: Path) -> None:
+    exchange = new_exchange()
+    log = tmp_path / "events.sqlite3"
+    async with exchange_server(exchange) as url:
+        secret_url = ws_api_url(url).replace("ws://", "ws://someone:Hunter2Pass@") + "?token=Q9secretQ9"
+        async with system_on(url, log, account_stream_url=secret_url) as system:
+            await asyncio.wait_for(streamed(system).connected.wait(), 10)
+    text = log.read_bytes()
+    assert b"stream_connected" in text
+    assert b"Hunter2Pass" not in text and b"Q9secretQ9" not in text and b"someone" not in text
