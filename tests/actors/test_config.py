@@ -56,6 +56,8 @@ def test_credentials_choose_live_or_testnet() -> None:
         ({"BINANCE_VENUE": "moon"}, "BINANCE_VENUE"),
         ({"MCP_MAX_REQUESTS_PER_MINUTE": "many"}, "MCP_MAX_REQUESTS_PER_MINUTE"),
         ({"MCP_RATE_LIMIT_ENABLED": "maybe"}, "MCP_RATE_LIMIT_ENABLED"),
+        ({"MCP_ACCOUNT_STREAM": "sometimes"}, "MCP_ACCOUNT_STREAM"),
+        ({"BINANCE_WS_API_URL": "https://ws-api.binance.com/ws-api/v3"}, "BINANCE_WS_API_URL"),
     ],
 )
 def test_bad_settings_name_the_variable_and_hide_the_value(env: dict[str, str], names: str) -> None:
@@ -120,6 +122,20 @@ def test_api_families_and_hosts_per_venue() -> None:
     told = Settings.from_env({**creds, "BINANCE_TESTNET": "true", "BINANCE_FUTURES_BASE_URL": "https://f"})
     assert told.families == {"spot", "futures"} and told.futures_base_url == "https://f"
     assert Settings.from_env({}).families == {"spot", "wallet", "futures"}  # the paper exchange serves all three
+
+
+def test_the_account_stream_per_venue() -> None:
+    creds = {"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET}
+    live = Settings.from_env(creds)
+    assert live.account_stream and live.ws_api_url == "wss://ws-api.binance.com:443/ws-api/v3"
+    testnet = Settings.from_env({**creds, "BINANCE_TESTNET": "true"})
+    assert testnet.ws_api_url == "wss://ws-api.testnet.binance.vision/ws-api/v3"
+    paper = Settings.from_env({})
+    assert paper.account_stream and paper.ws_api_url is None  # the paper exchange's own, known at start
+    off = Settings.from_env(
+        {**creds, "MCP_ACCOUNT_STREAM": "false", "BINANCE_WS_API_URL": "ws://127.0.0.1:9/ws-api/v3"}
+    )
+    assert not off.account_stream and off.ws_api_url == "ws://127.0.0.1:9/ws-api/v3"
 
 
 def _key_file(tmp_path: Path, name: str, key: Any, passphrase: bytes | None = None) -> Path:

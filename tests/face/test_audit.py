@@ -181,6 +181,12 @@ def test_a_truncated_file_is_reported_not_a_crash(log: Path, capsys: pytest.Capt
     assert code == 1 and "cannot be read" in captured.err
 
 
+def test_a_server_told_MCP_ACCOUNT_STREAM_false_holds_no_stream(log: Path) -> None:
+    with sqlite3.connect(log) as conn:
+        kinds = {kind for (kind,) in conn.execute("SELECT DISTINCT kind FROM events")}
+    assert "started" in kinds and not kinds & {"account_event", "stream_connected", "stream_lost"}
+
+
 def test_list_filters_and_show_a_timeline(
     log: Path, written: tuple[Path, list[dict[str, Any]]], capsys: pytest.CaptureFixture[str]
 ) -> None:

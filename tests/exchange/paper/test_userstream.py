@@ -274,3 +274,19 @@ async def test_shutdown_closes_the_connections(clock: ManualClock) -> None:
     ws = await client.ws_connect(WS_PATH)
     await asyncio.wait_for(client.close(), 5)
     assert (await ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_the_server_pings_and_drops_a_client_that_does_not_answer(clock: ManualClock) -> None:
+    exchange = PaperExchange(accounts={KEY: SECRET}, clock=clock, ws_heartbeat_s=0.2)
+    async with TestClient(aiohttp.test_utils.TestServer(exchange.app())) as client:
+        answering = await client.ws_connect(WS_PATH)  # aiohttp answers each ping it reads with its payload
+        reading = asyncio.create_task(answering.receive_json())  # as the stream's reader always is
+        silent = await client.ws_connect(WS_PATH, autoping=False)
+        assert (await silent.receive(timeout=5)).type is aiohttp.WSMsgType.PING  # and never answered
+        while (msg := await silent.receive(timeout=5)).type is aiohttp.WSMsgType.PING:
+            pass
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        # the one that answered lived through the same heartbeats
+        await answering.send_json({"id": 1, "method": "ping"})
+        assert await asyncio.wait_for(reading, 5) == {"id": 1, "status": 200, "result": {}}
+        await answering.close()
