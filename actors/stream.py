@@ -181,6 +181,7 @@ class AccountStream(Actor):
             await self._session.close()
         if self._reader is not None:
             self._reader.close()
+            self._reader = None
         if self.claim is not None:
             self.claim.release()
             self.claim = None
