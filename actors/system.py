@@ -284,17 +284,12 @@ class System:
                 log_path=store.path,
                 venue=venue,
                 run=self.run_id,
-                flag=self._foreign_order,
+                # An order no run placed: its line at once, and its `security` row, durable.
+                flag=lambda command_id, details: self.security_event(
+                    "foreign_order", command_id, "", durable=True, **details
+                ),
                 check_s=run_check_s,
             )
-
-    async def _foreign_order(self, command_id: str, details: dict[str, Any]) -> None:
-        """An order no run on this log placed: its line at once, and its `security` row, durable."""
-        self._security_line("foreign_order", command_id, "", **details)
-        try:
-            await self.journal.record(command_id, "", Security(event_type="foreign_order", details=details))
-        except AuditUnavailable as exc:
-            log.error("a foreign order could not be put on record: %s", exc)
 
     async def _exchange_info(self) -> Any:
         sent = await send_spent(self.limiter, self.client, ExchangeInfo())
@@ -647,11 +642,20 @@ class System:
             line = {"event_type": event_type, "command_id": command_id, "tool": text_column(tool), **shown}
             print(f"SECURITY_EVENT: {json.dumps(line)}", file=sys.stderr, flush=True)
 
-    async def security_event(self, event_type: str, command_id: str, tool: str, **details: Any) -> None:
-        """A security fact the log holds nowhere else: a `security` row, and its line on stderr."""
+    async def security_event(
+        self, event_type: str, command_id: str, tool: str, *, durable: bool = False, **details: Any
+    ) -> None:
+        """A security fact the log holds nowhere else: a `security` row, and its line on stderr.
+        `durable`: return once the row is committed (a failure to write it is logged)."""
         self._security_line(event_type, command_id, tool, **details)
-        event = Security(event_type=event_type, details=details)
-        await self.journal.tell(Record(command_id=command_id, tool=tool, event=event))
+        record = Record(command_id=command_id, tool=tool, event=Security(event_type=event_type, details=details))
+        if not durable:
+            await self.journal.tell(record)
+            return
+        try:
+            await self.journal.ask(record)
+        except AuditUnavailable as exc:
+            log.error("the security event %s could not be put on record: %s", event_type, exc)
 
     def _security_lines(self, envelope: Envelope, outcome: Outcome) -> None:
         """The lines for a call: a view of its `received` and terminal events, no rows of their own."""

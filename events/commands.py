@@ -74,6 +74,7 @@ __all__ = [
     "GetTickerPrice",
     "GetWithdrawHistory",
     "InvalidArgument",
+    "LogRead",
     "OrderRef",
     "OrderSpec",
     "TestOrder",
@@ -363,19 +364,32 @@ class GetSymbolInfo(Command, frozen=True, tag="get_symbol_info"):
         return 0  # served from the cached exchangeInfo
 
 
-def _time_problem(command: Command, *names: str) -> tuple[str, str] | None:
-    """The first of these time arguments (ISO 8601 or an age) that cannot be read, and why."""
-    for name in names:
-        value = getattr(command, name)
-        if value is not None:
-            try:
-                parse_time(value, 0)
-            except ValueError as exc:
-                return name, str(exc)
-    return None
+Since = Annotated[str, Meta(max_length=40, description="From: 2026-11-29T03:00Z, or an age: 2h, 3d.")]
 
 
-class GetAuditLog(Command, frozen=True, tag="get_audit_log"):
+class LogRead(Command, frozen=True):
+    """A read of this server's own event log: no exchange call, no weight; its time arguments
+    (`times`) are checked before it runs."""
+
+    open_world: ClassVar[bool] = False  # this server's own event log, nothing else
+    times: ClassVar[tuple[str, ...]] = ("since",)
+
+    def weight(self) -> int:
+        return 0
+
+    def problem(self) -> tuple[str, str] | None:
+        """The first time argument (ISO 8601 or an age) that cannot be read, and why."""
+        for name in self.times:
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    parse_time(value, 0)
+                except ValueError as exc:
+                    return name, str(exc)
+        return None
+
+
+class GetAuditLog(LogRead, frozen=True, tag="get_audit_log"):
     """This server's own record of what it did: recent commands (tool calls) with their key
     arguments and outcomes, newest last, from its event log. No exchange call. Narrow by `of_tool`,
     `outcome` (executed, rejected, throttled, failed, unknown, pending), `symbol`, and
@@ -384,20 +398,14 @@ class GetAuditLog(Command, frozen=True, tag="get_audit_log"):
     of_tool: Annotated[str, Meta(min_length=1, max_length=64, description="Only calls of this tool.")] | None = None
     outcome: Literal["executed", "rejected", "throttled", "failed", "unknown", "pending"] | None = None
     symbol: Symbol | None = None
-    since: Annotated[str, Meta(max_length=40, description="From: 2026-11-29T03:00Z, or an age: 2h, 3d.")] | None = None
+    since: Since | None = None
     until: Annotated[str, Meta(max_length=40, description="To, as since.")] | None = None
-    open_world: ClassVar[bool] = False  # this server's own event log, nothing else
+    times: ClassVar[tuple[str, ...]] = ("since", "until")
     limit: Annotated[int, Meta(ge=1, le=100, description="How many commands, 1 to 100.")] = 20
     offset: Annotated[int, Meta(ge=0, le=1_000_000, description="Skip this many newer commands.")] = 0
 
-    def weight(self) -> int:
-        return 0  # read from the event log
 
-    def problem(self) -> tuple[str, str] | None:
-        return _time_problem(self, "since", "until")
-
-
-class GetAccountEvents(Command, frozen=True, tag="get_account_events"):
+class GetAccountEvents(LogRead, frozen=True, tag="get_account_events"):
     """What happened to the account as Binance's user data stream told this server: order events
     (NEW, each fill as TRADE, CANCELED, EXPIRED; with status and executed quantity) and balance
     changes, newest last, from this server's event log. No exchange call: learn what happened to
@@ -407,16 +415,9 @@ class GetAccountEvents(Command, frozen=True, tag="get_account_events"):
 
     symbol: Symbol | None = None
     kind: Literal["order", "balance"] | None = None
-    since: Annotated[str, Meta(max_length=40, description="From: 2026-11-29T03:00Z, or an age: 2h, 3d.")] | None = None
-    open_world: ClassVar[bool] = False  # this server's own event log, nothing else
+    since: Since | None = None
     limit: Annotated[int, Meta(ge=1, le=100, description="How many events, 1 to 100.")] = 20
     offset: Annotated[int, Meta(ge=0, le=1_000_000, description="Skip this many newer events.")] = 0
-
-    def weight(self) -> int:
-        return 0  # read from the event log
-
-    def problem(self) -> tuple[str, str] | None:
-        return _time_problem(self, "since")
 
 
 # -- account (signed reads) -------------------------------------------------------------------
