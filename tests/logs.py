@@ -11,7 +11,16 @@ from typing import NamedTuple
 from binance_mcp.actors.guard import Guard
 from binance_mcp.events.lifecycle import OUTSIDE
 from binance_mcp.events.outcomes import Outcome
-from binance_mcp.events.schema import Dispatched, LogEvent, Logged, Request, decode
+from binance_mcp.events.schema import (
+    AccountEvent,
+    Dispatched,
+    LogEvent,
+    Logged,
+    Request,
+    StreamConnected,
+    StreamLost,
+    decode,
+)
 
 __all__ = ["STREAM_KINDS", "LogRow", "command_rows", "dispatched", "events_of", "read_log"]
 
@@ -46,7 +55,7 @@ def command_rows(path: Path | str) -> list[LogRow]:
     return [r for r in read_log(path) if r.kind not in OUTSIDE]
 
 
-STREAM_KINDS = frozenset({"account_event", "stream_connected", "stream_lost"})
+STREAM_KINDS = frozenset(cls.kind for cls in (AccountEvent, StreamConnected, StreamLost))
 
 
 def events_of(path: Path | str, command_id: str) -> list[LogRow]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,24 @@ def streamed(system: System) -> AccountStream:
     return system.stream
 
 
+@asynccontextmanager
+async def subscribed(
+    log: Path, *, backoff_s: tuple[float, ...] | None = None, **options: Any
+) -> AsyncIterator[tuple[PaperExchange, System, AccountStream, str]]:
+    """A paper exchange, and a System on `log` (`options` for it) whose account stream is
+    subscribed there (reconnecting after `backoff_s`); its URL last."""
+    exchange = new_exchange()
+    async with (
+        exchange_server(exchange) as url,
+        system_on(url, log, account_stream_url=ws_api_url(url), **options) as system,
+    ):
+        stream = streamed(system)
+        if backoff_s is not None:
+            stream.backoff_s = backoff_s
+        await asyncio.wait_for(stream.connected.wait(), 10)
+        yield exchange, system, stream, url
+
+
 def resting_buy_price(exchange: PaperExchange) -> Decimal:
     market = exchange.market("BTCUSDT", exchange.now())
     bids, _ = market.book()
@@ -71,11 +89,8 @@ def resting_buy_price(exchange: PaperExchange) -> Decimal:
 async def test_a_resting_limit_that_fills_is_on_record_without_anyone_asking(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    exchange = new_exchange()
     log = tmp_path / "events.sqlite3"
-    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
-        stream = streamed(system)
-        await asyncio.wait_for(stream.connected.wait(), 10)
+    async with subscribed(log) as (exchange, system, stream, _):
         price = resting_buy_price(exchange)
         placed = await ask(
             system, "create_order", symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.001", price=str(price)
@@ -113,14 +128,8 @@ async def test_a_resting_limit_that_fills_is_on_record_without_anyone_asking(
 async def test_an_order_placed_elsewhere_is_flagged_foreign_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    exchange = new_exchange()
     log = tmp_path / "events.sqlite3"
-    async with (
-        exchange_server(exchange) as url,
-        system_on(url, log, account_stream_url=ws_api_url(url), log_security=True) as system,
-    ):
-        stream = streamed(system)
-        await asyncio.wait_for(stream.connected.wait(), 10)
+    async with subscribed(log, log_security=True) as (_, _, stream, url):
         elsewhere = BinanceClient(url, credentials=Credentials(KEY, SECRET))
         reply = await elsewhere.request(
             "POST",
@@ -156,11 +165,8 @@ async def test_an_order_placed_elsewhere_is_flagged_foreign_at_once(
 
 
 async def test_an_order_cancelled_at_the_exchange_shows_canceled(tmp_path: Path) -> None:
-    exchange = new_exchange()
     log = tmp_path / "events.sqlite3"
-    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
-        stream = streamed(system)
-        await asyncio.wait_for(stream.connected.wait(), 10)
+    async with subscribed(log) as (exchange, system, stream, _):
         placed = await ask(
             system,
             "create_order",
@@ -179,12 +185,8 @@ async def test_an_order_cancelled_at_the_exchange_shows_canceled(tmp_path: Path)
 
 
 async def test_a_fill_lost_with_a_dropped_connection_is_on_record_after_the_reconnection(tmp_path: Path) -> None:
-    exchange = new_exchange()
     log = tmp_path / "events.sqlite3"
-    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
-        stream = streamed(system)
-        stream.backoff_s = (0.05,)
-        await asyncio.wait_for(stream.connected.wait(), 10)
+    async with subscribed(log, backoff_s=(0.05,)) as (exchange, system, stream, _):
         price = resting_buy_price(exchange)
         placed = await ask(
             system, "create_order", symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.001", price=str(price)
@@ -207,12 +209,8 @@ async def test_a_fill_lost_with_a_dropped_connection_is_on_record_after_the_reco
 
 
 async def test_a_foreign_order_placed_and_filled_within_a_gap_is_found_after_it(tmp_path: Path) -> None:
-    exchange = new_exchange()
     log = tmp_path / "events.sqlite3"
-    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
-        stream = streamed(system)
-        stream.backoff_s = (0.05,)
-        await asyncio.wait_for(stream.connected.wait(), 10)
+    async with subscribed(log, backoff_s=(0.05,)) as (exchange, system, stream, _):
         own = await ask(system, "create_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
         assert isinstance(own, Executed)
         await until(stream, lambda: any(r.kind == "account_event" for r in read_log(log)))
@@ -354,11 +352,8 @@ async def test_the_connection_is_renewed_before_its_limit_and_the_gap_reconciled
 
 
 async def test_a_clean_stop_journals_the_frames_received_before_the_runs_stopped(tmp_path: Path) -> None:
-    exchange = new_exchange()
     log = tmp_path / "events.sqlite3"
-    async with exchange_server(exchange) as url, system_on(url, log, account_stream_url=ws_api_url(url)) as system:
-        stream = streamed(system)
-        await asyncio.wait_for(stream.connected.wait(), 10)
+    async with subscribed(log) as (exchange, _, stream, _):
         from binance_mcp.exchange.paper.engine import NewOrder
 
         account = exchange.engine.accounts[KEY]
