@@ -95,6 +95,7 @@ class Executor(Actor):
         self.journal = journal
         self.reconciler = reconciler
         self.guard_record = (guard or Guard()).record()
+        self.account: str | None = None  # the run's account: the record tools answer about it alone
 
     async def handle(self, message: Admitted, reply: Reply) -> None:
         if message.command.changes_state:
@@ -209,6 +210,7 @@ class Executor(Actor):
             tool=query.of_tool,
             outcome=query.outcome,
             symbol=query.symbol,
+            account=self.account,
         )
         reader = LogReader(self.journal.store.path)
         try:
@@ -230,7 +232,13 @@ class Executor(Actor):
         reader = LogReader(self.journal.store.path)
         try:
             return account_events_page(
-                reader, symbol=query.symbol, kind=query.kind, since_us=since, limit=query.limit, offset=query.offset
+                reader,
+                symbol=query.symbol,
+                kind=query.kind,
+                since_us=since,
+                limit=query.limit,
+                offset=query.offset,
+                account=self.account,
             )
         finally:
             reader.close()

@@ -157,7 +157,8 @@ class Ledger:
     dispatched an order, or trading was halted, after it (actors/journal.py). Pure: rows in,
     state out; the System reads the rows."""
 
-    def __init__(self) -> None:
+    def __init__(self, account: str | None = None) -> None:
+        self.account = account  # whose orders count (None: every account's); set at start
         self.seen = 0
         self.daily = DailyNotional()
         self.halt: Halted | None = None
@@ -168,11 +169,15 @@ class Ledger:
         self._mine.add(command_id)
         self.daily.reserve(command_id, asset, value, now_ms)
 
-    def apply(self, row: Logged, *, counting: bool = True) -> None:
+    def apply(self, row: Logged, *, counting: bool = True, account: str | None = None) -> None:
         """One event, in log order (folding an event twice changes nothing). `counting=False`: do not
-        collect other runs' order times (the start-up fold hands the limiter the windows whole)."""
+        collect other runs' order times (the start-up fold hands the limiter the windows whole).
+        `account`: the account an order's run recorded ('' none: a run before accounts, counted to
+        be safe); another account's orders count toward neither its cap nor its ORDERS windows."""
         self.seen = max(self.seen, row.seq)
         kind = row.kind
+        if account and self.account is not None and account != self.account:
+            return
         if kind == "dispatched" and row.tool == "create_order":
             event = row.event
             if not isinstance(event, Dispatched):

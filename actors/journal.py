@@ -154,17 +154,26 @@ class Journal(Actor):
     def _hand_over(self, pairs: list[tuple[Any, Reply]]) -> None:
         self._hand_over_events(*self._encode(pairs))
 
+    def open(self) -> None:
+        """Start the writer thread now (the System does, before anything is sent): a thread that
+        cannot start stops the run before it begins, with AuditUnavailable. A daemon, so that a
+        server stopping on a fatal error can always exit; each transaction is atomic, so an abrupt
+        exit loses only what was never acknowledged."""
+        if self._writer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        writer = threading.Thread(target=self._writer_loop, args=(loop,), name="event-log-writer", daemon=True)
+        try:
+            writer.start()
+        except RuntimeError as exc:
+            raise AuditUnavailable(f"the event log cannot be written ({type(exc).__name__}: {exc})") from exc
+        self._writer = writer
+
     def _hand_over_events(self, pairs: list[tuple[Any, Reply]], events: list[Event]) -> None:
         if not events:
             return
         if self._writer is None:  # started with the first events, even if a quiet server writes them itself:
-            # a thread that cannot start stops the run at its first record, not under load.
-            # A daemon, so that a server stopping on a fatal error can always exit; each
-            # transaction is atomic, so an abrupt exit loses only what was never acknowledged.
-            loop = asyncio.get_running_loop()
-            writer = threading.Thread(target=self._writer_loop, args=(loop,), name="event-log-writer", daemon=True)
-            writer.start()
-            self._writer = writer
+            self.open()  # a thread that cannot start stops the run at its first record, not under load
         if self._queued == 0 and len(events) <= INLINE_MAX and self.quiet():
             self._write_here(pairs, events)
             return

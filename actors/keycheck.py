@@ -8,17 +8,22 @@ Least privilege, checked: the server reads GET /sapi/v1/account/apiRestrictions 
 - warns when the guard lets the assistant trade but the key cannot (`enableSpotAndMarginTrading`);
 - notes a venue without the endpoint (the spot testnet has no /sapi), never fatal.
 What it found is journaled as a `security` event (`key_permissions`). `judge` is pure.
+
+`identify` names the account the key acts for (every venue with credentials, paper included):
+GET /api/v3/account's `uid`, with the key's fingerprint, for the run's `started` (events/accounts.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from binance_mcp.exchange.client import BinanceClient
+from binance_mcp.events.accounts import AccountRecord, account_id, key_fingerprint
+from binance_mcp.exchange.client import BinanceClient, shown_url
 from binance_mcp.exchange.errors import ExchangeError
 
-__all__ = ["KeyVerdict", "check_key", "judge"]
+__all__ = ["KeyVerdict", "check_key", "identify", "judge"]
 
 HOW_TO_TURN_OFF = (
     "On binance.com: Account > API Management > Edit restrictions > untick 'Enable Withdrawals' (and "
@@ -80,3 +85,37 @@ async def check_key(client: BinanceClient, *, trading_enabled: bool, allow_withd
         return judge(None, reason, trading_enabled=trading_enabled, allow_withdrawals=allow_withdrawals)
     data = reply.data if isinstance(reply.data, dict) else {}
     return judge(data, None, trading_enabled=trading_enabled, allow_withdrawals=allow_withdrawals)
+
+
+async def identify(
+    client: BinanceClient,
+    venue: str,
+    *,
+    embedded: bool = False,
+    read: Callable[[], Awaitable[Any]] | None = None,
+) -> tuple[AccountRecord, str | None]:
+    """The account the client's key acts for, and why its uid could not be read (None when it
+    was). `read` gets GET /api/v3/account's answer (the System's goes through its limiter); by
+    default the client asks directly. Without credentials: no account (market data only)."""
+    credentials = client.credentials
+    exchange = "embedded" if embedded else shown_url(client.base_url)
+    fingerprint = key_fingerprint(credentials.api_key) if credentials is not None else None
+    uid: str | None = None
+    problem: str | None = None
+    if credentials is not None:
+        try:
+            if read is None:
+                data = (await client.request("GET", "/api/v3/account", {"omitZeroBalances": "true"}, signed=True)).data
+            else:
+                data = await read()
+            found = data.get("uid") if isinstance(data, dict) else None
+            if isinstance(found, int | str) and not isinstance(found, bool) and str(found).isdigit():
+                uid = str(found)
+            else:
+                problem = "GET /api/v3/account named no uid"
+        except ExchangeError as exc:
+            problem = f"GET /api/v3/account: {exc.message}"
+    record = AccountRecord(
+        id=account_id(venue, uid, fingerprint), venue=venue, exchange=exchange, uid=uid, key=fingerprint
+    )
+    return record, problem

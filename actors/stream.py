@@ -35,7 +35,6 @@ from typing import Any
 import aiohttp
 import msgspec
 from msgspec import UNSET, UnsetType
-from yarl import URL
 
 from binance_mcp.actors.base import Actor, Reply
 from binance_mcp.actors.journal import Journal
@@ -48,7 +47,7 @@ from binance_mcp.events.replay import DAY_MS
 from binance_mcp.events.runs import Claim
 from binance_mcp.events.schema import AccountEvent, ForeignOrder, StreamConnected, StreamLost
 from binance_mcp.events.store import LogReader
-from binance_mcp.exchange.client import BinanceClient, Credentials
+from binance_mcp.exchange.client import BinanceClient, Credentials, shown_url
 from binance_mcp.exchange.errors import ExchangeError
 from binance_mcp.exchange.signing import ws_payload
 
@@ -62,13 +61,17 @@ _OWN_ID = re.compile(r"mcp([0-9a-f]{32})")
 _REFUSED = frozenset({-1022, -2014, -2015, -2008})  # bad signature, key format, key rejected, invalid key id
 _OPEN = ("PENDING_NEW", "NEW", "PARTIALLY_FILLED", "PENDING_CANCEL")
 GAP_SYMBOLS = 10  # allOrders is weight 20 per symbol
-_TRADED = (
-    "SELECT DISTINCT body ->> '$.symbol' FROM events WHERE kind = 'dispatched' AND tool = 'create_order' AND ts >= ?"
-)
+_TRADED = "SELECT DISTINCT symbol FROM orders WHERE account = ? AND dispatched_us >= ?"
 _KNOWN_OPEN = (
-    "SELECT command_id, symbol, client_order_id FROM orders WHERE venue = ? AND status IN "
+    "SELECT command_id, symbol, client_order_id FROM orders WHERE account = ? AND status IN "
     f"({', '.join(repr(s) for s in _OPEN)}) ORDER BY dispatched_us DESC LIMIT 200"
 )
+# When a stream of this account last heard it: its account events, its runs' connections.
+_LAST_HEARD = """
+SELECT max(ts) FROM events WHERE (kind = 'account_event' AND body ->> '$.account' = :account)
+    OR (kind IN ('stream_connected', 'stream_lost')
+        AND body ->> '$.run' IN (SELECT run FROM runs WHERE account = :account))
+"""
 
 
 class Frame(msgspec.Struct, frozen=True):
@@ -86,17 +89,10 @@ class Refused(Exception):
     """The exchange refused the subscription for a reason that retrying will not mend."""
 
 
-def shown_url(url: str) -> str:
-    """A URL as the log may keep it: without a user, a password or a query."""
-    try:
-        return str(URL(url).with_user(None).with_query(None).with_fragment(None))
-    except (ValueError, TypeError):
-        return "(a URL that cannot be read)"
-
-
-def foreign_id(venue: str, symbol: str, order_id: object) -> str:
-    """One command id for every event of an order no run on this log placed."""
-    return hashlib.sha256(f"foreign/{venue}/{symbol}/{order_id}".encode()).hexdigest()[:32]
+def foreign_id(account: str, symbol: str, order_id: object) -> str:
+    """One command id for every event of an order no run on this log placed (an order is named
+    within its account: two accounts have orders of the same id)."""
+    return hashlib.sha256(f"foreign/{account}/{symbol}/{order_id}".encode()).hexdigest()[:32]
 
 
 def _text(value: Any) -> str | None:
@@ -136,6 +132,7 @@ class AccountStream(Actor):
         self.limiter = limiter
         self.log_path = log_path
         self.venue = venue
+        self.account = ""  # the account's id (events/accounts.py), set by the System at its start
         self.run = run
         self.flag = flag  # a foreign order: the `security` event and its line (actors/system.py)
         self.backoff_s = tuple(backoff_s)
@@ -265,13 +262,7 @@ class AccountStream(Actor):
     def _last_heard(self) -> int | None:
         """When a stream on this log last heard the account (a run that held it before): the gap
         to reconcile starts there. None when no stream ever ran on this log."""
-        row = (
-            self.reader()
-            .conn.execute(
-                "SELECT max(ts) FROM events WHERE kind IN ('stream_connected', 'stream_lost', 'account_event')"
-            )
-            .fetchone()
-        )
+        row = self.reader().query(_LAST_HEARD, {"account": self.account}).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
     async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse) -> int:
@@ -350,6 +341,7 @@ class AccountStream(Actor):
                 source=source,
                 raw=raw,
                 event_ms=_int(raw.get("E")),
+                account=self.account,
             )
             await self._record(connection or self.run, event)
 
@@ -379,6 +371,7 @@ class AccountStream(Actor):
             quote_qty=str(quote)[:64] if quote is not None else UNSET,
             foreign=foreign,
             event_ms=_int(raw.get("E")),
+            account=self.account,
         )
         await self._record(command_id, event)
         if foreign and command_id not in self._flagged:
@@ -394,6 +387,7 @@ class AccountStream(Actor):
                     order_id=event.order_id if isinstance(event.order_id, int) else None,
                     status=status,
                     source=source,
+                    account=self.account,
                 )
                 await self.flag(command_id, msgspec.structs.asdict(details))
                 self.progress.set()
@@ -407,7 +401,7 @@ class AccountStream(Actor):
             if command_id in self._own or self.reader().has_event(command_id, "dispatched"):
                 self._own.add(command_id)
                 return command_id, False
-        return foreign_id(self.venue, symbol, order_id), True
+        return foreign_id(self.account, symbol, order_id), True
 
     async def _record(self, command_id: str, event: AccountEvent) -> None:
         """To the journal without waiting for its commit (the stream's events go in the journal's
@@ -493,7 +487,7 @@ class AccountStream(Actor):
         """The symbols of the orders this log dispatched since `since_us` (a connection of its own)."""
         reader = LogReader(self.log_path)
         try:
-            rows = reader.conn.execute(_TRADED, (since_us,)).fetchall()
+            rows = reader.query(_TRADED, (self.account, since_us)).fetchall()
         finally:
             reader.close()
         return {str(r[0]) for r in rows if r[0]}
@@ -502,7 +496,7 @@ class AccountStream(Actor):
         """The orders the log holds open (a connection of its own: this runs in a thread)."""
         reader = LogReader(self.log_path)
         try:
-            rows = reader.conn.execute(_KNOWN_OPEN, (self.venue,)).fetchall()
+            rows = reader.query(_KNOWN_OPEN, (self.account,)).fetchall()
         finally:
             reader.close()
         return [(str(c), str(s or ""), str(k or "")) for c, s, k in rows]

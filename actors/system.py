@@ -34,8 +34,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from msgspec import UNSET
 
 from binance_mcp.actors.base import Crash, Later, Supervisor
@@ -44,6 +45,7 @@ from binance_mcp.actors.confirmer import Confirmer
 from binance_mcp.actors.executor import Executor
 from binance_mcp.actors.guard import Guard, Ledger
 from binance_mcp.actors.journal import AuditUnavailable, Journal
+from binance_mcp.actors.keycheck import identify
 from binance_mcp.actors.limiter import Limiter, NotSent, send_spent
 from binance_mcp.actors.messages import (
     Admitted,
@@ -64,7 +66,8 @@ from binance_mcp.actors.messages import (
 from binance_mcp.actors.reconciler import BACKOFF_S, Reconciler
 from binance_mcp.actors.stream import AccountStream
 from binance_mcp.actors.validator import SymbolDirectory, Validator
-from binance_mcp.events.commands import COMMANDS, ExchangeInfo, GetAvgPrice, GetOpenOrders
+from binance_mcp.events.accounts import AccountRecord, may_be
+from binance_mcp.events.commands import COMMANDS, ExchangeInfo, GetAvgPrice, GetBalance, GetOpenOrders
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.outcomes import (
     AUDIT_UNAVAILABLE,
@@ -85,6 +88,7 @@ from binance_mcp.events.schema import (
     AboutRun,
     ClientInfo,
     Logged,
+    PaperRun,
     Received,
     Security,
     Session,
@@ -94,6 +98,7 @@ from binance_mcp.events.schema import (
 )
 from binance_mcp.events.store import EventStore, LogReader
 from binance_mcp.exchange.client import BinanceClient, Credentials
+from binance_mcp.exchange.errors import ExchangeError
 from binance_mcp.exchange.rules import ALGO_TYPES
 
 __all__ = ["System", "client_for", "new_envelope", "system_for"]
@@ -102,6 +107,11 @@ log = logging.getLogger("binance_mcp.system")
 
 
 INTERRUPTED = "interrupted"
+T = TypeVar("T")
+
+
+class Stopping(Exception):
+    """A stage gave up while the System was starting (the supervisor's fatal error)."""
 
 
 def new_envelope(
@@ -209,6 +219,8 @@ class System:
         self.lease: Lease | None = None  # this run's, held from before the fold until the log is closed
         self._reader: LogReader | None = None  # recovery's own reads (the store's connection is the journal's)
         self._watcher: asyncio.Task[None] | None = None
+        self.account: str | None = None  # the account this run acts for (events/accounts.py), from its start
+        self._runs: dict[str, tuple[str, bool]] = {}  # every run on the log: its account, and whether recorded
         # Wall-clock ms unless told otherwise: a re-run of the log runs on the log's clock.
         self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         if clock_ms is None:
@@ -341,14 +353,46 @@ class System:
         return Decimal(str(avg.data["price"])), len(opens.data), algo
 
     async def start(self, about: AboutRun | None = None) -> None:
-        """The fold of the log first; then journal first, MCP last: each stage is running before
-        anything can send to it; the run's `started` (with `about`: what the face knows of it,
-        never a credential); then what the log left open is closed and reconciled."""
+        """Journal first, MCP last: each stage is running before anything can send to it. Then the
+        exchange's rules and the account this run acts for (`about.account`, else asked of the
+        exchange through the limiter); the fold of the log, for that account; the run's `started`
+        (with `about`: what the face knows of it, never a credential); then what the log left
+        open is closed and reconciled."""
         # The lease first: a server starting beside this one from now on finds this run alive and
         # leaves its commands alone.
         self.lease = Lease(self.store.path, self.run_id)
+        try:
+            self.journal.open()  # a log that cannot be written stops the run before anything is sent
+        except AuditUnavailable:
+            await self.journal.close()
+            self.lease.release()
+            raise
+        self.supervisor.start(self.journal)
+        self.supervisor.start(self.limiter)
+        self.supervisor.start(self.executor, loops=self.workers)
+        self.supervisor.start(self.reconciler)
+        self.supervisor.start(self.confirmer)
+        self.supervisor.start(self.validator)
+        try:
+            await self._unless_fatal(self.directory.refresh())
+        except Exception as exc:  # the validator retries in the background on first use
+            log.warning("could not load exchangeInfo at start: %s", exc)
+        try:
+            said = await self._unless_fatal(self._identified(about or AboutRun()))
+        except Stopping:  # a stage gave up already: what the face sees next is the fatal error
+            account, _ = await identify(self.client, self.venue)
+            said = msgspec.structs.replace(about or AboutRun(), account=account)
+        assert isinstance(said.account, AccountRecord)
+        self.account = self.ledger.account = self.executor.account = said.account.id
+        if self.stream is not None:
+            self.stream.account = self.account
+        self._reader = LogReader(self.store.path)  # recovery's own reads (the store's connection is the journal's)
+        self._guard_reader = LogReader(self.store.path)
         now_ms = self.clock_ms()
         fold = Fold()
+        # Whose orders this run's guard counts, and which runs' lost orders it may look up: its own
+        # account's (events/accounts.py); a run before accounts recorded none, and counts (to be safe).
+        self._runs = await asyncio.to_thread(self._reader.run_accounts)
         # The fold reads the last 24 hours (and what is open, and the last halt): the guard has seen
         # the log up to its head as the store opened it, older events included (folding an event
         # twice changes nothing, so what comes between that head and the fold may come twice).
@@ -356,21 +400,15 @@ class System:
         for row in await asyncio.to_thread(self.store.fold_rows, (now_ms - DAY_MS) * 1000):
             logged = Logged.of(row)
             fold.apply(logged)
-            self.ledger.apply(logged, counting=False)
+            command = fold.commands.get(logged.command_id)
+            self.ledger.apply(logged, counting=False, account=self._recorded_account(command.run if command else ""))
         if fold.anomalies:
             log.warning(
                 "the event log has %d moves the lifecycle does not allow; first: %s",
                 len(fold.anomalies),
                 fold.anomalies[0],
             )
-        self.limiter.order_times.extend(fold.order_times(now_ms))
-        self.supervisor.start(self.journal)
-        self.supervisor.start(self.limiter)
-        self.supervisor.start(self.executor, loops=self.workers)
-        self.supervisor.start(self.reconciler)
-        self.supervisor.start(self.confirmer)
-        self.supervisor.start(self.validator)
-        said = about or AboutRun()  # what the face says of the run (face/serve.py, face/rerun.py)
+        self.limiter.order_times.extend(fold.order_times(now_ms, self._runs_of_account()))
         event = Started(
             venue=self.venue,
             pid=os.getpid(),
@@ -381,19 +419,17 @@ class System:
             **{name: getattr(said, name) for name in said.__struct_fields__},
         )
         try:
-            await self.journal.record(self.run_id, "", event)
+            await self._unless_fatal(self.journal.record(self.run_id, "", event))
+        except Stopping:
+            return
         except AuditUnavailable:  # no run without its record: fail closed
             await self.supervisor.stop()
+            for reader in (self._reader, self._guard_reader):
+                reader.close()
             await self.journal.close()
             self.lease.release()
             raise
-        self._security_line("configuration_validated", self.run_id, "", venue=self.venue)
-        try:
-            await self.directory.refresh()
-        except Exception as exc:  # the validator retries in the background on first use
-            log.warning("could not load exchangeInfo at start: %s", exc)
-        self._reader = LogReader(self.store.path)
-        self._guard_reader = LogReader(self.store.path)
+        self._security_line("configuration_validated", self.run_id, "", venue=self.venue, account=self.account)
         self.catch_up()
         if self.ledger.halt is not None:
             self._halt_line(True)
@@ -443,8 +479,8 @@ class System:
         if self._guard_reader is None:
             return
         halted = self.ledger.halt is not None
-        for row in self._guard_reader.guard_rows(self.ledger.seen):
-            self.ledger.apply(Logged.of(row))
+        for row, account in self._guard_reader.guard_rows(self.ledger.seen):
+            self.ledger.apply(Logged.of(row), account=account)
         others = self.ledger.take_others_ordered()
         if others:
             with contextlib.suppress(asyncio.QueueFull):  # advisory, as the exchange's own counts are
@@ -468,6 +504,64 @@ class System:
         assert admitted.facts is not None
         return self.validator.judge(admitted.command, admitted.facts, admitted.envelope.command_id)
 
+    async def _unless_fatal(self, work: Awaitable[T]) -> T:
+        """`work`'s result; `Stopping` if a stage gives up first (the supervisor's fatal error: no
+        actor answers from then on, so what waits on one would wait for ever)."""
+        task = asyncio.ensure_future(work)
+        fatal = asyncio.ensure_future(self.supervisor.fatal.wait())
+        try:
+            await asyncio.wait((task, fatal), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            fatal.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise Stopping(self.supervisor.fatal_error or "the server is stopping")
+        return task.result()
+
+    async def _identified(self, said: AboutRun) -> AboutRun:
+        """`said` with the account this run acts for: as the face said it, else asked of the
+        exchange (GET /api/v3/account, weight 20, through the limiter); its uid, or (when it cannot
+        be read) its key's fingerprint, said on stderr."""
+        if isinstance(said.account, AccountRecord):
+            return said
+
+        async def read() -> Any:
+            sent = await send_spent(self.limiter, self.client, GetBalance())
+            if not isinstance(sent, list):
+                raise ExchangeError(sent.message)
+            return sent[0].data
+
+        embedded = isinstance(said.paper, PaperRun) and said.paper.embedded
+        account, problem = await identify(self.client, self.venue, embedded=embedded, read=read)
+        if problem is not None:
+            log.warning(
+                "the account's id could not be read (%s); this run's orders are on record under its key's "
+                "fingerprint (%s)",
+                problem,
+                account.id,
+            )
+        return msgspec.structs.replace(said, account=account)
+
+    def _recorded_account(self, run: str) -> str:
+        """The account `run` recorded ('' for a run before accounts, or one not known yet)."""
+        account, recorded = self._runs.get(run, ("", False))
+        return account if recorded else ""
+
+    def _runs_of_account(self) -> set[str] | None:
+        """The runs whose orders count as this account's in the guard: its own account's, and (to
+        be safe) those that recorded none. None: every run's (this run names no account)."""
+        if self.account is None:
+            return None
+        return {run for run in self._runs if self._recorded_account(run) in ("", self.account)} | {self.run_id}
+
+    def _may_look_up(self, run: str) -> bool:
+        """Whether this run may look up the lost orders of `run` (a dead run): only on the account
+        they were sent to (events/accounts.py `may_be`)."""
+        if self.account is None or run not in self._runs:  # a command of no run (schema 1)
+            return True
+        return may_be(self.account, self._runs[run][0])
+
     async def _open_fold(self) -> Fold:
         assert self._reader is not None
         fold = Fold()
@@ -486,7 +580,11 @@ class System:
         if not dead:
             return 0
         fold = await self._open_fold()  # after the lease said dead: nothing of those runs can change now
-        interrupted, unresolved = fold.interrupted(dead), fold.unresolved(dead)
+        assert self._reader is not None
+        self._runs = await asyncio.to_thread(self._reader.run_accounts)
+        # What was never sent is closed whoever's it was; a lost order is looked up on its own account.
+        interrupted = fold.interrupted(dead)
+        unresolved = fold.unresolved({run for run in dead if self._may_look_up(run)})
         if interrupted or unresolved:
             log.warning(
                 "%d calls left open by %d runs that ended without stopping: recovering them",

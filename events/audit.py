@@ -96,7 +96,7 @@ def iso(ts_us: int) -> str:
     return datetime.fromtimestamp(ts_us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-COMMANDS_COLUMNS = {k: k for k in ("received_us", "tool", "outcome", "symbol", "session")}
+COMMANDS_COLUMNS = {k: k for k in ("received_us", "tool", "outcome", "symbol", "session", "account")}
 
 
 def normalized_symbol_sql(expr: str) -> str:
@@ -115,6 +115,7 @@ class Filters:
     outcome: str | None = None
     symbol: str | None = None
     session: str | None = None
+    account: str | None = None  # events/accounts.py
 
     def where(self, columns: Mapping[str, str] | None = None) -> tuple[str, list[object]]:
         """A WHERE clause over the `commands` view (or over other `columns`), and its parameters."""
@@ -125,6 +126,7 @@ class Filters:
             ("received_us", self.since_us, ">="),
             ("received_us", self.until_us, "<="),
             ("tool", self.tool, "="),
+            ("account", self.account, "="),
         ):
             if value is not None:
                 clauses.append(f"{col[name]} {op} ?")
@@ -170,12 +172,23 @@ BALANCE_EVENTS = ("outboundAccountPosition", "balanceUpdate", "externalLockUpdat
 
 
 def account_events_page(
-    reader: Any, *, symbol: str | None, kind: str | None, since_us: int | None, limit: int, offset: int
+    reader: Any,
+    *,
+    symbol: str | None,
+    kind: str | None,
+    since_us: int | None,
+    limit: int,
+    offset: int,
+    account: str | None = None,
 ) -> dict[str, Any]:
     """The account stream's events on record (`get_account_events`): newest `limit` after `offset`
-    newer ones, oldest first, with how many match."""
+    newer ones, oldest first, with how many match; with `account`, of that account alone (events
+    written before accounts name none, and are never shown for one)."""
     clauses: list[str] = ["kind = 'account_event'"]
     params: list[object] = []
+    if account is not None:
+        clauses.append("body ->> '$.account' = ?")
+        params.append(account)
     if symbol is not None:
         clauses.append("body ->> '$.symbol' = ?")
         params.append(symbol)

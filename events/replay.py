@@ -116,8 +116,13 @@ class Fold:
             if c.tool == "create_order" and c.dispatched_ms is not None and c.dispatched_ms > now_ms - DAY_MS
         ]
 
-    def order_times(self, now_ms: int) -> list[int]:
-        return sorted(c.dispatched_ms for c in self._orders(now_ms) if c.dispatched_ms is not None)
+    def order_times(self, now_ms: int, runs: Container[str] | None = None) -> list[int]:
+        """When the orders of the last 24 hours were dispatched (`runs`: only theirs)."""
+        return sorted(
+            c.dispatched_ms
+            for c in self._orders(now_ms)
+            if c.dispatched_ms is not None and (runs is None or c.run in runs)
+        )
 
     def _open(self, c: _Command) -> bool:
         return c.terminal is None or (

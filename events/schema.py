@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from binance_mcp.events.accounts import AccountRecord
 from binance_mcp.events.outcomes import Executed, Failed, Outcome, Rejected, Throttled, Unknown
 
 __all__ = [
@@ -204,6 +205,7 @@ class AboutRun(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     of_run: str | UnsetType = UNSET  # the run of that log this run re-runs
     until_us: int | UnsetType | None = UNSET
     set: dict[str, str] | UnsetType = UNSET  # the settings a re-run changed
+    account: AccountRecord | UnsetType = UNSET  # the account the run acts for (events/accounts.py)
 
 
 class Started(LogEvent, frozen=True):
@@ -223,6 +225,7 @@ class Started(LogEvent, frozen=True):
     of_run: str | UnsetType = UNSET
     until_us: int | UnsetType | None = UNSET
     set: dict[str, str] | UnsetType = UNSET
+    account: AccountRecord | UnsetType = UNSET  # absent before runs recorded their account
 
 
 class Stopped(LogEvent, frozen=True):
@@ -297,6 +300,7 @@ class AccountEvent(LogEvent, frozen=True):
     quote_qty: str | UnsetType = UNSET  # Z: cumulative
     foreign: bool = False  # no run on this log dispatched the order
     event_ms: int | UnsetType = UNSET  # E: when the exchange sent it
+    account: str | UnsetType = UNSET  # the account's id (events/accounts.py); absent before accounts
 
 
 class ForeignOrder(msgspec.Struct, frozen=True, kw_only=True):
@@ -312,6 +316,7 @@ class ForeignOrder(msgspec.Struct, frozen=True, kw_only=True):
     order_id: int | None
     status: str | None
     source: str  # stream, or rest (found after a gap)
+    account: str  # the account it is on (events/accounts.py)
 
 
 SECURITY_DETAILS: tuple[type[msgspec.Struct], ...] = (ForeignOrder,)  # typed details of `security` events

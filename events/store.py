@@ -35,6 +35,7 @@ from typing import Any
 import msgspec
 import sqlite_utils
 
+from binance_mcp.events.accounts import RUN_ACCOUNT_SQL
 from binance_mcp.events.chain import DOMAIN, GENESIS, Event, chain_digest, chain_hash, verify_rows
 from binance_mcp.events.facts import Fact, fact, newer, sql_rank
 from binance_mcp.events.lifecycle import SETTLED_KINDS, TERMINAL_KINDS, sql_list
@@ -53,6 +54,7 @@ __all__ = [
     "chain_digest",
     "chain_hash",
     "fold_rows",
+    "of_account",
     "text_column",
     "verify_rows",
 ]
@@ -82,7 +84,17 @@ def _quote_of(x: str) -> str:
     )
 
 
-_SCHEMA = f"""
+def _account_of(command: str, venue: str) -> str:
+    """SQL for the account of the command whose id is `command`: its `received` names its run,
+    the run's `started` its account (events/accounts.py); a command of no run (schema 1), its
+    venue's. By the command id index, twice."""
+    return (
+        f"coalesce((SELECT {RUN_ACCOUNT_SQL} FROM events q JOIN events s ON s.command_id = q.body ->> '$.run' "
+        f"AND +s.kind = 'started' WHERE q.command_id = {command} AND +q.kind = 'received'), {venue} || ':')"
+    )
+
+
+_TABLES = f"""
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     ts INTEGER NOT NULL,
@@ -104,18 +116,34 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-DROP VIEW IF EXISTS commands;
-CREATE VIEW commands AS
+"""
+
+
+def views(temp: str = "") -> str:
+    """The views, made anew at each open: in the log by its writer; `temp` ("TEMP") in a reader's
+    own connection, which shadow the log's (a log last opened by an older server still reads)."""
+    return f"""
+DROP VIEW IF EXISTS {"temp." if temp else ""}runs;
+CREATE {temp} VIEW runs AS  -- one row per run of a server (or a halt), and the account it acts for
+    SELECT s.command_id AS run, s.ts AS started_us, s.venue, {RUN_ACCOUNT_SQL} AS account,
+           s.body ->> '$.account.uid' AS uid, s.body ->> '$.account.key' AS key_fingerprint,
+           s.body ->> '$.account.exchange' AS exchange, s.body ->> '$.base_url' AS base_url, s.body ->> '$.pid' AS pid
+    FROM events s WHERE s.kind = 'started';
+DROP VIEW IF EXISTS {"temp." if temp else ""}commands;
+CREATE {temp} VIEW commands AS
     SELECT r.command_id, r.tool, r.venue, r.ts AS received_us, t.kind AS outcome, t.ts AS finished_us,
            (t.ts - r.ts) / 1000.0 AS latency_ms, r.body AS request, t.body AS result,
-           r.body ->> '$.args.symbol' AS symbol, r.body ->> '$.session' AS session, r.body ->> '$.run' AS run
+           r.body ->> '$.args.symbol' AS symbol, r.body ->> '$.session' AS session, r.body ->> '$.run' AS run,
+           coalesce((SELECT {RUN_ACCOUNT_SQL} FROM events s
+                     WHERE s.command_id = r.body ->> '$.run' AND +s.kind = 'started'), r.venue || ':') AS account
     FROM events r LEFT JOIN events t ON t.command_id = r.command_id AND t.kind IN ({_TERMINAL_SQL})
     WHERE r.kind = 'received';
-DROP VIEW IF EXISTS orders;
-CREATE VIEW orders AS
-    WITH cancels AS (  -- orders a cancel_order or cancel_open_orders of this server reported canceled
+DROP VIEW IF EXISTS {"temp." if temp else ""}orders;
+CREATE {temp} VIEW orders AS
+    WITH cancels AS (  -- orders a cancel_order or cancel_open_orders reported canceled, on its account
         SELECT j.value ->> '$.symbol' AS symbol, j.value ->> '$.orderId' AS order_id,
-               j.value ->> '$.status' AS status, x.command_id AS cancel_id
+               j.value ->> '$.status' AS status, x.command_id AS cancel_id,
+               {_account_of("dc.command_id", "dc.venue")} AS account
         FROM events dc  -- cancels are dispatched: far fewer rows to look at than every `executed`
         JOIN events x ON x.command_id = dc.command_id AND x.kind IN ({_TERMINAL_SQL}),
              json_each(CASE json_type(x.body, '$.data') WHEN 'array' THEN x.body -> '$.data'
@@ -138,6 +166,9 @@ CREATE VIEW orders AS
                         (SELECT a.body ->> '$.order_id' FROM events a
                          WHERE a.command_id = d.command_id AND +a.kind = 'account_event' LIMIT 1)) AS order_id,
                c.body ->> '$.placed' AS reconciled_placed, r.body ->> '$.session' AS session,
+               r.body ->> '$.run' AS run,
+               coalesce((SELECT {RUN_ACCOUNT_SQL} FROM events s
+                         WHERE s.command_id = r.body ->> '$.run' AND +s.kind = 'started'), d.venue || ':') AS account,
                {_status_of("n")} AS newest_status
         FROM events d
         JOIN events r ON r.command_id = d.command_id AND +r.kind = 'received'  -- by command id, not kind
@@ -157,8 +188,8 @@ CREATE VIEW orders AS
            p.quote_qty, p.order_id, p.reconciled_placed, p.session,
            CASE WHEN k.status IS NOT NULL AND {_RANK_CANCEL} >= coalesce({_RANK_NEWEST}, -1) THEN k.status
                 ELSE coalesce(p.newest_status, p.answered_status) END AS status,
-           k.cancel_id AS canceled_by
-    FROM placed p LEFT JOIN cancels k ON k.symbol = p.symbol AND k.order_id = p.order_id;
+           k.cancel_id AS canceled_by, p.account, p.run
+    FROM placed p LEFT JOIN cancels k ON k.symbol = p.symbol AND k.order_id = p.order_id AND k.account = p.account;
 """
 
 
@@ -197,10 +228,16 @@ def fold_rows(conn: sqlite3.Connection, since_us: int) -> list[tuple[object, ...
 
 
 # What the guard folds from every run (actors/guard.py Ledger), after the position it last saw.
-_GUARD_ROWS = (
-    "SELECT seq, ts, command_id, kind, tool, body FROM events WHERE seq > ? "
-    "AND kind IN ('dispatched', 'failed', 'reconciled', 'halted', 'resumed') ORDER BY seq"
-)
+# An order's account as its run recorded it ('' for a run before accounts), beside the order's
+# `dispatched`: the guard counts its own account's orders, and (to be safe) those of no recorded account.
+_GUARD_ROWS = """
+SELECT seq, ts, command_id, kind, tool, body,
+       CASE WHEN kind = 'dispatched' AND tool = 'create_order' THEN coalesce((
+           SELECT s.body ->> '$.account.id' FROM events q
+           JOIN events s ON s.command_id = q.body ->> '$.run' AND +s.kind = 'started'
+           WHERE q.command_id = e.command_id AND +q.kind = 'received'), '') END
+FROM events e WHERE seq > ? AND kind IN ('dispatched', 'failed', 'reconciled', 'halted', 'resumed') ORDER BY seq
+"""
 # Whether an order judged on the log up to :seen must be judged again: another run dispatched an
 # order after it, or trading was halted after it.
 _CONFLICT = """
@@ -231,7 +268,7 @@ class EventStore:
         # lock too: nobody sees the views half dropped and recreated.
         with self._turn():
             self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            self.conn.executescript(f"BEGIN IMMEDIATE;{_TABLES}{views()}COMMIT;")
             db = sqlite_utils.Database(self.conn)
             db["meta"].upsert_all(  # type: ignore[union-attr]
                 [
@@ -352,6 +389,23 @@ class NoEventLog(Exception):
 _ROW = "SELECT seq, ts, command_id, kind, tool, venue, body, hash FROM events"
 
 
+def of_account(account: str, alias: str = "events") -> tuple[str, list[object]]:
+    """SQL (and its parameters) for "this event is of `account`" (events/accounts.py), in a reader
+    (its views): a command's events through its run; an event that names its account (an account
+    event, a foreign order); a run's own events, and those that name the run (its sessions, the
+    account stream's connections). The halt switch's events are every account's."""
+    e = alias
+    sql = (
+        f"({e}.command_id IN (SELECT command_id FROM commands WHERE account = ?) "
+        f"OR {e}.body ->> '$.account' = ? "
+        f"OR {e}.command_id IN (SELECT run FROM runs WHERE account = ?) "
+        f"OR ({e}.kind IN ('session', 'stream_connected', 'stream_lost') "
+        f"AND {e}.body ->> '$.run' IN (SELECT run FROM runs WHERE account = ?)) "
+        f"OR {e}.kind IN ('halted', 'resumed'))"
+    )
+    return sql, [account] * 4
+
+
 class LogReader:
     """The log opened read-only: never writes, and reads while a server appends (WAL readers see
     the last commit before each statement). What `binance-mcp audit` and `get_audit_log` use."""
@@ -361,6 +415,13 @@ class LogReader:
         if not self.path.is_file():
             raise NoEventLog(f"no event log at {self.path}")
         self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        # The views as this server reads them, in the connection's own temporary schema (the log
+        # itself is opened read-only: nothing is written to it).
+        try:
+            self.conn.executescript(views("TEMP"))
+        except sqlite3.DatabaseError:  # not a log, or a damaged one: the caller says so
+            self.conn.close()
+            raise
         self.conn.execute("PRAGMA query_only = ON")
 
     def head(self) -> tuple[int, str]:
@@ -389,9 +450,40 @@ class LogReader:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def guard_rows(self, after_seq: int) -> list[tuple[object, ...]]:
-        """What the guard folds from every run, after the position it last saw."""
-        return self.conn.execute(_GUARD_ROWS, (after_seq,)).fetchall()
+    def guard_rows(self, after_seq: int) -> list[tuple[tuple[object, ...], str | None]]:
+        """What the guard folds from every run, after the position it last saw: each row (as
+        `Logged.of` takes it) with the account its run recorded for the order it dispatched ('' a
+        run before accounts; None: not an order)."""
+        return [(row[:6], row[6]) for row in self.conn.execute(_GUARD_ROWS, (after_seq,)).fetchall()]
+
+    def accounts_of(self, command_ids: Sequence[str]) -> dict[str, str]:
+        """The account of each of these commands (through its run; events/accounts.py). A command
+        of no run (schema 1) is not in the answer."""
+        found: dict[str, str] = {}
+        for start in range(0, len(command_ids), 500):
+            chunk = list(command_ids[start : start + 500])
+            rows = self.conn.execute(
+                f"SELECT q.command_id, {RUN_ACCOUNT_SQL} FROM events q "
+                "JOIN events s ON s.command_id = q.body ->> '$.run' AND +s.kind = 'started' "
+                f"WHERE q.command_id IN ({', '.join('?' * len(chunk))}) AND +q.kind = 'received'",
+                chunk,
+            )
+            found.update((str(cid), str(account)) for cid, account in rows)
+        return found
+
+    def run_accounts(self) -> dict[str, tuple[str, bool]]:
+        """Every run on the log: the account it acts for, and whether the run recorded it (False:
+        a run before accounts, its account derived: events/accounts.py)."""
+        rows = self.conn.execute(
+            "SELECT s.command_id, s.body ->> '$.account.id' IS NOT NULL, "
+            f"{RUN_ACCOUNT_SQL} FROM events s WHERE s.kind = 'started'"
+        )
+        return {str(run): (str(account), bool(recorded)) for run, recorded, account in rows}
+
+    def accounts(self) -> list[str]:
+        """The accounts the log holds runs of, in the order they first appear."""
+        rows = self.conn.execute("SELECT account FROM runs GROUP BY account ORDER BY min(started_us)")
+        return [str(r[0]) for r in rows]
 
     def open_rows(self) -> list[tuple[object, ...]]:
         """The events of every command still open, in log order (what recovery looks at)."""
@@ -415,14 +507,14 @@ class LogReader:
     def commands_page(self, where: str, params: Sequence[object], limit: int, offset: int = 0) -> list[tuple[Any, ...]]:
         """The newest `limit` commands (-1: all) matching `where` (over the `commands` view) after
         skipping `offset` newer ones, oldest first; each row ends with the status the account
-        stream told of an order since its answer (None: nothing newer)."""
+        stream told of an order since its answer (None: nothing newer), then the command's account."""
         rows = self.conn.execute(
-            "SELECT received_us, command_id, tool, request, outcome, latency_ms, result, session FROM commands"
-            f"{where} ORDER BY received_us DESC LIMIT ? OFFSET ?",
+            "SELECT received_us, command_id, tool, request, outcome, latency_ms, result, session, account "
+            f"FROM commands{where} ORDER BY received_us DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
         newest = self._streamed([str(r[1]) for r in rows if r[2] == "create_order" and r[4] == "executed"])
-        return [(*row, newest.get(str(row[1]))) for row in rows[::-1]]
+        return [(*row[:8], newest.get(str(row[1])), row[8]) for row in rows[::-1]]
 
     def _streamed(self, command_ids: list[str]) -> dict[str, str]:
         """Of these orders, the status the account stream last told, where it is newer than the

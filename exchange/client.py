@@ -32,7 +32,15 @@ from yarl import URL
 from binance_mcp.exchange.errors import ExchangeRejected, RateLimited, TransportError, UnknownOutcome
 from binance_mcp.exchange.signing import ed25519_signature, encode_params, sign
 
-__all__ = ["BinanceClient", "Credentials", "Prepared", "Reply"]
+__all__ = ["BinanceClient", "Credentials", "Prepared", "Reply", "shown_url"]
+
+
+def shown_url(url: str) -> str:
+    """A URL as the log and stderr may show it: without a user, a password or a query."""
+    try:
+        return str(URL(url).with_user(None).with_query(None).with_fragment(None))
+    except (ValueError, TypeError):
+        return "(a URL that cannot be read)"
 
 
 class Credentials:

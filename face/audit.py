@@ -27,6 +27,7 @@ import re
 import sqlite3
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -36,6 +37,7 @@ from typing import IO, Any
 import msgspec
 
 from binance_mcp.actors.config import default_event_log
+from binance_mcp.events.accounts import account_id, key_fingerprint, may_be
 from binance_mcp.events.audit import (
     Call,
     Filters,
@@ -57,7 +59,7 @@ from binance_mcp.events.lifecycle import SETTLED_KINDS, TERMINAL_KINDS, sql_list
 from binance_mcp.events.replay import Fold, replay_state
 from binance_mcp.events.runs import alive
 from binance_mcp.events.schema import Logged, Received, Session
-from binance_mcp.events.store import LogReader, NoEventLog
+from binance_mcp.events.store import LogReader, NoEventLog, of_account
 
 __all__ = ["add_parser"]
 
@@ -220,15 +222,46 @@ def _digest(reader: LogReader, args: argparse.Namespace) -> int:
 
 
 # -- list, show, stats ------------------------------------------------------------------------
-def _filters(args: argparse.Namespace) -> Filters:
+def _filters(args: argparse.Namespace, account: str | None = None) -> Filters:
     now = time.time_ns() // 1000
     return Filters(
+        account=account,
         since_us=parse_time(args.since, now) if args.since else None,
         until_us=parse_time(args.until, now) if args.until else None,
         tool=getattr(args, "tool", None),
         outcome=getattr(args, "outcome", None),
         symbol=getattr(args, "symbol", None) or None,
         session=getattr(args, "session", None),
+    )
+
+
+def _account(reader: LogReader, args: argparse.Namespace) -> str | None:
+    """The account `--account` names (its id, or a unique part of it: the uid); None: all of them.
+    ValueError, naming the log's accounts, for one it does not hold."""
+    wanted = str(getattr(args, "account", None) or "")
+    if not wanted:
+        return None
+    accounts = reader.accounts()
+    if wanted in accounts:
+        return wanted
+    found = [a for a in accounts if wanted in a]
+    if len(found) == 1:
+        return found[0]
+    held = ", ".join(accounts) or "none"
+    what = "names more than one" if found else "is none"
+    raise ValueError(f"--account {wanted!r} {what} of the accounts this log holds: {held}")
+
+
+def _accounts_note(reader: LogReader, account: str | None) -> str | None:
+    """A line saying that what follows adds up several accounts (None: one account, or one chosen)."""
+    if account is not None:
+        return None
+    accounts = reader.accounts()
+    if len(accounts) < 2:
+        return None
+    return (
+        f"this log holds {counted(len(accounts), 'account')} ({', '.join(accounts)}): the figures below are of all "
+        "of them; --account ACCOUNT for one"
     )
 
 
@@ -255,19 +288,22 @@ def _detail(gist: dict[str, Any]) -> str:
 
 
 def _list(reader: LogReader, args: argparse.Namespace) -> int:
-    where, params = _filters(args).where()
+    account = _account(reader, args)
+    where, params = _filters(args, account).where()
     matched = reader.commands_count(where, params)
     page = reader.commands_page(where, params, args.limit or -1, args.offset)
-    entries = [command_entry(row) for row in page]
+    entries = [{**command_entry(row), "account": row[-1]} for row in page]
     if args.json:  # the list as it always was on stdout; what it is a page of, on stderr
         _emit_json(entries)
         facts = {"matched": matched, "shown": len(entries), "offset": args.offset, "limit": args.limit}
         print(_encoder.encode(facts).decode(), file=sys.stderr)
         return 0
+    several = account is None and len(reader.accounts()) > 1  # then each line says whose
     rows = [
         [
             e["at"],
             e["command_id"],
+            *([e["account"]] if several else []),
             e["tool"],
             e["args"],
             e["outcome"],
@@ -277,7 +313,9 @@ def _list(reader: LogReader, args: argparse.Namespace) -> int:
         for e in entries
     ]
     title = page_note(matched, len(rows), args.offset)
-    _console().print(_table(title, ["time (UTC)", "command", "tool", "arguments", "outcome", "ms", "detail"], rows))
+    whose = ["account"] if several else []
+    columns = ["time (UTC)", "command", *whose, "tool", "arguments", "outcome", "ms", "detail"]
+    _console().print(_table(title, columns, rows))
     return 0
 
 
@@ -298,12 +336,19 @@ def _show(reader: LogReader, args: argparse.Namespace) -> int:
     session_id = received.session if isinstance(received, Received) and isinstance(received.session, str) else ""
     session_rows = reader.events_of(session_id) if session_id else []
     session = timeline(session_rows)[0]["body"] if session_rows else {}
-    report = {"command_id": found[0], "tool": rows_of_command[0][4], "steps": steps, "session": session}
+    accounts = reader.accounts_of([found[0]])
+    report = {
+        "command_id": found[0],
+        "tool": rows_of_command[0][4],
+        "account": accounts.get(found[0]) or _named_account(steps),
+        "steps": steps,
+        "session": session,
+    }
     if args.json:
         _emit_json(report)
         return 0
     console = _console()
-    console.print(f"command {found[0]}  tool {report['tool']}")
+    console.print(f"command {found[0]}  tool {report['tool']}  account {report['account'] or '-'}")
     opened = Logged.of([session_rows[0][i] for i in (0, 1, 2, 3, 4, 6)]).event if session_rows else None
     if isinstance(opened, Session) and isinstance(received, Received):
         who = f"  token {opened.principal}" if isinstance(opened.principal, str) else ""  # over HTTP
@@ -330,6 +375,15 @@ def _show(reader: LogReader, args: argparse.Namespace) -> int:
     return 0
 
 
+def _named_account(steps: list[dict[str, Any]]) -> str | None:
+    """The account a command's own events name (a foreign order's, a connection's balances)."""
+    for step in steps:
+        body = step["body"]
+        if isinstance(body, dict) and isinstance(body.get("account"), str):
+            return str(body["account"])
+    return None
+
+
 def _brief(step: dict[str, Any]) -> str:
     """An account event in a few words: what happened to the order (or which balances moved)."""
     body = step["body"]
@@ -352,6 +406,7 @@ _STATS_COLUMNS = {
     "outcome": "t.kind",
     "symbol": "r.body ->> '$.args.symbol'",
     "session": "r.body ->> '$.session'",
+    "account": ("coalesce((SELECT a.account FROM runs a WHERE a.run = r.body ->> '$.run'), r.venue || ':')"),
 }
 _STATS = f"""
 SELECT r.tool, t.kind, (t.ts - r.ts) / 1000.0, r.body ->> '$.session', r.ts / 86400000000,
@@ -362,25 +417,36 @@ FROM events r LEFT JOIN events t ON t.command_id = r.command_id AND t.kind IN ({
 
 
 def _orders_by_status(path: Path, filters: Filters) -> list[dict[str, Any]]:
-    """Orders by symbol and last known status, on a connection of its own (see `_stats`)."""
-    clauses, params = [], []
-    for op, value in ((">=", filters.since_us), ("<=", filters.until_us)):
+    """Orders by account, symbol and last known status, on a connection of its own (see `_stats`)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    for column, op, value in (
+        ("dispatched_us", ">=", filters.since_us),
+        ("dispatched_us", "<=", filters.until_us),
+        ("account", "=", filters.account),
+    ):
         if value is not None:
-            clauses.append(f"dispatched_us {op} ?")
+            clauses.append(f"{column} {op} ?")
             params.append(value)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     reader = LogReader(path)
     try:
         rows = reader.query(
-            f"SELECT symbol, status, outcome, count(*) FROM orders{where} GROUP BY 1, 2, 3 ORDER BY 1, 2", params
+            f"SELECT account, symbol, status, outcome, count(*) FROM orders{where} "
+            "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3",
+            params,
         ).fetchall()
     finally:
         reader.close()
-    return [{"symbol": sym, "status": status or outcome or "pending", "orders": n} for sym, status, outcome, n in rows]
+    return [
+        {"account": account, "symbol": sym, "status": status or outcome or "pending", "orders": n}
+        for account, sym, status, outcome, n in rows
+    ]
 
 
 def _stats(reader: LogReader, args: argparse.Namespace) -> int:
-    filters = _filters(args)
+    account = _account(reader, args)
+    filters = _filters(args, account)
     where, params = filters.where(_STATS_COLUMNS)
     where = f"{where} AND r.kind = 'received'" if where else " WHERE r.kind = 'received'"
     stats = Stats()
@@ -392,10 +458,14 @@ def _stats(reader: LogReader, args: argparse.Namespace) -> int:
             stats.add_rows(chunk)
         report = stats.report()
         report["orders"] = orders.result()
+    report["accounts"] = [account] if account is not None else reader.accounts()
     if args.json:
         _emit_json(report)
         return 0
     console = _console()
+    note = _accounts_note(reader, account)
+    if note is not None:
+        console.print(note)
     tool_rows = []
     for tool, entry in report["tools"].items():
         lat = entry["latency_ms"]
@@ -410,8 +480,8 @@ def _stats(reader: LogReader, args: argparse.Namespace) -> int:
         console.print(
             _table(
                 "orders",
-                ["symbol", "status", "orders"],
-                [[o["symbol"], o["status"], o["orders"]] for o in report["orders"]],
+                ["account", "symbol", "status", "orders"],
+                [[o["account"], o["symbol"], o["status"], o["orders"]] for o in report["orders"]],
             )
         )
     console.print(_table("sessions", ["session", "calls"], [[k, v] for k, v in report["sessions"].items()]))
@@ -421,17 +491,19 @@ def _stats(reader: LogReader, args: argparse.Namespace) -> int:
 
 # -- alerts and crosscheck --------------------------------------------------------------------
 _CALLS = (
-    "SELECT command_id, tool, received_us, outcome, result ->> '$.kind', result ->> '$.code', symbol, session "
-    "FROM commands"
+    "SELECT command_id, tool, received_us, outcome, result ->> '$.kind', result ->> '$.code', symbol, session, "
+    "account FROM commands"
 )
-_ORDERS = "SELECT command_id, dispatched_us, symbol, quote_asset, notional FROM orders WHERE notional IS NOT NULL"
+_ORDERS = (
+    "SELECT command_id, dispatched_us, symbol, quote_asset, notional, account FROM orders WHERE notional IS NOT NULL"
+)
 _AUTH_FAILURES = (
     "SELECT command_id, ts, body ->> '$.remote' FROM events WHERE kind = 'security' "
     "AND body ->> '$.event_type' = 'authentication_failed' AND ts >= ? ORDER BY seq"
 )
 _FOREIGN_ORDERS = (
     "SELECT command_id, ts, body ->> '$.symbol', body ->> '$.side', body ->> '$.quantity', body ->> '$.price', "
-    "body ->> '$.client_order_id' FROM events WHERE kind = 'security' "
+    "body ->> '$.client_order_id', body ->> '$.account' FROM events WHERE kind = 'security' "
     "AND body ->> '$.event_type' = 'foreign_order' AND ts >= ? ORDER BY seq"
 )
 _UNSTOPPED = (
@@ -449,43 +521,67 @@ def _evidence(found: dict[str, Any]) -> str:
 def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
     now = time.time_ns() // 1000
     since = parse_time(args.since, now)
-    period: list[Call] = []
-    history: list[Call] = []
-    for row in reader.query(_CALLS):
-        call = Call(*row)
-        (period if call.received_us >= since else history).append(call)
-    orders: list[Order] = []
-    before: list[Order] = []
-    for cid, at, symbol, quote, notional in reader.query(_ORDERS):
-        order = Order(cid, at, symbol, quote, Decimal(str(notional)))
-        (orders if order.dispatched_us >= since else before).append(order)
+    chosen = _account(reader, args)
+    # Each account is judged against its own past (its usual hours, sizes, tools): what one
+    # account does is never the usual of another. Each alert names its account.
+    period: defaultdict[str, list[Call]] = defaultdict(list)
+    history: defaultdict[str, list[Call]] = defaultdict(list)
+    for *row, account in reader.query(_CALLS):
+        if chosen is None or account == chosen:
+            call = Call(*row)
+            (period if call.received_us >= since else history)[str(account)].append(call)
+    orders: defaultdict[str, list[Order]] = defaultdict(list)
+    before: defaultdict[str, list[Order]] = defaultdict(list)
+    for cid, at, symbol, quote, notional, account in reader.query(_ORDERS):
+        if chosen is None or account == chosen:
+            order = Order(cid, at, symbol, quote, Decimal(str(notional)))
+            (orders if order.dispatched_us >= since else before)[str(account)].append(order)
     thresholds = Thresholds(
         probe_count=args.probe_count,
         probe_window_s=args.probe_window,
         rate_limit_hits=args.rate_limit_hits,
         size_factor=args.size_factor,
     )
-    alerts = find_alerts(period, history, orders, before, thresholds)
+    alerts: list[dict[str, Any]] = []
+    several = len(set(period) | set(orders)) > 1
+    for account in sorted(set(period) | set(orders)):
+        for found in find_alerts(period[account], history[account], orders[account], before[account], thresholds):
+            if several:
+                found["summary"] = f"{account}: {found['summary']}"
+            alerts.append({**found, "account": account})
     failures = reader.query(_AUTH_FAILURES, (since,)).fetchall()
     alerts += auth_failure_alerts([(str(c), int(t), str(r or "")) for c, t, r in failures], thresholds)
-    foreign = reader.query(_FOREIGN_ORDERS, (since,)).fetchall()
-    if foreign:
-        shown = "; ".join(f"{sym} {side} {qty} @ {price} ({cid})" for _, _, sym, side, qty, price, cid in foreign[:5])
+    foreign_by: defaultdict[str, list[Any]] = defaultdict(list)
+    for row in reader.query(_FOREIGN_ORDERS, (since,)).fetchall():
+        if chosen is None or row[7] == chosen:
+            foreign_by[str(row[7] or "-")].append(row)
+    for account, foreign in sorted(foreign_by.items()):
+        shown = "; ".join(f"{r[2]} {r[3]} {r[4]} @ {r[5]} ({r[6]})" for r in foreign[:5])
         more = f"; and {len(foreign) - 5} more" if len(foreign) > 5 else ""
         what = (
-            f"{counted(len(foreign), 'order')} on the account that no run on this log placed, "
+            f"{counted(len(foreign), 'order')} on account {account} that no run on this log placed, "
             f"seen by the account stream: {shown}{more}"
         )
-        alerts.append(alert("foreign_orders", what, [r[0] for r in foreign], [int(r[1]) for r in foreign]))
+        found = alert("foreign_orders", what, [r[0] for r in foreign], [int(r[1]) for r in foreign])
+        alerts.append({**found, "account": account})
     # What a running server has in hand (its lease is held: events/runs.py) is not an alert yet.
-    unresolved = [r for r in reader.query(_UNRESOLVED).fetchall() if not alive(reader.path, str(r[3] or ""))]
+    runs = reader.run_accounts()
+
+    def chosen_run(run: object) -> bool:  # with --account: a run of that account
+        return chosen is None or runs.get(str(run or ""), ("", False))[0] == chosen
+
+    unresolved = [
+        r for r in reader.query(_UNRESOLVED).fetchall() if not alive(reader.path, str(r[3] or "")) and chosen_run(r[3])
+    ]
     if unresolved:
         what = f"{counted(len(unresolved), 'order or cancel', 'orders or cancels')} sent whose outcome is still unknown"
         alerts.append(alert("unresolved_orders", what, [r[0] for r in unresolved], [int(r[2]) for r in unresolved]))
-    runs = [r for r in reader.query(_UNSTOPPED).fetchall() if not alive(reader.path, str(r[0]))]
-    if runs:
-        what = f"{counted(len(runs), 'server run')} ended without `stopped` (killed or crashed)"
-        alerts.append(alert("unclean_stop", what, [r[0] for r in runs], [int(r[1]) for r in runs]))
+    unstopped = [
+        r for r in reader.query(_UNSTOPPED).fetchall() if not alive(reader.path, str(r[0])) and chosen_run(r[0])
+    ]
+    if unstopped:
+        what = f"{counted(len(unstopped), 'server run')} ended without `stopped` (killed or crashed)"
+        alerts.append(alert("unclean_stop", what, [r[0] for r in unstopped], [int(r[1]) for r in unstopped]))
     if args.json:
         _emit_json({"since": iso(since), "alerts": alerts})
     elif alerts:
@@ -529,22 +625,31 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
         return 2
     now = time.time_ns() // 1000
     since = parse_time(args.since, now)
-    rows = reader.query(
-        "SELECT command_id, client_order_id, symbol, outcome, reconciled_placed FROM orders WHERE dispatched_us >= ?",
+    every = reader.query(
+        "SELECT command_id, client_order_id, symbol, outcome, reconciled_placed, account FROM orders "
+        "WHERE dispatched_us >= ?",
         (since,),
     ).fetchall()
-    dispatched = [(cid, client_id, _fate(outcome, placed)) for cid, client_id, _sym, outcome, placed in rows]
-    symbols = {str(r[2]) for r in rows if r[2]}
     import asyncio
 
     from binance_mcp.actors.system import client_for
 
+    key = key_fingerprint(settings.credentials.api_key)
+    mine = ""
+    rows: list[Any] = []
+
     async def fetch() -> tuple[list[dict[str, Any]], list[str]]:
+        nonlocal mine, rows
         client = client_for(settings)
         try:
             await client.sync_time()
             listed = {s["symbol"]: s for s in (await client.request("GET", "/api/v3/exchangeInfo")).data["symbols"]}
             account = (await client.request("GET", "/api/v3/account", {"omitZeroBalances": "true"}, signed=True)).data
+            uid = account.get("uid")
+            # This key's account's orders only: another account's are none of this account's business.
+            mine = account_id(settings.venue, str(uid) if isinstance(uid, int) else None, key)
+            rows = [r for r in every if may_be(mine, str(r[5]))]
+            symbols = {str(r[2]) for r in rows if r[2]}
             for balance in account.get("balances", ()):
                 for quote in _QUOTES:
                     name = balance["asset"] + quote
@@ -564,7 +669,9 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
             await client.close()
 
     exchange_orders, checked = asyncio.run(fetch())
+    dispatched = [(cid, client_id, _fate(outcome, placed)) for cid, client_id, _sym, outcome, placed, _ in rows]
     report = crosscheck(dispatched, exchange_orders)
+    report["account"] = mine
     report["symbols"] = checked
     report["since"] = iso(since)
     suspicious = bool(report["not_placed_by_this_server"] or report["unknown_to_the_exchange"])
@@ -573,7 +680,8 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
     else:
         console = _console()
         console.print(
-            f"{counted(report['orders_compared'], 'order')} at the exchange on {counted(len(checked), 'symbol')} "
+            f"account {mine}: {counted(report['orders_compared'], 'order')} at the exchange on "
+            f"{counted(len(checked), 'symbol')} "
             f"since {iso(since)}, "
             f"{report['dispatched_compared']} dispatched by this server"
         )
@@ -607,8 +715,16 @@ def _replay(reader: LogReader, args: argparse.Namespace) -> int:
             until_us = parse_time(args.until, time.time_ns() // 1000)
     if args.execute:
         return _rerun(reader, args, until_seq, until_us)
+    account = _account(reader, args)
+    note = _accounts_note(reader, account)
+    keep: set[str] | None = None
+    if account is not None:  # the events of that account (and the halt switch, every account's)
+        clause, params = of_account(account)
+        keep = {str(r[0]) for r in reader.query(f"SELECT DISTINCT command_id FROM events WHERE {clause}", params)}
     fold = Fold(account=True)
     for row in reader.rows():
+        if keep is not None and str(row[2]) not in keep:
+            continue
         seq, ts = int(str(row[0])), int(str(row[1]))
         if until_seq is not None and seq > until_seq:
             break
@@ -616,10 +732,13 @@ def _replay(reader: LogReader, args: argparse.Namespace) -> int:
             continue  # not `break`: a read's `received` is written with its outcome, after events stamped later
         fold.apply(Logged(seq, ts, str(row[2]), str(row[3]), str(row[4]), str(row[6])))
     state = replay_state(fold)
+    state["accounts"] = [account] if account is not None else reader.accounts()
     if args.json:
         _emit_json(state)
         return 0
     console = _console()
+    if note is not None:
+        console.print(note)
     as_of = state["as_of"]
     console.print(f"as of seq {as_of['seq']} ({iso(as_of['ts_us']) if as_of['ts_us'] else '-'})")
     if state["session"]:
@@ -670,7 +789,7 @@ def _rerun(reader: LogReader, args: argparse.Namespace, until_seq: int | None, u
         print(f"binance-mcp audit replay: {out} exists; give another --out", file=sys.stderr)
         return 2
     try:
-        report = asyncio.run(rerun(reader, until_us, parse_sets(args.set), out))
+        report = asyncio.run(rerun(reader, until_us, parse_sets(args.set), out, _account(reader, args)))
     except ConfigError as exc:
         print(f"binance-mcp audit replay: {exc}", file=sys.stderr)
         return 2
@@ -706,12 +825,13 @@ def _sig(signature: dict[str, Any]) -> str:
 _EVENT_COLUMNS = ("seq", "ts", "command_id", "kind", "tool", "venue", "body", "hash")
 _COMMAND_COLUMNS = (
     "command_id", "tool", "venue", "received_us", "outcome", "finished_us", "latency_ms", "symbol", "session", "run",
-    "request", "result",
+    "account", "request", "result",
 )  # fmt: skip
 
 
 def _export(reader: LogReader, args: argparse.Namespace) -> int:
-    filters = _filters(args)
+    account = _account(reader, args)
+    filters = _filters(args, account)
     columns: tuple[str, ...]
     if args.commands:
         where, params = filters.where()
@@ -733,6 +853,10 @@ def _export(reader: LogReader, args: argparse.Namespace) -> int:
         if filters.tool is not None:
             clauses.append("tool = ?")
             params.append(filters.tool)
+        if account is not None:
+            clause, more = of_account(account)
+            clauses.append(clause)
+            params.extend(more)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         columns = _EVENT_COLUMNS
         cursor = reader.query(f"SELECT {', '.join(columns)} FROM events{where} ORDER BY seq", params)
@@ -784,6 +908,9 @@ def _run(handler: Callable[[LogReader, argparse.Namespace], int]) -> Callable[[a
         except NoEventLog as exc:
             print(f"binance-mcp audit: {exc}", file=sys.stderr)
             return 2
+        except sqlite3.DatabaseError as exc:
+            print(f"binance-mcp audit: {path} cannot be read (damaged or truncated?): {exc}", file=sys.stderr)
+            return 1
         try:
             return handler(reader, args)
         except sqlite3.DatabaseError as exc:
@@ -817,6 +944,12 @@ def add_parser(sub: Any) -> None:
     filters.add_argument("--outcome", help="executed, rejected, throttled, failed, unknown, or pending")
     filters.add_argument("--symbol", help="only calls on this symbol, however spelled (btc/usdt finds BTCUSDT)")
     filters.add_argument("--session", help="a session id (a prefix is enough)")
+    chosen = argparse.ArgumentParser(add_help=False)
+    chosen.add_argument(
+        "--account",
+        metavar="ACCOUNT",
+        help="only this account's (its id as `audit stats` lists it, or its uid); default: every account",
+    )
 
     audit = sub.add_parser("audit", help="read the event log")  # the help names the subcommands, below
     subs = audit.add_subparsers(dest="audit_command", required=True)
@@ -826,7 +959,7 @@ def add_parser(sub: Any) -> None:
     subs.add_parser("digest", parents=[common], help="the head seq:hash to keep elsewhere").set_defaults(
         run=_run(_digest)
     )
-    listing = subs.add_parser("list", parents=[common, filters], help="one line per command")
+    listing = subs.add_parser("list", parents=[common, filters, chosen], help="one line per command")
     listing.add_argument(
         "--limit", type=_count, default=50, help="how many commands, newest first (default 50; 0: all of them)"
     )
@@ -835,15 +968,15 @@ def add_parser(sub: Any) -> None:
     show = subs.add_parser("show", parents=[common], help="one command's timeline")
     show.add_argument("command_id", help="a command id or a unique prefix of one")
     show.set_defaults(run=_run(_show))
-    subs.add_parser("stats", parents=[common, filters], help="counts, errors, latencies, orders").set_defaults(
+    subs.add_parser("stats", parents=[common, filters, chosen], help="counts, errors, latencies, orders").set_defaults(
         run=_run(_stats)
     )
-    export = subs.add_parser("export", parents=[common, filters], help="stream events or commands")
+    export = subs.add_parser("export", parents=[common, filters, chosen], help="stream events or commands")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="one JSON object a line, or CSV")
     export.add_argument("--commands", action="store_true", help="the commands view instead of the events")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     export.set_defaults(run=_run(_export))
-    alerts = subs.add_parser("alerts", parents=[common], help="security patterns worth a look; exit 1 if any")
+    alerts = subs.add_parser("alerts", parents=[common, chosen], help="security patterns worth a look; exit 1 if any")
     defaults = Thresholds()
     alerts.add_argument(
         "--since", default="24h", help="the period to judge (default 24h); what came before is the usual"
@@ -872,7 +1005,7 @@ def add_parser(sub: Any) -> None:
         "--max-symbols", type=int, default=40, help="ask about at most this many symbols (weight 20 each a day)"
     )
     cross.set_defaults(run=_run(_crosscheck))
-    replay = subs.add_parser("replay", parents=[common], help="the state the log folds into, as of a point")
+    replay = subs.add_parser("replay", parents=[common, chosen], help="the state the log folds into, as of a point")
     replay.add_argument("--until", metavar="SEQ|WHEN", help="stop at this seq, or this time (ISO 8601 or an age)")
     replay.add_argument("--orders", type=int, default=50, metavar="N", help="show the last N orders (default 50)")
     replay.add_argument(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import getpass
 import os
@@ -91,10 +92,13 @@ async def cancel_everything(settings: Settings, event: Halted) -> list[dict[str,
 
     # The cancels go through whatever guard the servers run with; nothing else can pass: halted.
     settings = dataclasses.replace(settings, guard=Guard(trading_enabled=True))
-    system = system_for(settings, client_for(settings), server_version=__version__, log_security=False)
+    client = client_for(settings)
+    system = system_for(settings, client, server_version=__version__, log_security=False)
     # On paper, the exchange the servers use (never one of its own): a re-run of the log replays
     # these cancels on the exchange the orders were placed on, not on a fresh one.
     paper = PaperRun(embedded=False) if settings.venue == "paper" else UNSET
+    with contextlib.suppress(Exception):
+        await client.sync_time()
     await system.start(AboutRun(version=__version__, base_url=settings.base_url, paper=paper))
     done: list[dict[str, Any]] = []
     try:

@@ -16,9 +16,11 @@ into a new event log; each outcome is compared with the original (events/replay.
 - The market is the recorded one (events/replay.py `RecordedMarket`): the paper market starts
   from the first prices the log holds, stands still between commands, and is moved to the
   prices each command met before it is sent.
-- The paper exchange: a fresh one for each run that had one embedded (as `serve` without keys
-  does), with the limits it had; for a run on another venue, one kept across runs, with Binance's
-  limits and, when the log read the whole balance before its first order, those balances.
+- The paper exchange: one fresh paper account for each account of the log (events/accounts.py),
+  kept across that account's runs: two hosts on one paper account re-run on one, two live
+  accounts on two. An account's exchange has the limits its first run's embedded exchange had
+  (else Binance's) and, when the log read that account's whole balance before its first order,
+  those balances. `--account` re-runs one account's commands alone.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ class _Row(msgspec.Struct, frozen=True):
     dispatch: Dispatched | None
     run: str
     reconciled: Reconciled | None = None
+    account: str = ""
 
 
 def _typed(kind: str | None, body: Any, cls: type[T]) -> T | None:
@@ -121,16 +124,21 @@ def _typed(kind: str | None, body: Any, cls: type[T]) -> T | None:
     return event if isinstance(event, cls) else None
 
 
-def _rows(reader: LogReader, until_us: int | None) -> Iterator[_Row]:
-    where, params = ("", []) if until_us is None else (" WHERE c.received_us <= ?", [until_us])
+def _rows(reader: LogReader, until_us: int | None, account: str | None = None) -> Iterator[_Row]:
+    clauses, params = [], []
+    for clause, value in (("c.received_us <= ?", until_us), ("c.account = ?", account)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     cursor = reader.query(
-        "SELECT c.command_id, c.tool, c.received_us, c.request, c.outcome, c.result, d.body, c.run, k.body "
+        "SELECT c.command_id, c.tool, c.received_us, c.request, c.outcome, c.result, d.body, c.run, k.body, c.account "
         "FROM commands c LEFT JOIN events d ON d.command_id = c.command_id AND d.kind = 'dispatched' "
         "LEFT JOIN events k ON k.command_id = c.command_id AND k.kind = 'reconciled'"
         f"{where} ORDER BY c.received_us, c.command_id",
         params,
     )
-    for command_id, tool, received_us, request, outcome, result, dispatch, run, reconciled in cursor:
+    for command_id, tool, received_us, request, outcome, result, dispatch, run, reconciled, account_id in cursor:
         yield _Row(
             str(command_id),
             str(tool),
@@ -141,6 +149,7 @@ def _rows(reader: LogReader, until_us: int | None) -> Iterator[_Row]:
             _typed("dispatched", dispatch, Dispatched),
             str(run or ""),
             _typed("reconciled", reconciled, Reconciled),
+            str(account_id or ""),
         )
 
 
@@ -235,10 +244,12 @@ def _limits(started: Started | None) -> LimitConfig:
     return LimitConfig(**{k: int(v) for k, v in recorded.items() if k in names})
 
 
-async def rerun(reader: LogReader, until_us: int | None, sets: dict[str, str], out: Path) -> dict[str, Any]:
-    """Re-run the log's commands (up to `until_us`) with `sets`; the report."""
+async def rerun(
+    reader: LogReader, until_us: int | None, sets: dict[str, str], out: Path, account: str | None = None
+) -> dict[str, Any]:
+    """Re-run the log's commands (up to `until_us`; of `account` alone, if given) with `sets`; the report."""
     Settings.from_env({"BINANCE_VENUE": "paper", "MCP_EVENT_LOG": str(out), **sets})  # refuse a bad --set first
-    rows = list(_rows(reader, until_us))
+    rows = list(_rows(reader, until_us, account))
     runs: dict[str, Started] = {}
     for run, body in reader.query("SELECT command_id, body FROM events WHERE kind = 'started'"):
         started = decode("started", body)
@@ -249,8 +260,8 @@ async def rerun(reader: LogReader, until_us: int | None, sets: dict[str, str], o
         for run, in_run in groupby(rows, key=lambda r: r.run):
             await replay.run(run, list(in_run))
     finally:
-        if replay.paper is not None:
-            await replay.paper.stop()
+        for paper in replay.papers.values():
+            await paper.stop()
     return replay.report()
 
 
@@ -273,8 +284,11 @@ class _Rerun:
             for move in moves:
                 self.first_prices.setdefault(move.symbol, move.price)
         self.known: dict[str, Decimal] = {}  # the prices the market was moved to so far
-        self.balances = _opening_balances(rows)
-        self.paper: RunningPaperExchange | None = None
+        self.balances = {
+            account: _opening_balances([r for r in rows if r.account == account])
+            for account in {r.account for r in rows}
+        }
+        self.papers: dict[str, RunningPaperExchange] = {}  # a paper account for each account of the log
         self.same = 0
         self.by_difference: Counter[str] = Counter()
         self.differences: list[dict[str, Any]] = []
@@ -289,7 +303,7 @@ class _Rerun:
         started = self.runs.get(run)
         env = {**recorded_settings(started), **self.sets, "BINANCE_VENUE": "paper", "MCP_EVENT_LOG": str(self.out)}
         settings = Settings.from_env(env)
-        paper = await self._exchange(started)
+        paper = await self._exchange(started, rows[0].account)
         self.runs_replayed += 1
         settings = dataclasses.replace(settings, guard=dataclasses.replace(settings.guard, confirm_orders=False))
         client = client_for(settings, paper.url, paper.credentials(), clock=self.clock)
@@ -303,20 +317,18 @@ class _Rerun:
         finally:
             await system.stop(reason="replay done")
 
-    async def _exchange(self, started: Started | None) -> RunningPaperExchange:
-        """A fresh paper exchange for a run that had one of its own; else the one kept so far."""
-        if self.paper is not None and not _embedded(started):
-            return self.paper
-        if self.paper is not None:
-            await self.paper.stop()
-        self.paper = await start_paper_exchange(
-            clock=self.clock,
-            limits=_limits(started),
-            market_config=MarketConfig(walk_until_ms=self.clock.now),
-            start_prices={**self.first_prices, **self.known},
-            balances=None if _embedded(started) else self.balances,
-        )
-        return self.paper
+    async def _exchange(self, started: Started | None, account: str) -> RunningPaperExchange:
+        """The paper account standing for `account`: made at its first run, kept for its others."""
+        paper = self.papers.get(account)
+        if paper is None:
+            paper = self.papers[account] = await start_paper_exchange(
+                clock=self.clock,
+                limits=_limits(started),
+                market_config=MarketConfig(walk_until_ms=self.clock.now),
+                start_prices={**self.first_prices, **self.known},
+                balances=None if _embedded(started) else self.balances.get(account),
+            )
+        return paper
 
     async def _one(self, system: System, paper: RunningPaperExchange, row: _Row) -> None:
         args = _args(row)

@@ -65,6 +65,8 @@ async def serve(
         if settings.venue == "paper":  # what a re-run of this log needs to rebuild the same exchange
             recorded = dataclasses.asdict(paper.exchange.weights.config) if paper is not None else UNSET
             run_paper = PaperRun(embedded=paper is not None, limits=recorded)
+        with contextlib.suppress(Exception):
+            await client.sync_time()
         await system.start(AboutRun(version=__version__, base_url=base_url, paper=run_paper))
     except AuditUnavailable as exc:
         print(f"binance-mcp: {exc} ({settings.event_log}); not starting without it", file=sys.stderr)
@@ -72,10 +74,9 @@ async def serve(
         if paper is not None:
             await paper.stop()
         return 2
-    with contextlib.suppress(Exception):
-        await client.sync_time()
     print(
-        f"binance-mcp {__version__}: venue={settings.venue} base_url={base_url} event_log={settings.event_log}",
+        f"binance-mcp {__version__}: venue={settings.venue} base_url={base_url} event_log={settings.event_log} "
+        f"account={system.account}",
         file=sys.stderr,
         flush=True,
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from binance_mcp.events.store import EventStore
 from binance_mcp.server import _parser
 
 ROOT = Path(__file__).parents[1]
@@ -89,6 +90,7 @@ def _options_of(argv: list[str]) -> argparse.ArgumentParser:
 def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy = tmp_path_factory.mktemp("docs") / "events.sqlite3"
     shutil.copyfile(FIXTURE, copy)
+    EventStore(copy).close()  # opened again by a server of today, as any start does: today's views
     return copy
 
 

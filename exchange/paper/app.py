@@ -813,7 +813,7 @@ def h_account(ex: PaperExchange, ctx: Ctx) -> Any:
         "accountType": "SPOT",
         "balances": balances,
         "permissions": ["SPOT"],
-        "uid": 100000000 + list(ex.engine.accounts).index(acct.api_key),
+        "uid": acct.uid,
     }
 
 

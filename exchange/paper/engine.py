@@ -22,6 +22,7 @@ raises `BinanceError` for the engine's own rejections (balance, duplicates, unkn
 from __future__ import annotations
 
 import random
+import secrets
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ class Account:
     secret: str  # HMAC; empty for an Ed25519 account
     balances: dict[str, Balance]
     public_key: bytes | None = None  # raw Ed25519 public key: requests are verified with it
+    uid: int = 0  # the account's own id, as GET /api/v3/account states it
     orders: dict[int, Order] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
     fill_symbols: list[str] = field(default_factory=list)
@@ -181,9 +183,19 @@ class Engine:
 
     # -- accounts -----------------------------------------------------------------------------
     def add_account(
-        self, api_key: str, secret: str, balances: dict[str, Decimal], public_key: bytes | None = None
+        self,
+        api_key: str,
+        secret: str,
+        balances: dict[str, Decimal],
+        public_key: bytes | None = None,
+        uid: int | None = None,
     ) -> Account:
-        account = Account(api_key, secret, {a: Balance(free=v) for a, v in balances.items()}, public_key=public_key)
+        """An account; its `uid` drawn at random when not given, so that two paper exchanges'
+        accounts never share one (a log tells accounts apart by it)."""
+        uid = uid if uid is not None else 100_000_000 + secrets.randbelow(9_900_000_000)
+        account = Account(
+            api_key, secret, {a: Balance(free=v) for a, v in balances.items()}, public_key=public_key, uid=uid
+        )
         self.accounts[api_key] = account
         return account
 

@@ -17,7 +17,7 @@ from binance_mcp.exchange.paper import Fault, FaultMode
 from binance_mcp.server import main
 
 from ..logs import LogRow, read_log
-from .conftest import exchange_server, new_exchange, system_on
+from .conftest import KEY, exchange_server, new_exchange, system_on
 from .test_trading import BUY, call
 
 FAST = {"reconcile_backoff_s": (0.05,) * 60, "reconcile_margin_ms": 100}
@@ -92,4 +92,6 @@ async def test_the_fold_of_a_scripted_session(tmp_path: Path) -> None:
     assert len(earlier["orders"]) == 3 and earlier["as_of"]["seq"] == lost_seq - 1
     with contextlib.redirect_stdout(io.StringIO()) as out:
         assert main(["audit", "replay", "--event-log", str(log), "--until", str(lost_seq - 1), "--json"]) == 0
-    assert json.loads(out.getvalue()) == earlier
+    printed = json.loads(out.getvalue())
+    assert printed.pop("accounts") == [f"paper:{exchange.engine.accounts[KEY].uid}"]  # whose state it is
+    assert printed == earlier
