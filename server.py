@@ -1,7 +1,8 @@
 """binance-mcp: the command line.
 
     binance-mcp serve [--venue paper|testnet|live] [--event-log PATH] ...   MCP over stdio
-    binance-mcp paper [--host H] [--port P] [--seed N] [--fault PATH=MODE[:MS][@TIMES] ...]
+    binance-mcp paper [--host H] [--port P] [--seed N] [--state DIR] [--fault PATH=MODE[:MS][@TIMES] ...]
+    binance-mcp paper reset [--event-log PATH | --state DIR] [--reason TEXT]
     binance-mcp audit verify|digest|list|show|stats|export [--event-log PATH] [--json] ...
     binance-mcp halt [--reason TEXT] [--cancel-open-orders] [--event-log PATH] / resume [--reason TEXT]
 
@@ -76,6 +77,20 @@ def _paper(args: argparse.Namespace) -> int:
         ban_after=args.ban_after,
         ban_base_s=args.ban_seconds,
     )
+    if args.state:  # the account kept in a folder, across restarts (face/paper.py)
+        from binance_mcp.face.paper import serve_state
+
+        return serve_state(
+            Path(args.state),
+            host=args.host,
+            port=args.port,
+            api_key=key,
+            api_secret=secret,
+            public_key=public_key,
+            seed=args.seed,
+            limits=limits,
+            options={"faults": faults, "clock_skew_ms": args.clock_skew_ms, "api_restrictions": restrictions},
+        )
     return run_standalone(
         host=args.host,
         port=args.port,
@@ -89,6 +104,33 @@ def _paper(args: argparse.Namespace) -> int:
         faults=faults,
         clock_skew_ms=args.clock_skew_ms,
     )
+
+
+def _paper_reset(args: argparse.Namespace) -> int:
+    from binance_mcp.actors.config import default_event_log
+    from binance_mcp.events.schema import PaperReset
+    from binance_mcp.face.halt import append_alone, who
+    from binance_mcp.face.paper import PaperMismatch, reset, state_folder
+
+    log = Path(args.event_log or os.environ.get("MCP_EVENT_LOG") or default_event_log(os.environ))
+    folder = Path(args.state) if args.state else state_folder(log)
+    try:
+        done = reset(folder)
+    except (PaperMismatch, OSError) as exc:
+        print(f"binance-mcp paper reset: {exc}", file=sys.stderr)
+        return 2
+    if done is None:
+        print(f"binance-mcp paper reset: no paper account in {folder}: nothing to reset", file=sys.stderr)
+        return 0
+    account, moved = done
+    if args.state is None:  # the log's own paper account: its reset is on the log
+        event = PaperReset(account=account, state=str(folder), moved_to=str(moved), **who(args.reason))
+        seq = append_alone(log, event, "paper")
+        print(f"paper account {account} reset at seq {seq} of {log}; its state is kept in {moved}")
+    else:
+        print(f"paper account {account} reset; its state is kept in {moved}")
+    print("the next server starts a new paper account (new balances, no orders, a new id)")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -219,7 +261,21 @@ def _parser() -> argparse.ArgumentParser:
     paper.add_argument("--orders-per-day", type=int, default=160_000, help="ORDERS limit per day per account")
     paper.add_argument("--ban-after", type=int, default=3, help="429 answers in a window before a 418 ban")
     paper.add_argument("--ban-seconds", type=int, default=120, help="first ban length; each later ban doubles")
+    paper.add_argument(
+        "--state",
+        metavar="DIR",
+        help="keep the account in this folder across restarts (balances, orders, trades, the market's clock); "
+        "made on first use, with the key given or one drawn",
+    )
     paper.set_defaults(run=_paper)
+    paper_subs = paper.add_subparsers(dest="paper_command", metavar="{reset}")
+    reset = paper_subs.add_parser(
+        "reset", help="start the log's paper account afresh (its folder is moved aside, and it is on record)"
+    )
+    reset.add_argument("--event-log", metavar="PATH", help="the log (default: MCP_EVENT_LOG, else the default log)")
+    reset.add_argument("--state", metavar="DIR", help="the folder to reset instead (a `binance-mcp paper --state`)")
+    reset.add_argument("--reason", default="", help="why: on record")
+    reset.set_defaults(run=_paper_reset)
     from binance_mcp.face.audit import add_parser as add_audit
     from binance_mcp.face.halt import add_parsers as add_halt
     from binance_mcp.face.tokens import add_parser as add_token

@@ -534,6 +534,8 @@ class System:
 
         embedded = isinstance(said.paper, PaperRun) and said.paper.embedded
         account, problem = await identify(self.client, self.venue, embedded=embedded, read=read)
+        if isinstance(said.paper, PaperRun) and isinstance(said.paper.state, str):
+            account = msgspec.structs.replace(account, paper_state=said.paper.state)
         if problem is not None:
             log.warning(
                 "the account's id could not be read (%s); this run's orders are on record under its key's "

@@ -31,6 +31,7 @@ OUTSIDE = frozenset(
         "halted",
         "resumed",
         "account_event",
+        "paper_reset",
         "stream_connected",
         "stream_lost",
     }

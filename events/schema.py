@@ -14,6 +14,7 @@ every event is written to the log and read from it (as eventsourcing's `Mapper` 
     account_event           AccountEvent            the account stream    {event_type, source, raw, ...}
     stream_connected        StreamConnected         the account stream    {run, url, subscription_id, ...}
     stream_lost             StreamLost              the account stream    {run, reason, retrying, events}
+    paper_reset             PaperReset              `paper reset`         {account, state, moved_to, reason, ...}
 
 The bodies are what schema version 2 wrote (tests/events/fixtures/log-schema2.sqlite3 decodes and
 encodes back to the same bytes, event by event): keys sorted, decimals as strings, a key that a
@@ -59,6 +60,7 @@ __all__ = [
     "Halted",
     "LogEvent",
     "Logged",
+    "PaperReset",
     "PaperRun",
     "Received",
     "Reconciled",
@@ -190,8 +192,9 @@ class Reconciled(LogEvent, frozen=True):
 
 
 class PaperRun(msgspec.Struct, frozen=True, kw_only=True):
-    embedded: bool
+    embedded: bool  # the log's own paper account (face/paper.py), not a `binance-mcp paper` elsewhere
     limits: dict[str, Any] | UnsetType = UNSET
+    state: str | UnsetType = UNSET  # the folder the log's paper account is kept in (absent before it was kept)
 
 
 class AboutRun(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -252,6 +255,20 @@ class Resumed(TradingSwitch, frozen=True):
     """Trading allowed again (`binance-mcp resume`)."""
 
     kind: ClassVar[str] = "resumed"
+
+
+class PaperReset(LogEvent, frozen=True):
+    """The log's paper account started afresh on purpose (`binance-mcp paper reset`): its state
+    moved aside (nothing deleted); the next server makes a new paper account, with a new id."""
+
+    kind: ClassVar[str] = "paper_reset"
+    account: str | None  # the paper account that was reset (its id; None: its state named none)
+    state: str  # the folder it was kept in
+    moved_to: str  # where that folder is now
+    reason: str
+    user: str
+    host: str
+    pid: int
 
 
 class ClientInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -368,6 +385,7 @@ _EVENTS: tuple[type[LogEvent], ...] = (
     AccountEvent,
     StreamConnected,
     StreamLost,
+    PaperReset,
 )
 _OUTCOMES: tuple[type[Outcome], ...] = (Rejected, Throttled, Executed, Failed, Unknown)
 KINDS: dict[str, type[LogEvent] | type[Outcome]] = {

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -616,12 +617,8 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"binance-mcp audit crosscheck: configuration error: {exc}", file=sys.stderr)
         return 2
-    if settings.base_url is None or settings.credentials is None:
-        print(
-            "binance-mcp audit crosscheck: the embedded paper exchange ends with its server; point "
-            "BINANCE_BASE_URL at a running `binance-mcp paper` (with its key pair), or use testnet or live",
-            file=sys.stderr,
-        )
+    if settings.venue != "paper" and (settings.base_url is None or settings.credentials is None):
+        print("binance-mcp audit crosscheck: no key to ask the exchange with", file=sys.stderr)
         return 2
     now = time.time_ns() // 1000
     since = parse_time(args.since, now)
@@ -634,12 +631,18 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
 
     from binance_mcp.actors.system import client_for
 
-    key = key_fingerprint(settings.credentials.api_key)
     mine = ""
     rows: list[Any] = []
 
     async def fetch() -> tuple[list[dict[str, Any]], list[str]]:
-        nonlocal mine, rows
+        nonlocal mine, rows, settings
+        shared = None
+        if settings.base_url is None:  # the log's paper account (face/paper.py), wherever it is served
+            from binance_mcp.face.paper import SharedPaper, state_folder
+
+            shared = await SharedPaper.join(state_folder(reader.path))
+            settings = dataclasses.replace(settings, base_url=shared.url, credentials=shared.credentials())
+        assert settings.credentials is not None
         client = client_for(settings)
         try:
             await client.sync_time()
@@ -647,6 +650,7 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
             account = (await client.request("GET", "/api/v3/account", {"omitZeroBalances": "true"}, signed=True)).data
             uid = account.get("uid")
             # This key's account's orders only: another account's are none of this account's business.
+            key = key_fingerprint(settings.credentials.api_key)
             mine = account_id(settings.venue, str(uid) if isinstance(uid, int) else None, key)
             rows = [r for r in every if may_be(mine, str(r[5]))]
             symbols = {str(r[2]) for r in rows if r[2]}
@@ -667,6 +671,8 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
             return found, checked
         finally:
             await client.close()
+            if shared is not None:
+                await shared.stop()
 
     exchange_orders, checked = asyncio.run(fetch())
     dispatched = [(cid, client_id, _fate(outcome, placed)) for cid, client_id, _sym, outcome, placed, _ in rows]

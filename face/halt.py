@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from binance_mcp import __version__
 from binance_mcp.actors.config import ConfigError, Settings, default_event_log, load_dotenv
@@ -45,16 +45,17 @@ from binance_mcp.events.runs import Lease
 from binance_mcp.events.schema import (
     AboutRun,
     Halted,
+    LogEvent,
     PaperRun,
     Resumed,
-    TradingSwitch,
     encode,
     is_text,
     text_column,
 )
 from binance_mcp.events.store import EventStore
+from binance_mcp.face.paper import SharedPaper, state_folder
 
-__all__ = ["add_parsers", "append_switch", "cancel_everything", "who"]
+__all__ = ["add_parsers", "append_alone", "cancel_everything", "who"]
 
 
 MAX_REASON = 500  # characters of a reason kept: every refusal repeats it
@@ -72,8 +73,9 @@ def who(reason: str) -> dict[str, Any]:
     return {"reason": reason, "user": user, "host": socket.gethostname(), "pid": os.getpid()}
 
 
-def append_switch(log: Path, event: TradingSwitch, venue: str) -> int:
-    """Append `halted` or `resumed` as a run of its own (its lease held while it writes); its seq."""
+def append_alone(log: Path, event: LogEvent, venue: str) -> int:
+    """Append one event as a run of its own (its lease held while it writes): `halted`, `resumed`,
+    `paper_reset`; its seq."""
     run = new_command_id()
     lease = Lease(log, run)
     store = EventStore(log, server_version=__version__)
@@ -87,7 +89,21 @@ def append_switch(log: Path, event: TradingSwitch, venue: str) -> int:
 
 async def cancel_everything(settings: Settings, event: Halted) -> list[dict[str, Any]]:
     """A run of its own: journal `event`, read the account's open orders, cancel each symbol's.
-    What was cancelled, or could not be, one entry per symbol."""
+    What was cancelled, or could not be, one entry per symbol. On the paper venue without a base
+    URL: the log's paper account (face/paper.py), reached where a server serves it, else served
+    here for as long as this takes."""
+    shared = None
+    if settings.venue == "paper" and settings.base_url is None:
+        shared = await SharedPaper.join(state_folder(settings.event_log))
+        settings = dataclasses.replace(settings, base_url=shared.url, credentials=shared.credentials())
+    try:
+        return await _cancel_everything(settings, event, shared)
+    finally:
+        if shared is not None:
+            await shared.stop()
+
+
+async def _cancel_everything(settings: Settings, event: Halted, shared: SharedPaper | None) -> list[dict[str, Any]]:
     from binance_mcp.actors.system import client_for, new_envelope, system_for
 
     # The cancels go through whatever guard the servers run with; nothing else can pass: halted.
@@ -95,8 +111,12 @@ async def cancel_everything(settings: Settings, event: Halted) -> list[dict[str,
     client = client_for(settings)
     system = system_for(settings, client, server_version=__version__, log_security=False)
     # On paper, the exchange the servers use (never one of its own): a re-run of the log replays
-    # these cancels on the exchange the orders were placed on, not on a fresh one.
-    paper = PaperRun(embedded=False) if settings.venue == "paper" else UNSET
+    # these cancels on the paper account the orders were placed on, not on a fresh one.
+    paper: PaperRun | UnsetType = UNSET
+    if shared is not None:
+        paper = PaperRun(embedded=True, state=str(shared.folder), limits=shared.served_limits)
+    elif settings.venue == "paper":
+        paper = PaperRun(embedded=False)
     with contextlib.suppress(Exception):
         await client.sync_time()
     await system.start(AboutRun(version=__version__, base_url=settings.base_url, paper=paper))
@@ -149,19 +169,15 @@ def _halt(args: argparse.Namespace) -> int:
     log = _log_of(args, settings)
     event = Halted(**who(args.reason))
     if not args.cancel_open_orders:
-        seq = append_switch(log, event, settings.venue if settings else "")
+        seq = append_alone(log, event, settings.venue if settings else "")
         print(f"halted at seq {seq} of {log}: every server on this log refuses new orders until `binance-mcp resume`")
         return 0
     if settings is None:
         return 2
-    if settings.base_url is None or settings.credentials is None:
-        seq = append_switch(log, event, settings.venue)
+    if settings.venue != "paper" and (settings.base_url is None or settings.credentials is None):
+        seq = append_alone(log, event, settings.venue)
         print(f"halted at seq {seq} of {log}")
-        print(
-            "binance-mcp halt: no open orders cancelled: the embedded paper exchange lives inside each server; "
-            "point BINANCE_BASE_URL at a running `binance-mcp paper` (with its key pair), or use testnet or live",
-            file=sys.stderr,
-        )
+        print("binance-mcp halt: no open orders cancelled: no key to cancel them with", file=sys.stderr)
         return 2
     done = asyncio.run(cancel_everything(settings, event))
     print(f"halted ({log}): every server on this log refuses new orders until `binance-mcp resume`")
@@ -178,7 +194,7 @@ def _halt(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     settings = _settings(args, "resume")
     log = _log_of(args, settings)
-    seq = append_switch(log, Resumed(**who(args.reason)), settings.venue if settings else "")
+    seq = append_alone(log, Resumed(**who(args.reason)), settings.venue if settings else "")
     print(f"resumed at seq {seq} of {log}: orders may be sent again")
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import sqlite3
 import sys
 from typing import Any
 
@@ -22,12 +23,13 @@ from binance_mcp import __version__
 from binance_mcp.actors.config import Settings
 from binance_mcp.actors.journal import AuditUnavailable
 from binance_mcp.actors.keycheck import check_key
-from binance_mcp.actors.system import client_for, system_for
+from binance_mcp.actors.system import System, client_for, system_for
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.schema import AboutRun, PaperRun
-from binance_mcp.exchange.paper import LimitConfig, start_paper_exchange, ws_api_url
+from binance_mcp.exchange.paper import LimitConfig, ws_api_url
 from binance_mcp.face.http import HttpOptions, refusal, serve_http
 from binance_mcp.face.mcp import mcp_server
+from binance_mcp.face.paper import PaperMismatch, SharedPaper, state_folder
 from binance_mcp.face.stdio import serve_stdio
 
 __all__ = ["serve"]
@@ -53,18 +55,25 @@ async def serve(
             limits = dataclasses.replace(limits, weight_per_minute=paper_weight_limit)
         if paper_order_limit:
             limits = dataclasses.replace(limits, orders_per_10s=paper_order_limit, orders_per_day=paper_order_limit)
-        paper = await start_paper_exchange(limits=limits, ed25519=paper_ed25519)
+        try:  # the log's paper account: held here, or reached where another server holds it (face/paper.py)
+            paper = await SharedPaper.join(state_folder(settings.event_log), limits=limits, ed25519=paper_ed25519)
+        except (PaperMismatch, OSError, sqlite3.DatabaseError) as exc:
+            print(f"binance-mcp: the log's paper account cannot be used: {exc}", file=sys.stderr)
+            return 2
         credentials, base_url = paper.credentials(), paper.url
     client = client_for(settings, base_url, credentials)
     stream_url = None
     if settings.account_stream and credentials is not None:
         stream_url = settings.ws_api_url or (ws_api_url(base_url) if settings.venue == "paper" and base_url else None)
     system = system_for(settings, client, server_version=__version__, account_stream_url=stream_url)
+    if paper is not None:
+        paper.on_moved = lambda url: _moved(system, url)
     try:
         run_paper: PaperRun | UnsetType = UNSET
         if settings.venue == "paper":  # what a re-run of this log needs to rebuild the same exchange
-            recorded = dataclasses.asdict(paper.exchange.weights.config) if paper is not None else UNSET
-            run_paper = PaperRun(embedded=paper is not None, limits=recorded)
+            recorded = paper.served_limits if paper is not None else UNSET
+            folder = str(paper.folder) if paper is not None else UNSET
+            run_paper = PaperRun(embedded=paper is not None, limits=recorded, state=folder)
         with contextlib.suppress(Exception):
             await client.sync_time()
         await system.start(AboutRun(version=__version__, base_url=base_url, paper=run_paper))
@@ -113,3 +122,11 @@ async def serve(
         if paper is not None:
             await paper.stop()
     return code
+
+
+def _moved(system: System, url: str) -> None:
+    """The log's paper exchange serves elsewhere now (its new holder could not have the old port)."""
+    system.client.base_url = url.rstrip("/")
+    system.client.futures_base_url = system.client.base_url
+    if system.stream is not None:
+        system.stream.url = ws_api_url(url)

@@ -40,10 +40,13 @@ __all__ = [
     "MarketConfig",
     "PaperExchange",
     "RunningPaperExchange",
+    "announce",
     "generate_credentials",
     "parse_fault",
     "run_standalone",
+    "serve_exchange",
     "start_paper_exchange",
+    "stop_on_signals",
     "ws_api_url",
 ]
 
@@ -105,33 +108,50 @@ async def start_paper_exchange(
     else:
         api_secret = api_secret or generated_secret
         exchange = PaperExchange(accounts={api_key: api_secret}, **options)
+    runner, url = await serve_exchange(exchange, host, port)
+    return RunningPaperExchange(url, api_key, api_secret, exchange, runner, private_key=private_key)
+
+
+async def serve_exchange(exchange: PaperExchange, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Serve `exchange` on (host, port) (0: a free one); its runner and URL. OSError when the
+    address is taken (nothing is left running)."""
     runner = web.AppRunner(exchange.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
     bound_host, bound_port = runner.addresses[0][:2]
     url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return RunningPaperExchange(
-        f"http://{url_host}:{bound_port}", api_key, api_secret, exchange, runner, private_key=private_key
-    )
+    return runner, f"http://{url_host}:{bound_port}"
 
 
-async def _standalone(host: str, port: int, api_key: str | None, api_secret: str | None, **options: Any) -> None:
-    # Handlers first: a signal that arrives right after the URL line must still stop us cleanly.
+def stop_on_signals() -> asyncio.Event:
+    """Set on SIGINT or SIGTERM. Before anything starts: a signal that arrives right after the URL
+    line must still stop the exchange cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    generated = api_key is None
+    return stop
+
+
+def announce(url: str, drawn: tuple[str, str, str] | None) -> None:
+    """`PAPER_EXCHANGE_URL=…` as the first line on stdout; credentials not given (`drawn`: what the
+    account is, its key, its HMAC secret or "") on stderr."""
+    print(f"PAPER_EXCHANGE_URL={url}", flush=True)
+    if drawn is not None:
+        what, key, secret = drawn
+        shown = f" BINANCE_API_SECRET={secret}" if secret else ""
+        print(f"paper exchange: {what} BINANCE_API_KEY={key}{shown}", file=sys.stderr, flush=True)
+
+
+async def _standalone(host: str, port: int, api_key: str | None, api_secret: str | None, **options: Any) -> None:
+    stop = stop_on_signals()
     running = await start_paper_exchange(host=host, port=port, api_key=api_key, api_secret=api_secret, **options)
-    print(f"PAPER_EXCHANGE_URL={running.url}", flush=True)
-    if generated:
-        secret = f" BINANCE_API_SECRET={running.api_secret}" if running.api_secret else ""
-        print(
-            f"paper exchange: generated credentials BINANCE_API_KEY={running.api_key}{secret}",
-            file=sys.stderr,
-            flush=True,
-        )
+    drawn = ("generated credentials", running.api_key, running.api_secret) if api_key is None else None
+    announce(running.url, drawn)
     await stop.wait()
     await running.stop()
 

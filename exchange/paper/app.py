@@ -11,6 +11,7 @@ X-MBX-USED-WEIGHT-1M. Errors are Binance's `{"code", "msg"}` with Binance's HTTP
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 import string
@@ -30,6 +31,7 @@ from binance_mcp.exchange.paper.engine import (
     Account,
     Engine,
     NewOrder,
+    Order,
     cancel_fields,
     fill_fields,
     order_fields,
@@ -40,6 +42,7 @@ from binance_mcp.exchange.paper.faults import Fault, FaultMode, Faults
 from binance_mcp.exchange.paper.limits import LimitConfig, OrderLimiter, WeightLimiter
 from binance_mcp.exchange.paper.market import KLINE_INTERVALS, MarketConfig, SymbolMarket, fmt
 from binance_mcp.exchange.paper.params import Params, parse_query
+from binance_mcp.exchange.paper.state import PaperState
 from binance_mcp.exchange.paper.userstream import WS_PATH, UserStreams
 from binance_mcp.exchange.rules import (
     NEEDS_PRICE,
@@ -176,8 +179,13 @@ class PaperExchange:
         start_prices: dict[str, Decimal] | None = None,
         api_restrictions: dict[str, Any] | None = DEFAULT_API_RESTRICTIONS,
         ws_heartbeat_s: float = 20.0,
+        started_at: int | None = None,
+        state: PaperState | None = None,
     ):
+        """`started_at`: when the market began (a state restored: its own time, so its clock and
+        prices go on where they were); `state`: where each action is kept (state.py)."""
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
+        self.state = state
         self.clock_skew_ms = clock_skew_ms
         self.sleep = sleep
         self.market_config = market_config or MarketConfig(seed=seed)
@@ -192,7 +200,7 @@ class PaperExchange:
             m["info"]["symbol"]: str(m["info"].get("defaultSelfTradePreventionMode", "NONE")) for m in doc["markets"]
         }
         self._markets: dict[str, SymbolMarket] = {}
-        self.started_at = self.now()
+        self.started_at = self.now() if started_at is None else started_at
         self._genesis = self.started_at - self.started_at % 60_000 - self.market_config.history_ms
         self.engine = Engine(self._market, seed=self.market_config.seed)
         self.balances = dict(balances or DEFAULT_BALANCES)
@@ -223,11 +231,52 @@ class PaperExchange:
         return self.clock() + self.clock_skew_ms
 
     def add_account(
-        self, api_key: str, secret: str, balances: dict[str, Decimal] | None = None, public_key: bytes | None = None
+        self,
+        api_key: str,
+        secret: str,
+        balances: dict[str, Decimal] | None = None,
+        public_key: bytes | None = None,
+        uid: int | None = None,
     ) -> Account:
         """An account whose requests are signed with HMAC `secret`, or with the Ed25519 key whose
         raw `public_key` it holds."""
-        return self.engine.add_account(api_key, secret, dict(balances or self.balances), public_key)
+        return self.engine.add_account(api_key, secret, dict(balances or self.balances), public_key, uid)
+
+    # -- the state on disk (state.py) ----------------------------------------------------------
+    def persist(self, kind: str, at_ms: int, body: dict[str, Any]) -> None:
+        """Keep an action that changed an account (before its request is answered)."""
+        if self.state is not None:
+            self.state.record(kind, at_ms, body)
+
+    def restore(self, actions: list[tuple[str, int, dict[str, Any]]]) -> list[str]:
+        """Apply kept actions again, at their times, telling nobody (no stream is connected yet).
+        What could not be applied (a state this code reads otherwise than the code that wrote it):
+        each said, in order; the rest is applied."""
+        listener, self.engine.listener = self.engine.listener, None
+        problems: list[str] = []
+        try:
+            for n, (kind, at_ms, body) in enumerate(actions, 1):
+                try:
+                    self._apply(kind, at_ms, body)
+                except (BinanceError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                    problems.append(f"action {n} ({kind} at {at_ms}): {type(exc).__name__}: {exc}"[:300])
+        finally:
+            self.engine.listener = listener
+        return problems
+
+    def _apply(self, kind: str, at_ms: int, body: dict[str, Any]) -> None:
+        if kind == "move":
+            self.engine.move(body["symbol"], Decimal(body["price"]), at_ms, body["at"])
+            return
+        account = self.engine.accounts[body["account"]]
+        if kind == "place":
+            self.engine.place(account, _kept_order(body["order"]), at_ms)
+        elif kind == "cancel":
+            self.market(body["symbol"], at_ms)
+            order = account.orders[body["order_id"]]
+            self.engine.cancel(account, order, at_ms, body.get("restriction"), body["cancel_id"])
+        else:
+            raise ValueError(f"no action {kind!r}")
 
     def _market(self, symbol: str) -> SymbolMarket:
         market = self._markets.get(symbol)
@@ -247,7 +296,9 @@ class PaperExchange:
         to the prices the original session saw); False for a symbol this exchange does not list."""
         if symbol not in self.rules or self.rules[symbol].status != "TRADING":
             return False
-        self.engine.move(symbol, price, self.now(), at)
+        now = self.now()
+        self.engine.move(symbol, price, now, at)
+        self.persist("move", now, {"account": "", "symbol": symbol, "price": str(price), "at": at})
         return True
 
     # -- the application ----------------------------------------------------------------------
@@ -420,6 +471,21 @@ class PaperExchange:
 
         update_id = len(market.trades) * 1000 + self.engine.next_order_id()
         return merged(bids, own_bids, True), merged(asks, own_asks, False), update_id
+
+
+_ORDER_AMOUNTS = ("quantity", "quote_order_qty", "price", "stop_price", "iceberg_qty")
+
+
+def _order_body(req: NewOrder) -> dict[str, Any]:
+    """A placement as the state keeps it: amounts as decimal strings."""
+    body = dataclasses.asdict(req)
+    return {k: (str(v) if k in _ORDER_AMOUNTS and v is not None else v) for k, v in body.items()}
+
+
+def _kept_order(body: dict[str, Any]) -> NewOrder:
+    """A placement the state kept, as the engine takes it again."""
+    fields: dict[str, Any] = {k: (Decimal(v) if k in _ORDER_AMOUNTS and v is not None else v) for k, v in body.items()}
+    return NewOrder(**fields)
 
 
 def _without_signature(raw: str) -> str:
@@ -663,6 +729,8 @@ def h_order_new(ex: PaperExchange, ctx: Ctx) -> Any:
         )
     _order_counts(ex, ctx)
     order = ex.engine.place(ctx.acct, req, ctx.now)
+    placed = dataclasses.replace(req, new_client_order_id=order.client_order_id)  # as the engine took it
+    ex.persist("place", ctx.now, {"account": ctx.acct.api_key, "order": _order_body(placed)})
     default = "FULL" if req.type in ("MARKET", "LIMIT") else "ACK"
     return order_fields(order, ex.rules[req.symbol], resp_type or default)
 
@@ -707,7 +775,13 @@ def h_order_cancel(ex: PaperExchange, ctx: Ctx) -> Any:
     ctx.params.finish()
     cancel_id = cancel_id or ex.engine.new_client_id()
     ex.engine.cancel(ctx.acct, order, ctx.now, restriction, cancel_id)
+    _kept_cancel(ex, ctx, order, cancel_id, restriction)
     return cancel_fields(order, ex.rules[symbol], cancel_id, ctx.now)
+
+
+def _kept_cancel(ex: PaperExchange, ctx: Ctx, order: Order, cancel_id: str, restriction: str | None = None) -> None:
+    body = {"account": ctx.acct.api_key, "symbol": order.symbol, "order_id": order.order_id, "cancel_id": cancel_id}
+    ex.persist("cancel", ctx.now, {**body, "restriction": restriction})
 
 
 def h_open_orders(ex: PaperExchange, ctx: Ctx) -> Any:
@@ -731,6 +805,7 @@ def h_cancel_all(ex: PaperExchange, ctx: Ctx) -> Any:
     for order in opens:
         cancel_id = ex.engine.new_client_id()
         ex.engine.cancel(ctx.acct, order, ctx.now, cancel_id=cancel_id)
+        _kept_cancel(ex, ctx, order, cancel_id)
         out.append(cancel_fields(order, ex.rules[symbol], cancel_id, ctx.now))
     return out
 

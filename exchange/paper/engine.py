@@ -349,6 +349,7 @@ class Engine:
         except BinanceError:
             self._pending.clear()  # refused: nothing happened to the account
             self._moved.clear()
+            self._executions = new_id - 1  # nor to its execution ids (a restored state replays no refusal)
             raise
         # NEW first, then what the order met on the way in (its fills, an expiry).
         new = execution_report(order, market.rules, "NEW", now, new_id, status="NEW", executed=ZERO, quote=ZERO)

@@ -20,7 +20,7 @@ from binance_mcp.events.runs import Lease
 from binance_mcp.events.schema import Halted, Received, Reconciled, Resumed, encode
 from binance_mcp.events.store import Event, EventStore
 from binance_mcp.exchange.paper import LimitConfig
-from binance_mcp.face.halt import append_switch, who
+from binance_mcp.face.halt import append_alone, who
 
 from ..logs import dispatched, read_log
 from .conftest import KEY, exchange_server, new_exchange, system_on
@@ -75,7 +75,7 @@ async def test_a_halt_stops_every_run_from_its_next_order_and_a_resume_lets_them
     async with exchange_server(exchange) as url, system_on(url, log) as first, system_on(url, log) as second:
         resting = await ask(first, "create_order", **ORDER)
         assert isinstance(resting, Executed)
-        append_switch(log, Halted(**who("incident 42")), "paper")
+        append_alone(log, Halted(**who("incident 42")), "paper")
         sent = exchange.served["POST /api/v3/order"]
         for system in (first, second):
             refused = await ask(system, "create_order", **ORDER)
@@ -90,7 +90,7 @@ async def test_a_halt_stops_every_run_from_its_next_order_and_a_resume_lets_them
             assert later.ledger.halt is not None
             refused = await ask(later, "create_order", **ORDER)
             assert isinstance(refused, Rejected) and refused.kind == "trading_halted"
-        append_switch(log, Resumed(**who("all clear")), "paper")
+        append_alone(log, Resumed(**who("all clear")), "paper")
         assert isinstance(await ask(first, "create_order", **ORDER), Executed)
         assert isinstance(await ask(second, "create_order", **ORDER), Executed)
 
@@ -103,7 +103,7 @@ async def test_an_order_judged_before_a_halt_is_judged_again_and_not_sent(tmp_pa
 
     class HaltInBetween(Executor):
         async def dispatch(self, message: Admitted) -> Outcome:
-            append_switch(log, Halted(**who("just now")), "paper")
+            append_alone(log, Halted(**who("just now")), "paper")
             return await super().dispatch(message)
 
     async with exchange_server(exchange) as url, system_on(url, log, executor_cls=HaltInBetween) as system:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from binance_mcp.events.schema import Halted, is_text
 from binance_mcp.events.store import EventStore
-from binance_mcp.face.halt import MAX_REASON, append_switch, who
+from binance_mcp.face.halt import MAX_REASON, append_alone, who
 from binance_mcp.server import main
 
 from ..logs import read_log
@@ -31,7 +31,7 @@ def test_any_reason_becomes_bounded_text(reason: str) -> None:
 @given(st.text(max_size=3000))
 def test_a_switch_with_any_reason_keeps_the_chain(tmp_path_factory: pytest.TempPathFactory, reason: str) -> None:
     log = tmp_path_factory.mktemp("halt") / "events.sqlite3"
-    append_switch(log, Halted(**who(reason)), "paper")
+    append_alone(log, Halted(**who(reason)), "paper")
     assert EventStore(log).verify() is None
     (row,) = read_log(log)
     assert row.kind == "halted" and isinstance(row.event, Halted)

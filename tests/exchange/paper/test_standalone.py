@@ -118,3 +118,32 @@ async def test_standalone_with_an_ed25519_public_key_and_key_permissions(tmp_pat
         assert await asyncio.wait_for(proc.wait(), 30) == 0
     bad = await _spawn("--key-permission", "enableEverything=true")
     assert await asyncio.wait_for(bad.wait(), 30) == 2
+
+
+async def test_standalone_with_a_state_folder_keeps_its_account_across_restarts(tmp_path: Path) -> None:
+    env = {"BINANCE_API_KEY": "K" * 64, "BINANCE_API_SECRET": "S" * 64}
+    credentials = Credentials("K" * 64, "S" * 64)
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001"}
+    placed: dict[str, object] = {}
+    for run in range(2):
+        proc = await _spawn("--state", str(tmp_path / "state"), env=env)
+        assert proc.stdout is not None
+        url = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip().split("=", 1)[1]
+        client = BinanceClient(url, credentials=credentials)
+        try:
+            if run == 0:
+                price = (await client.request("GET", "/api/v3/ticker/price", {"symbol": "BTCUSDT"})).data["price"]
+                limit = f"{float(price) * 0.99:.2f}"  # rests under the market
+                placed = (await client.request("POST", "/api/v3/order", {**order, "price": limit}, signed=True)).data
+                second = await _spawn("--state", str(tmp_path / "state"), env=env)  # one process serves a state
+                assert await asyncio.wait_for(second.wait(), 30) == 2
+                assert second.stderr is not None and b"another process serves" in await second.stderr.read()
+            else:
+                opens = (await client.request("GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"}, signed=True)).data
+                assert [(o["orderId"], o["clientOrderId"]) for o in opens] == [
+                    (placed["orderId"], placed["clientOrderId"])
+                ]
+        finally:
+            await client.close()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
