@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import getpass
 import os
@@ -117,8 +116,6 @@ async def _cancel_everything(settings: Settings, event: Halted, shared: SharedPa
         paper = PaperRun(embedded=True, state=str(shared.folder), limits=shared.served_limits)
     elif settings.venue == "paper":
         paper = PaperRun(embedded=False)
-    with contextlib.suppress(Exception):
-        await client.sync_time()
     await system.start(AboutRun(version=__version__, base_url=settings.base_url, paper=paper))
     done: list[dict[str, Any]] = []
     try:

@@ -74,8 +74,6 @@ async def serve(
             recorded = paper.served_limits if paper is not None else UNSET
             folder = str(paper.folder) if paper is not None else UNSET
             run_paper = PaperRun(embedded=paper is not None, limits=recorded, state=folder)
-        with contextlib.suppress(Exception):
-            await client.sync_time()
         await system.start(AboutRun(version=__version__, base_url=base_url, paper=run_paper))
     except AuditUnavailable as exc:
         print(f"binance-mcp: {exc} ({settings.event_log}); not starting without it", file=sys.stderr)
@@ -83,6 +81,10 @@ async def serve(
         if paper is not None:
             await paper.stop()
         return 2
+    # After the start: its first request (exchangeInfo) states the weight limit the answers' counts
+    # are judged against (a count seen before it is judged against the default 6000).
+    with contextlib.suppress(Exception):
+        await client.sync_time()
     print(
         f"binance-mcp {__version__}: venue={settings.venue} base_url={base_url} event_log={settings.event_log} "
         f"account={system.account}",

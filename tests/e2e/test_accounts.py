@@ -17,11 +17,13 @@ import pytest
 from binance_mcp.events.accounts import AccountRecord, key_fingerprint
 from binance_mcp.events.schema import Started
 from binance_mcp.events.store import LogReader
-from binance_mcp.exchange.paper import RunningPaperExchange, start_paper_exchange
+from binance_mcp.exchange.paper import LimitConfig, RunningPaperExchange, start_paper_exchange
 from binance_mcp.server import main
 
 from ..logs import read_log
 from .conftest import serve_env, stdio_calls
+
+ARGS = {"symbol": "BTCUSDT"}
 
 
 def resting_buy(running: RunningPaperExchange) -> dict[str, Any]:
@@ -128,3 +130,18 @@ async def test_two_accounts_on_one_log_are_kept_apart(
     text = log.read_bytes()
     for running in (a, b):
         assert running.api_key.encode() not in text and running.api_secret.encode() not in text
+
+
+async def test_serve_starts_on_an_ip_that_others_spent_over_the_default_weight_this_minute(tmp_path: Path) -> None:
+    """The first request of a start states the weight limit: a count seen before it (the account's
+    identity, the clock's sync) would be judged against the default 6000 and throttle the start.
+    Found by bench/compare.py, where many serves share one busy paper exchange."""
+    running = await start_paper_exchange(limits=LimitConfig(weight_per_minute=1_000_000))
+    running.exchange.weights.charge("127.0.0.1", 50_000, running.exchange.now())  # other clients, this minute
+    try:
+        (price,) = await stdio_calls(serve_env(running, tmp_path / "events.sqlite3"), [("get_ticker_price", ARGS)])
+    finally:
+        await running.stop()
+    assert price["success"], price
+    (started,) = [r.event for r in read_log(tmp_path / "events.sqlite3") if r.kind == "started"]
+    assert isinstance(started, Started) and isinstance(started.account, AccountRecord) and started.account.uid

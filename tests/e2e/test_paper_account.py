@@ -66,6 +66,17 @@ class Host:
         return (await self.proc.stderr.read()).decode()
 
 
+async def rerun_differences(log: Path, capsys: Any) -> list[Any]:
+    """What an unchanged re-run of the log (`audit replay --execute`) finds different."""
+    capsys.readouterr()
+    out = log.with_name("rerun.sqlite3")
+    argv = ["audit", "replay", "--execute", "--json", "--event-log", str(log), "--out", str(out)]
+    await asyncio.to_thread(main, argv)
+    report = json.loads(capsys.readouterr().out)
+    assert report["replayed"] > 0
+    return list(report["differences"])
+
+
 def moved_aside(state: Path, moved_to: Path) -> bool:
     """The reset folder is gone from its place and kept whole in another (nothing deleted)."""
     return not state.exists() and (moved_to / "paper.sqlite3").is_file()
@@ -111,9 +122,12 @@ async def test_serve_twice_on_one_log_continues_one_paper_account(tmp_path: Path
     stats = json.loads(capsys.readouterr().out)
     assert {(o["status"], o["orders"]) for o in stats["orders"]} == {("CANCELED", 2), ("NEW", 1)}
     assert verify_rows(read_log(log)) is None
+    assert await rerun_differences(log, capsys) == []  # both runs on one fresh paper account
 
 
-async def test_two_hosts_trade_one_paper_account_and_one_takes_over_when_the_other_goes(tmp_path: Path) -> None:
+async def test_two_hosts_trade_one_paper_account_and_one_takes_over_when_the_other_goes(
+    tmp_path: Path, capsys: Any
+) -> None:
     log = tmp_path / "events.sqlite3"
     a = await Host.open(log)  # holds the exchange
     b = await Host.open(log)  # reaches it
@@ -129,6 +143,7 @@ async def test_two_hosts_trade_one_paper_account_and_one_takes_over_when_the_oth
     await b.call("cancel_order", symbol="BTCUSDT", order_id=placed["orderId"])  # a's order, from b
     await b.close()
     assert verify_rows(read_log(log)) is None
+    assert await rerun_differences(log, capsys) == []
     assert [(r[0], r[1]) for r in orders_view(log)] == [(placed["orderId"], "CANCELED"), (b_placed["orderId"], "NEW")]
 
 
