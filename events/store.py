@@ -84,16 +84,6 @@ def _quote_of(x: str) -> str:
     )
 
 
-def _account_of(command: str, venue: str) -> str:
-    """SQL for the account of the command whose id is `command`: its `received` names its run,
-    the run's `started` its account (events/accounts.py); a command of no run (schema 1), its
-    venue's. By the command id index, twice."""
-    return (
-        f"coalesce((SELECT {RUN_ACCOUNT_SQL} FROM events q JOIN events s ON s.command_id = q.body ->> '$.run' "
-        f"AND +s.kind = 'started' WHERE q.command_id = {command} AND +q.kind = 'received'), {venue} || ':')"
-    )
-
-
 _TABLES = f"""
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -119,6 +109,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# Each run's account, once per query: an order or a command finds its run's here (a started body
+# parsed once per run, not once per command).
+_RUN_ACCOUNTS = f"SELECT s.command_id AS run, {RUN_ACCOUNT_SQL} AS account FROM events s WHERE s.kind = 'started'"
+
+
 def views(temp: str = "") -> str:
     """The views, made anew at each open: in the log by its writer; `temp` ("TEMP") in a reader's
     own connection, which shadow the log's (a log last opened by an older server still reads)."""
@@ -131,21 +126,25 @@ CREATE {temp} VIEW runs AS  -- one row per run of a server (or a halt), and the 
     FROM events s WHERE s.kind = 'started';
 DROP VIEW IF EXISTS {"temp." if temp else ""}commands;
 CREATE {temp} VIEW commands AS
+    WITH ra AS MATERIALIZED ({_RUN_ACCOUNTS})
     SELECT r.command_id, r.tool, r.venue, r.ts AS received_us, t.kind AS outcome, t.ts AS finished_us,
            (t.ts - r.ts) / 1000.0 AS latency_ms, r.body AS request, t.body AS result,
            r.body ->> '$.args.symbol' AS symbol, r.body ->> '$.session' AS session, r.body ->> '$.run' AS run,
-           coalesce((SELECT {RUN_ACCOUNT_SQL} FROM events s
-                     WHERE s.command_id = r.body ->> '$.run' AND +s.kind = 'started'), r.venue || ':') AS account
+           -- in the select list: worked out only for the rows a query reads it of (a count reads none)
+           coalesce((SELECT ra.account FROM ra WHERE ra.run = r.body ->> '$.run'), r.venue || ':') AS account
     FROM events r LEFT JOIN events t ON t.command_id = r.command_id AND t.kind IN ({_TERMINAL_SQL})
     WHERE r.kind = 'received';
 DROP VIEW IF EXISTS {"temp." if temp else ""}orders;
 CREATE {temp} VIEW orders AS
-    WITH cancels AS (  -- orders a cancel_order or cancel_open_orders reported canceled, on its account
+    WITH ra AS MATERIALIZED ({_RUN_ACCOUNTS}),
+    cancels AS (  -- orders a cancel_order or cancel_open_orders reported canceled, on its account
         SELECT j.value ->> '$.symbol' AS symbol, j.value ->> '$.orderId' AS order_id,
                j.value ->> '$.status' AS status, x.command_id AS cancel_id,
-               {_account_of("dc.command_id", "dc.venue")} AS account
+               coalesce(ra.account, dc.venue || ':') AS account
         FROM events dc  -- cancels are dispatched: far fewer rows to look at than every `executed`
-        JOIN events x ON x.command_id = dc.command_id AND x.kind IN ({_TERMINAL_SQL}),
+        JOIN events x ON x.command_id = dc.command_id AND x.kind IN ({_TERMINAL_SQL})
+        JOIN events q ON q.command_id = dc.command_id AND +q.kind = 'received'
+        LEFT JOIN ra ON ra.run = q.body ->> '$.run',
              json_each(CASE json_type(x.body, '$.data') WHEN 'array' THEN x.body -> '$.data'
                        ELSE json_array(x.body -> '$.data') END) j
         WHERE dc.kind = 'dispatched' AND dc.tool IN ('cancel_order', 'cancel_open_orders') AND x.kind = 'executed'
@@ -166,14 +165,13 @@ CREATE {temp} VIEW orders AS
                         (SELECT a.body ->> '$.order_id' FROM events a
                          WHERE a.command_id = d.command_id AND +a.kind = 'account_event' LIMIT 1)) AS order_id,
                c.body ->> '$.placed' AS reconciled_placed, r.body ->> '$.session' AS session,
-               r.body ->> '$.run' AS run,
-               coalesce((SELECT {RUN_ACCOUNT_SQL} FROM events s
-                         WHERE s.command_id = r.body ->> '$.run' AND +s.kind = 'started'), d.venue || ':') AS account,
+               r.body ->> '$.run' AS run, coalesce(ra.account, d.venue || ':') AS account,
                {_status_of("n")} AS newest_status
         FROM events d
         JOIN events r ON r.command_id = d.command_id AND +r.kind = 'received'  -- by command id, not kind
         LEFT JOIN events t ON t.command_id = d.command_id AND t.kind IN ({_TERMINAL_SQL})
         LEFT JOIN events c ON c.command_id = d.command_id AND c.kind = 'reconciled'
+        LEFT JOIN ra ON ra.run = r.body ->> '$.run'
         -- the newest fact of the order (events/facts.py): its answer, a lookup, the account stream's
         -- events; by the command id index, a few rows per order (REAL orders quantities, holds none)
         LEFT JOIN events n ON n.seq = (
