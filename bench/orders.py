@@ -5,7 +5,8 @@ process of its own, in the same run:
 - `get_ticker_price`: a read (two durable events, one GET);
 - `test_order`: every check an order meets (its average price and open orders looked up, the
   filters, the guard), sent to the order test endpoint: no `dispatched`, nothing placed;
-- `create_order`: the same, then `dispatched` made durable before the POST, which places it.
+- `create_order`: the same, then `dispatched` made durable before the POST, which places it;
+  and again on a paper account that keeps its state (`paper --state`, as the log's own does).
 MARKET orders of 0.0001 BTC, BUY and SELL in turn, first one at a time (latency) and then K in
 flight (throughput). The paper exchange's order limits are raised so none is throttled; every
 result must be a success.
@@ -70,6 +71,23 @@ async def main() -> None:
                             count = n if in_flight > 1 else n // 4
                             rate, latencies = await drive(caller(session, tool), count, in_flight)
                             runs[(tool, in_flight)] = Run(f"{tool}, {in_flight} in flight", rate, latencies)
+        # The same orders on a paper account that keeps its state (`paper --state`, as the log's own
+        # paper account does): each placement committed to its state before it is answered.
+        async with start_paper(base_env, *limits, "--state", f"{tmp}/kept") as (_url, remote):
+            env = {**base_env, **remote, "MCP_RATE_LIMIT_ENABLED": "false", "MCP_EVENT_LOG": f"{tmp}/kept.sqlite3"}
+            params = StdioServerParameters(
+                command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env=env, cwd=str(ROOT)
+            )
+            with (Path(tmp) / "stderr-kept").open("w") as err:
+                async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
+                    await session.initialize()
+                    await drive(caller(session, "create_order"), 100, 4)  # warm-up
+                    for in_flight in (1, k):
+                        count = n if in_flight > 1 else n // 4
+                        rate, latencies = await drive(caller(session, "create_order"), count, in_flight)
+                        runs[("kept", in_flight)] = Run(
+                            f"create_order, kept account, {in_flight} in flight", rate, latencies
+                        )
     for in_flight in (1, k):
         ticker = runs[("get_ticker_price", in_flight)]
         dry = runs[("test_order", in_flight)]
@@ -79,6 +97,12 @@ async def main() -> None:
         print(
             f"  create_order vs test_order: {order.rate / dry.rate:.2f} of the rate, "
             f"p50 {order.p50 - dry.p50:+.2f} ms, p99 {order.p99 - dry.p99:+.2f} ms"
+        )
+        kept = runs[("kept", in_flight)]
+        print(kept.line(ticker.rate))
+        print(
+            f"  a kept paper account vs one that is not: {kept.rate / order.rate:.2f} of the rate, "
+            f"p50 {kept.p50 - order.p50:+.2f} ms"
         )
 
 
