@@ -130,5 +130,5 @@ def _moved(system: System, url: str) -> None:
     """The log's paper exchange serves elsewhere now (its new holder could not have the old port)."""
     system.client.base_url = url.rstrip("/")
     system.client.futures_base_url = system.client.base_url
-    if system.stream is not None:
-        system.stream.url = ws_api_url(url)
+    if system.stream is not None:  # its next connection goes there
+        system.stream.url = system.stream.shown_url = ws_api_url(url)
