@@ -249,8 +249,10 @@ class SharedPaper:
                 runner, url = await serve_exchange(exchange, self.host, port)
                 break
             except OSError as exc:
+                taken = exc
                 log.info("paper exchange: port %d is taken (%s); another", port, exc)
-        assert runner is not None
+        if runner is None:  # the port asked for (`paper --state --port N`) is taken
+            raise taken
         self._holding = _Holding(exchange, runner, url)
         self.served_limits = asdict(self.limits)
         self._write_holder_file(url)

@@ -147,3 +147,19 @@ async def test_standalone_with_a_state_folder_keeps_its_account_across_restarts(
             await client.close()
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def test_standalone_with_a_state_folder_on_a_taken_port_says_so(tmp_path: Path) -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        proc = await _spawn("--state", str(tmp_path / "state"), "--port", str(taken.getsockname()[1]))
+        assert await asyncio.wait_for(proc.wait(), 30) == 2
+        assert proc.stderr is not None
+        said = (await proc.stderr.read()).decode()
+    finally:
+        taken.close()
+    assert "binance-mcp paper:" in said and "Traceback" not in said
