@@ -280,6 +280,7 @@ class System:
         client.on_weight = self._weight_seen
         client.on_order_count = self._order_count_seen
         self.stopping = False
+        self.say_halts = True  # a halt or resume on the log is said on stderr (not by the run that throws it)
         self.on_call: Callable[[Envelope], None] | None = None  # told of each call it takes (a seam)
         self._weight_queued = False  # a WeightSeen waits in the limiter's mailbox
         self._awaiting: dict[str, Envelope] = {}  # commands waiting for their person's confirmation
@@ -489,6 +490,8 @@ class System:
             self._halt_line(not halted)
 
     def _halt_line(self, halted: bool) -> None:
+        if not self.say_halts:
+            return
         halt = self.ledger.halt
         if halted and halt is not None:
             log.warning("trading is halted on this event log: %s (by %s on %s)", halt.reason, halt.user, halt.host)

@@ -515,9 +515,11 @@ def find_alerts(
         calls.sort(key=lambda c: c.received_us)
         for burst in bursts(calls, t.probe_count, t.probe_window_s * 1_000_000):
             span_s = (burst[-1].received_us - burst[0].received_us) / 1e6
+            refused = Counter(c.kind for c in burst).most_common()
+            what = ", ".join(f"{n} {kind}" for kind, n in refused)  # what was refused, most first
             add(
                 "probing",
-                f"{len(burst)} rejected calls within {span_s:.3g} s from session {session} "
+                f"{len(burst)} rejected calls within {span_s:.3g} s from session {session}: {what} "
                 f"(a burst: {t.probe_count} or more within {t.probe_window_s} s)",
                 burst,
             )

@@ -83,8 +83,18 @@ _encoder = msgspec.json.Encoder()
 def _console() -> Any:
     from rich.console import Console
 
-    # Not a terminal (a pipe, a file): plain text, lines as long as they need to be.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 400)
+    class Plain(Console):
+        """Not a terminal (a pipe, a file): plain text, lines as long as they need to be and no
+        longer (rich pads a table's cells to the column's width)."""
+
+        def print(self, *objects: Any, **options: Any) -> None:
+            with self.capture() as captured:
+                super().print(*objects, **options)
+            sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Plain(highlight=False, width=400)
 
 
 _ID = re.compile(r"(?<![0-9a-zA-Z])((?:mcp)?[0-9a-f]{16})[0-9a-f]{16}(?![0-9a-zA-Z])")
@@ -908,7 +918,8 @@ def _count(text: str) -> int:
 
 def _run(handler: Callable[[LogReader, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        path = Path(args.event_log or os.environ.get("MCP_EVENT_LOG") or default_event_log(os.environ))
+        given = args.event_log or getattr(args, "audit_event_log", None)
+        path = Path(given or os.environ.get("MCP_EVENT_LOG") or default_event_log(os.environ))
         try:
             reader = LogReader(path)
         except NoEventLog as exc:
@@ -958,6 +969,11 @@ def add_parser(sub: Any) -> None:
     )
 
     audit = sub.add_parser("audit", help="read the event log")  # the help names the subcommands, below
+    # Before the subcommand too (`audit --event-log X verify`), under a name of its own: a subcommand's
+    # default would otherwise overwrite it.
+    audit.add_argument(
+        "--event-log", dest="audit_event_log", metavar="PATH", help="the log (also after the subcommand)"
+    )
     subs = audit.add_subparsers(dest="audit_command", required=True)
     verify = subs.add_parser("verify", parents=[common], help="check the hash chain and the invariants")
     verify.add_argument("--against", metavar="SEQ:HASH", help="a head kept from `audit digest`")

@@ -47,11 +47,12 @@ from binance_mcp.events.schema import (
     LogEvent,
     PaperRun,
     Resumed,
+    decode,
     encode,
     is_text,
     text_column,
 )
-from binance_mcp.events.store import EventStore
+from binance_mcp.events.store import EventStore, LogReader, NoEventLog
 from binance_mcp.face.paper import SharedPaper, state_folder
 
 __all__ = ["add_parsers", "append_alone", "cancel_everything", "who"]
@@ -109,6 +110,7 @@ async def _cancel_everything(settings: Settings, event: Halted, shared: SharedPa
     settings = dataclasses.replace(settings, guard=Guard(trading_enabled=True))
     client = client_for(settings)
     system = system_for(settings, client, server_version=__version__, log_security=False)
+    system.say_halts = False  # this run throws the switch: the person at it knows
     # On paper, the exchange the servers use (never one of its own): a re-run of the log replays
     # these cancels on the paper account the orders were placed on, not on a fresh one.
     paper: PaperRun | UnsetType = UNSET
@@ -161,10 +163,34 @@ def _log_of(args: argparse.Namespace, settings: Settings | None) -> Path:
     return Path(args.event_log or os.environ.get("MCP_EVENT_LOG") or default_event_log(os.environ))
 
 
+def last_switch(log: Path) -> tuple[str, Halted | Resumed] | None:
+    """The switch as the log last set it: ("halted" or "resumed", its event); None: never thrown."""
+    try:
+        reader = LogReader(log)
+    except NoEventLog:
+        return None
+    try:
+        row = reader.query(
+            "SELECT kind, body FROM events WHERE kind IN ('halted', 'resumed') ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        reader.close()
+    if row is None:
+        return None
+    event = decode(str(row[0]), str(row[1]))
+    return (str(row[0]), event) if isinstance(event, Halted | Resumed) else None
+
+
 def _halt(args: argparse.Namespace) -> int:
     settings = _settings(args, "halt")
     log = _log_of(args, settings)
     event = Halted(**who(args.reason))
+    before = last_switch(log)
+    if before is not None and before[0] == "halted":
+        was = before[1]
+        print(
+            f"trading was halted already (by {was.user} on {was.host}: {was.reason or 'no reason given'}); halted again"
+        )
     if not args.cancel_open_orders:
         seq = append_alone(log, event, settings.venue if settings else "")
         print(f"halted at seq {seq} of {log}: every server on this log refuses new orders until `binance-mcp resume`")
@@ -191,6 +217,10 @@ def _halt(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     settings = _settings(args, "resume")
     log = _log_of(args, settings)
+    before = last_switch(log)
+    if before is None or before[0] == "resumed":
+        print(f"trading is not halted on {log}: nothing to resume")
+        return 0
     seq = append_alone(log, Resumed(**who(args.reason)), settings.venue if settings else "")
     print(f"resumed at seq {seq} of {log}: orders may be sent again")
     return 0

@@ -148,3 +148,17 @@ def test_every_command_line_shown_works(page: str, line: str, log: Path, tmp_pat
         argv = [*argv, "--get", "/events/orders.json"]  # serve one page and exit
     done = subprocess.run([tool, *argv[1:]], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"{line}: {done.stderr[-500:]}"
+
+
+def test_every_client_configuration_shown_starts_the_server() -> None:
+    """A host started with `"command"` alone runs `binance-mcp` with no subcommand, which exits
+    ("the following arguments are required: command"): each one shown names `serve` in its args."""
+    shown = [
+        line
+        for page in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+        for line in page.read_text().splitlines()
+        if '"command":' in line and "binance-mcp" in line
+    ]
+    assert shown
+    for line in shown:
+        assert re.search(r'"args": \[[^]]*"serve"', line), line

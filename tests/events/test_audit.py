@@ -251,12 +251,16 @@ def test_crosscheck_finds_orders_on_either_side_only() -> None:
 def test_a_burst_is_counted_whole_and_its_evidence_is_bounded() -> None:
     """29 rejected calls within 0.3 s are one burst of 29 (not the first 5); two bursts apart are two;
     the evidence names the first and the last and the span, and at most 20 ids."""
-    fast = [call(400 + i, i * 0.01, outcome="rejected", kind="validation_error") for i in range(29)]
+    fast = [call(400 + i, i * 0.01, outcome="rejected", kind="unknown_symbol") for i in range(25)]
+    fast += [call(425 + i, 0.25 + i * 0.01, outcome="rejected", kind="validation_error") for i in range(4)]
     later = [call(500 + i, 600 + i, outcome="rejected", kind="validation_error") for i in range(6)]
     alerts = find_alerts(fast + later, HISTORY, [], ORDERS_BEFORE)
     assert [(a["pattern"], a["count"]) for a in alerts] == [("probing", 29), ("probing", 6)]
     first = alerts[0]
-    assert first["summary"].startswith("29 rejected calls within 0.28 s from session s1")
+    # what was refused, and how many of each (the reader need not go to `audit list` to learn it)
+    assert first["summary"].startswith(
+        "29 rejected calls within 0.28 s from session s1: 25 unknown_symbol, 4 validation_error"
+    )
     assert (first["first_id"], first["last_id"]) == (fast[0].command_id, fast[-1].command_id)
     assert len(first["command_ids"]) == 20 and abs(first["span_s"] - 0.28) < 1e-6
 

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -398,7 +399,7 @@ def test_list_says_what_it_leaves_out_and_pages(tmp_path: Path, capsys: pytest.C
     assert "10 of 72 commands, after the newest 50 (--offset 60 for older; --limit 0 for all)" in out
     one = tmp_path / "one.sqlite3"
     _log_of_commands(one, 1)
-    assert audit(capsys, "list", "--event-log", str(one))[1].startswith("1 command ")
+    assert audit(capsys, "list", "--event-log", str(one))[1].startswith("1 command\n")
     for bad in ("-1", "x"):
         with pytest.raises(SystemExit) as refused:
             main(["audit", "list", "--event-log", str(log), "--limit", bad])
@@ -467,3 +468,21 @@ def test_the_top_level_help_names_every_subcommand(capsys: pytest.CaptureFixture
     for name in subs.choices:
         assert name in text, name
     assert "replay" in text and "halt" in text and "resume" in text
+
+
+def test_the_log_may_be_named_before_the_subcommand_and_piped_output_has_no_trailing_spaces(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "events.sqlite3"
+    shutil.copyfile(Path(__file__).parents[1] / "events" / "fixtures" / "log-schema2.sqlite3", log)
+    for argv in (["audit", "--event-log", str(log), "verify"], ["audit", "verify", "--event-log", str(log)]):
+        done = subprocess.run([sys.executable, str(ROOT / "server.py"), *argv], capture_output=True, text=True)
+        assert done.returncode == 0 and done.stdout.startswith("ok: "), done.stderr
+    for sub in ("list", "stats", "replay"):
+        piped = subprocess.run(
+            [sys.executable, str(ROOT / "server.py"), "audit", sub, "--event-log", str(log)],
+            capture_output=True,
+            text=True,
+        )
+        assert piped.returncode == 0 and piped.stdout.count("\n") > 3, piped.stderr
+        assert all(line == line.rstrip() for line in piped.stdout.splitlines()), sub  # rich pads cells

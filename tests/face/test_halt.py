@@ -49,3 +49,19 @@ def test_halt_and_resume_on_the_command_line(tmp_path: Path) -> None:
     assert isinstance(halted.event, Halted) and halted.event.reason == "looking into it" and halted.event.pid > 0
     assert halted.command_id != resumed.command_id  # each a run of its own
     assert not list((tmp_path / "events.sqlite3.runs").glob("*.lease"))  # and gone: leases released
+
+
+def test_a_halt_when_halted_says_so_and_a_resume_when_not_halted_does_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "events.sqlite3"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["resume", "--event-log", str(log)]) == 0  # never halted
+        assert main(["halt", "--reason", "first", "--event-log", str(log)]) == 0
+        assert main(["halt", "--reason", "second", "--event-log", str(log)]) == 0
+        assert main(["resume", "--event-log", str(log)]) == 0
+        assert main(["resume", "--event-log", str(log)]) == 0  # resumed already
+    said = out.getvalue().splitlines()
+    assert said[0].startswith("trading is not halted") and "nothing to resume" in said[0]
+    assert said[2].startswith("trading was halted already") and "first" in said[2]
+    assert "nothing to resume" in said[-1]
+    assert [r.kind for r in read_log(log)] == ["halted", "halted", "resumed"]  # no resume of nothing
