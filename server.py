@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -288,7 +289,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except OSError as exc:  # a path below a file, a folder that cannot be written: said, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"binance-mcp {args.command}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a damaged log or paper state
+        print(f"binance-mcp {args.command}: a database cannot be read (damaged?): {exc}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -219,7 +219,8 @@ def _resume(args: argparse.Namespace) -> int:
     log = _log_of(args, settings)
     before = last_switch(log)
     if before is None or before[0] == "resumed":
-        print(f"trading is not halted on {log}: nothing to resume")
+        where = f"on {log}" if log.is_file() else f"(there is no event log at {log})"
+        print(f"trading is not halted {where}: nothing to resume")
         return 0
     seq = append_alone(log, Resumed(**who(args.reason)), settings.venue if settings else "")
     print(f"resumed at seq {seq} of {log}: orders may be sent again")

@@ -58,14 +58,21 @@ async def serve(
         try:  # the log's paper account: held here, or reached where another server holds it (face/paper.py)
             paper = await SharedPaper.join(state_folder(settings.event_log), limits=limits, ed25519=paper_ed25519)
         except (PaperMismatch, OSError, sqlite3.DatabaseError) as exc:
-            print(f"binance-mcp: the log's paper account cannot be used: {exc}", file=sys.stderr)
+            print(f"binance-mcp: the log's paper account cannot be used: {_why(exc)}", file=sys.stderr)
             return 2
         credentials, base_url = paper.credentials(), paper.url
     client = client_for(settings, base_url, credentials)
     stream_url = None
     if settings.account_stream and credentials is not None:
         stream_url = settings.ws_api_url or (ws_api_url(base_url) if settings.venue == "paper" and base_url else None)
-    system = system_for(settings, client, server_version=__version__, account_stream_url=stream_url)
+    try:
+        system = system_for(settings, client, server_version=__version__, account_stream_url=stream_url)
+    except (OSError, sqlite3.DatabaseError) as exc:  # an unwritable folder, a path below a file, a damaged log
+        print(f"binance-mcp: the event log {settings.event_log} cannot be opened: {_why(exc)}", file=sys.stderr)
+        await client.close()
+        if paper is not None:
+            await paper.stop()
+        return 2
     if paper is not None:
         paper.on_moved = lambda url: _moved(system, url)
     try:
@@ -132,3 +139,10 @@ def _moved(system: System, url: str) -> None:
     system.client.futures_base_url = system.client.base_url
     if system.stream is not None:  # its next connection goes there
         system.stream.url = system.stream.shown_url = ws_api_url(url)
+
+
+def _why(exc: BaseException) -> str:
+    """An OS or SQLite error in a line: what went wrong, and where."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__

@@ -19,9 +19,9 @@ the order tools). The token text is never stored, logged or journaled: the log n
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -39,6 +39,7 @@ from binance_mcp.actors.config import default_event_log
 from binance_mcp.events.audit import iso, parse_duration
 from binance_mcp.events.store import LogReader, NoEventLog
 
+log = logging.getLogger("binance_mcp.tokens")
 __all__ = ["SCOPES", "TokenEntry", "TokenFile", "Verifier", "add_parser", "last_used", "tokens_file"]
 
 SCOPES = {"read": ("read",), "trade": ("read", "trade")}
@@ -79,11 +80,15 @@ class TokenFile:
         self.path = path
 
     def entries(self) -> list[TokenEntry]:
+        """The file's tokens. ValueError for a file that is not a token file (damaged, or another)."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return []
-        return msgspec.json.decode(data, type=_File).tokens
+        try:
+            return msgspec.json.decode(data, type=_File).tokens
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"{self.path} is not a token file this server wrote ({exc})") from None
 
     def _write(self, entries: list[TokenEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,8 +146,13 @@ class Verifier:
         except FileNotFoundError:
             seen = (0, 0)
         if seen != self._seen:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 self._entries = self.file.entries() if seen != (0, 0) else []
+            except FileNotFoundError:
+                pass
+            except ValueError as exc:  # a damaged token file: no token is good (fail closed), and said
+                log.error("%s; every request is refused until it is mended (binance-mcp token add)", exc)
+                self._entries = []
             self._seen = seen
         return self._entries
 
@@ -212,7 +222,11 @@ def last_used(log: Path) -> dict[str, int]:
 
 def _list(args: argparse.Namespace) -> int:
     now = time.time_ns() // 1000
-    entries = TokenFile(_path(args)).entries()
+    try:
+        entries = TokenFile(_path(args)).entries()
+    except ValueError as exc:
+        print(f"binance-mcp token list: {exc}", file=sys.stderr)
+        return 2
     if not entries:
         print(f"no tokens in {_path(args)}")
         return 0
@@ -227,7 +241,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    if not TokenFile(_path(args)).revoke(args.name):
+    try:
+        revoked = TokenFile(_path(args)).revoke(args.name)
+    except ValueError as exc:
+        print(f"binance-mcp token revoke: {exc}", file=sys.stderr)
+        return 2
+    if not revoked:
         print(f"binance-mcp token revoke: no active token named {args.name} in {_path(args)}", file=sys.stderr)
         return 2
     print(f"token {args.name} revoked: refused from the next request on, no restart needed")
