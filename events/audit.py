@@ -46,6 +46,7 @@ __all__ = [
     "parse_duration",
     "parse_time",
     "percentile",
+    "quote_of",
     "summary",
     "timeline",
 ]
@@ -266,7 +267,9 @@ def key_args(request: str | None) -> str:
     if not isinstance(received, Received):
         return ""
     args = received.args
-    words = [f"{args[k]}" for k in ("symbol", "asset", "side", "type", "quantity", "quote_quantity") if k in args]
+    words = [_word(args[k]) for k in ("symbol", "asset", "side", "type", "quantity") if k in args]
+    if "quote_quantity" in args:  # an amount of the quote asset: `10 USDT`, never to be read as 10 BTC
+        words.append(f"{args['quote_quantity']} {quote_of(str(args.get('symbol', ''))) or '(quote asset)'}")
     if "price" in args:
         words.append(f"@ {args['price']}")
     if "stop_price" in args:
@@ -276,6 +279,28 @@ def key_args(request: str | None) -> str:
     if "client_order_id" in args:
         words.append(str(args["client_order_id"]))
     return " ".join(words)
+
+
+def _word(value: Any) -> str:
+    """An argument as a word: a choice in the case the order was sent in (`buy` → `BUY`, ASCII only)."""
+    text = str(value)
+    return text.upper() if text.isascii() and text.isalpha() else text
+
+
+# Binance's quote assets, longest first where one ends another (FDUSD before USD…).
+_QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "TUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "JPY", "DAI")
+
+
+def quote_of(symbol: str) -> str | None:
+    """The quote asset of a symbol as a client may spell it (`btc/usdt`, `BTCUSDT`); None when the
+    spelling does not say."""
+    text = symbol.strip()
+    for separator in SYMBOL_SEPARATORS:
+        if separator in text.strip(separator):
+            return normalize_symbol(text.rpartition(separator)[2]) or None
+    name = normalize_symbol(text)
+    found = [q for q in _QUOTE_ASSETS if name.endswith(q) and len(name) > len(q)]
+    return max(found, key=len) if found else None
 
 
 _GIST_KEYS = (

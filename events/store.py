@@ -152,7 +152,8 @@ CREATE {temp} VIEW orders AS
     placed AS (
         SELECT d.command_id, d.ts AS dispatched_us, d.venue, d.body ->> '$.symbol' AS symbol,
                d.body ->> '$.client_order_id' AS client_order_id,
-               r.body ->> '$.args.side' AS side, r.body ->> '$.args.type' AS type,
+               -- as the order was sent (the client may have written `buy`): upper() is ASCII-only
+               upper(trim(r.body ->> '$.args.side')) AS side, upper(trim(r.body ->> '$.args.type')) AS type,
                r.body ->> '$.args.quantity' AS quantity, r.body ->> '$.args.quote_quantity' AS quote_quantity,
                r.body ->> '$.args.price' AS price, d.body ->> '$.notional' AS notional,
                d.body ->> '$.quote_asset' AS quote_asset, t.kind AS outcome,

@@ -122,7 +122,8 @@ def test_a_cancel_is_matched_to_the_order_of_its_own_account(tmp_path: Path) -> 
     for n, (run, uid, status) in enumerate((("1" * 32, "7", "NEW"), ("2" * 32, "8", "FILLED"))):
         events.append(Event(T0 + 10 * n, run, "started", "", "paper", started(record(uid))))
         placed = f"{n + 3}" * 32
-        received = {"args": order, "client": "", "run": run, "session": "", "size": 1}
+        sent = order if n == 0 else {**order, "side": "buy", "type": " limit"}  # as a client may write them
+        received = {"args": sent, "client": "", "run": run, "session": "", "size": 1}
         answer = {"outcome": "executed", "data": {"symbol": "BTCUSDT", "orderId": 1, "status": status}}
         events += [
             Event(T0 + 10 * n + 1, placed, "received", "create_order", "paper", json.dumps(received)),
@@ -144,6 +145,8 @@ def test_a_cancel_is_matched_to_the_order_of_its_own_account(tmp_path: Path) -> 
     reader = LogReader(log)
     try:
         rows = reader.query("SELECT account, order_id, status, canceled_by FROM orders ORDER BY account").fetchall()
+        # the view names side and type as the order was sent (upper case), however the client wrote them
+        assert reader.query("SELECT count(*) FROM orders WHERE side = 'BUY' AND type = 'LIMIT'").fetchone() == (2,)
         assert reader.accounts() == ["paper:7", "paper:8"]
     finally:
         reader.close()

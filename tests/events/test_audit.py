@@ -90,6 +90,12 @@ def test_a_command_line_says_what_it_was_about_and_how_it_ended() -> None:
         {"args": {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "60000"}}
     )
     assert key_args(request) == "BTCUSDT BUY LIMIT 0.001 @ 60000"
+    # an amount of the quote asset names it: 10 USDT, not to be read as 10 BTC; choices as sent
+    spent = {"symbol": "btc/usdt", "side": "buy", "type": "market", "quote_quantity": "10"}
+    assert key_args(json.dumps({"args": spent})) == "btc/usdt BUY MARKET 10 USDT"
+    assert key_args(json.dumps({"args": {**spent, "symbol": "ETHBTC"}})) == "ETHBTC BUY MARKET 10 BTC"
+    assert key_args(json.dumps({"args": {**spent, "symbol": "BTCFDUSD"}})).endswith("10 FDUSD")
+    assert key_args(json.dumps({"args": {**spent, "symbol": "XYZ"}})).endswith("10 (quote asset)")
     assert key_args(json.dumps({"args": {"symbol": "BTCUSDT", "order_id": 7}})) == "BTCUSDT #7"
     assert key_args(None) == "" and key_args(json.dumps({"args": {"_omitted": "x"}})) == ""
     filled = json.dumps(
