@@ -20,7 +20,7 @@ import logging
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
 import msgspec
@@ -30,6 +30,7 @@ from binance_mcp.actors.guard import DailyNotional, Guard, Ledger
 from binance_mcp.actors.limiter import NotSent
 from binance_mcp.actors.messages import Envelope, Finish, OrderFacts, Priced, RateBudget, Settle, Validated
 from binance_mcp.events.commands import (
+    ARGUMENTS,
     CHOICES,
     COMMANDS,
     Command,
@@ -38,6 +39,7 @@ from binance_mcp.events.commands import (
     InvalidArgument,
     OrderSpec,
     decode,
+    nearest_argument,
 )
 from binance_mcp.events.outcomes import (
     CONFIRMATION_UNAVAILABLE,
@@ -254,6 +256,9 @@ class Validator(Actor):
             choices = CHOICES[env.tool].get(field or "")
             if choices is not None:  # say what it may be
                 text += f"; {field} is one of {', '.join(map(str, choices))}"
+            if field is not None and "unknown field" in text:  # the argument it most likely meant
+                meant = nearest_argument(env.tool, field)
+                text += f"; did you mean {meant}?" if meant else f"; {env.tool} takes {', '.join(ARGUMENTS[env.tool])}"
             return Rejected(kind=VALIDATION_ERROR, message=f"invalid arguments for {env.tool}: {text}", field=field)
         problem = command.problem()
         if problem is not None:
@@ -344,7 +349,7 @@ class Validator(Actor):
         if not isinstance(command, OrderSpec):
             facts = OrderFacts(quote_asset=rules.quote_asset, base_asset=rules.base_asset)
             return Validated(envelope=env, command=command, facts=facts)
-        static = self._order_problem(rules, command) if self.exchange_rules else None
+        static = self._order_problem(rules, command, env.args) if self.exchange_rules else None
         if static is not None:
             return static
         if self.market_facts is None:  # no way to value it: refuse rather than trade blind
@@ -352,8 +357,9 @@ class Validator(Actor):
         return Priced(envelope=env, command=command, ref_price=Decimal(0), open_orders=0, open_algo_orders=0)
 
     @staticmethod
-    def _order_problem(rules: SymbolRules, order: OrderSpec) -> Rejected | None:
-        """Status, order type and parameters, precision: what Binance refuses before any filter."""
+    def _order_problem(rules: SymbolRules, order: OrderSpec, raw: dict[str, Any] | None = None) -> Rejected | None:
+        """Status, order type and parameters, precision: what Binance refuses before any filter
+        (`raw`: the arguments as they came, to say how an amount was sent)."""
         if rules.status != "TRADING":
             return Rejected(
                 kind=ORDER_REJECTED,
@@ -391,11 +397,18 @@ class Validator(Actor):
             ("stop_price", order.stop_price, rules.quote_precision, rules.quote_asset),
         ):
             if value is not None and decimal_places(value) > places:
+                step = Decimal(1).scaleb(-places)
+                down, up = value.quantize(step, ROUND_DOWN), value.quantize(step, ROUND_UP)
+                nearest = " or ".join(plain(v) for v in dict.fromkeys((down, up)) if v > 0)
+                sent = (raw or {}).get(name)
+                as_number = isinstance(sent, int | float) and not isinstance(sent, bool)
                 return Rejected(
                     kind=VALIDATION_ERROR,
                     message=f"{name} {plain(value)} has too many decimal places: {asset} allows {places} "
-                    f"(Binance -1111). Send amounts as strings to keep them exact.",
+                    f"(Binance -1111); the nearest that pass: {nearest}"
+                    + (". Send amounts as strings to keep them exact." if as_number else ""),
                     field=name,
+                    suggestions=tuple(plain(v) for v in dict.fromkeys((down, up)) if v > 0),
                 )
         return None
 

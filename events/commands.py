@@ -25,6 +25,7 @@ around, and any exponent: none of that reaches an order.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 import re
@@ -40,9 +41,11 @@ from binance_mcp.events.schema import is_text
 from binance_mcp.exchange.rules import NEEDS_TIME_IN_FORCE, decimal_places, plain
 
 __all__ = [
+    "ARGUMENTS",
     "CASELESS",
     "CHOICES",
     "COMMANDS",
+    "ID_FIELDS",
     "KLINE_INTERVALS",
     "CancelOpenOrders",
     "CancelOrder",
@@ -82,6 +85,7 @@ __all__ = [
     "client_order_id",
     "decode",
     "input_schema",
+    "nearest_argument",
 ]
 
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
@@ -945,15 +949,73 @@ def _not_text(args: dict[str, Any]) -> str | None:
     return "arguments"
 
 
+def _id_fields(cls: type[Command]) -> tuple[str, ...]:
+    """The fields that hold one of Binance's numeric ids (an order id)."""
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+
+    def numeric_id(kind: msgspec.inspect.Type) -> bool:
+        if isinstance(kind, msgspec.inspect.Metadata):
+            return numeric_id(kind.type)
+        if isinstance(kind, msgspec.inspect.UnionType):
+            return any(numeric_id(t) for t in kind.types)
+        return isinstance(kind, msgspec.inspect.IntType) and kind.ge == 0 and kind.le == 2**63 - 1
+
+    return tuple(f.encode_name for f in info.fields if numeric_id(f.type))
+
+
+ID_FIELDS = {name: _id_fields(cls) for name, cls in COMMANDS.items()}
+ARGUMENTS = {name: tuple(f for f in cls.__struct_fields__) for name, cls in COMMANDS.items()}
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_ASCII_BLANKS = " \t"
+# What models write for an argument, in Binance's names or plain words, and the argument it means.
+_SYNONYMS = {
+    "quoteorderqty": "quote_quantity",
+    "quoteqty": "quote_quantity",
+    "amount": "quantity",
+    "qty": "quantity",
+    "size": "quantity",
+    "origclientorderid": "client_order_id",
+    "newclientorderid": "client_order_id",
+    "timeinforce": "time_in_force",
+    "tif": "time_in_force",
+    "stopprice": "stop_price",
+    "pair": "symbol",
+    "ticker": "symbol",
+}
+
+
+def nearest_argument(tool: str, name: str) -> str | None:
+    """The argument of `tool` that an unknown `name` most likely meant (`quoteOrderQty` →
+    `quote_quantity`, `orderId` → `order_id`), or None."""
+    known = ARGUMENTS.get(tool, ())
+    squashed = name.replace("_", "").replace("-", "").lower()
+    by_squash = {k.replace("_", ""): k for k in known}
+    if squashed in by_squash:
+        return by_squash[squashed]
+    if _SYNONYMS.get(squashed) in known:
+        return _SYNONYMS[squashed]
+    close = difflib.get_close_matches(squashed, list(by_squash), n=1, cutoff=0.75)
+    return by_squash[close[0]] if close else None
+
+
 def decode(tool: str, args: dict[str, Any]) -> Command:
     """Typed command from raw arguments: `InvalidArgument` for an amount off its grammar (checked
     first, before any arithmetic), `msgspec.ValidationError` when the arguments do not fit. A
-    choice of upper-case words is taken in any ASCII case (`side: "buy"`)."""
+    choice of upper-case words is taken in any ASCII case (`side: "buy"`), an id in ASCII digits
+    as a string (`order_id: "12"`), an amount with ASCII spaces or tabs around it."""
     where = _not_text(args)
     if where is not None:
         raise InvalidArgument(where, f"{where}: a string is not Unicode text (it has a lone surrogate)")
+    for name in ID_FIELDS[tool]:  # Binance's ids are whole numbers; models often send them as strings
+        value = args.get(name)
+        if isinstance(value, str) and _DIGITS.fullmatch(value) and int(value) <= 2**63 - 1:
+            args = {**args, name: int(value)}
     for name in AMOUNT_FIELDS[tool]:
         value = args.get(name)
+        if isinstance(value, str) and value != value.strip(_ASCII_BLANKS):  # forgiven, as in a symbol
+            value = value.strip(_ASCII_BLANKS)
+            args = {**args, name: value}
         problem = None if value is None else amount_problem(value)
         if problem is not None:
             raise InvalidArgument(name, f"{name} {echo(value)} {problem}")

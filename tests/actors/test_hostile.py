@@ -96,7 +96,8 @@ async def test_look_alike_symbols_are_refused_and_nothing_is_sent(tmp_path: Path
         ("price", "１５００"),
         ("quantity", "0.00_02"),
         ("price", "1_500"),
-        ("price", " 30000"),
+        ("price", "30000\u00a0"),  # a no-break space: not an ASCII blank
+        ("quantity", "0.001\u3000"),  # an ideographic space
     ],
 )
 async def test_amounts_in_other_digits_or_with_underscores_are_refused(tmp_path: Path, field: str, amount: str) -> None:
@@ -104,6 +105,19 @@ async def test_amounts_in_other_digits_or_with_underscores_are_refused(tmp_path:
         outcome = refused(await h.call("create_order", **{**ORDER, field: amount}), field)
         assert "ASCII digits" in outcome.message
         assert orders_sent(h) == 0
+
+
+async def test_ascii_spaces_around_an_amount_and_an_id_in_digits_are_forgiven(tmp_path: Path) -> None:
+    """As a symbol's spaces are: `quantity: "0.001 "` is 0.001; `order_id: "7"` is order 7."""
+    async with build(tmp_path, guard=Guard(trading_enabled=True)) as h:
+        spaced = {**ORDER, "quantity": "0.001 ", "price": "\t30000"}
+        assert isinstance(await h.call("test_order", **spaced), Executed)
+        placed = await h.call("create_order", **{**ORDER, "type": "MARKET", "price": None, "quantity": " 0.001"})
+        assert isinstance(placed, Executed)
+        found = await h.call("get_order", symbol="BTCUSDT", order_id=str(placed.data["orderId"]))
+        assert isinstance(found, Executed) and found.data["orderId"] == placed.data["orderId"]
+        refused(await h.call("get_order", symbol="BTCUSDT", order_id="7x"), "order_id")  # digits only
+        refused(await h.call("get_order", symbol="BTCUSDT", order_id="９"), "order_id")  # ASCII digits only
 
 
 async def test_a_listed_symbol_with_letters_of_a_caseless_script_is_taken_exactly(tmp_path: Path) -> None:
@@ -193,3 +207,23 @@ async def test_every_code_point_class_in_arguments_is_on_record_and_the_log_veri
             assert event.escaped is True and "\\ud" in event.args["symbol"]
         else:
             assert event.args == {"symbol": text, text: text}  # exactly as it came
+
+
+async def test_refusals_lead_to_an_argument_and_a_value_that_pass(tmp_path: Path) -> None:
+    async with build(tmp_path, guard=Guard(trading_enabled=True)) as h:
+        market = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET"}
+        wrong = refused(await h.call("create_order", **market, quoteOrderQty="10"), "quoteOrderQty")
+        assert wrong.message.endswith("did you mean quote_quantity?")
+        wrong = refused(await h.call("create_order", **market, amount="0.001"), "amount")
+        assert wrong.message.endswith("did you mean quantity?")
+        wrong = refused(await h.call("cancel_order", symbol="BTCUSDT", orderId=3), "orderId")
+        assert wrong.message.endswith("did you mean order_id?")
+        wrong = refused(await h.call("get_ticker", symbol="BTCUSDT", zzz=1), "zzz")
+        assert "get_ticker takes symbol" in wrong.message  # nothing near: what it takes
+        # Too many decimal places: the nearest values that pass; "as strings" only for a JSON number.
+        text = refused(await h.call("create_order", **market, quantity="0.0012345678"), "quantity")
+        assert text.suggestions == ("0.00123456", "0.00123457") and "0.00123456 or 0.00123457" in text.message
+        assert "as strings" not in text.message
+        number = refused(await h.call("create_order", **market, quantity=0.0012345678), "quantity")
+        assert "Send amounts as strings" in number.message
+        assert orders_sent(h) == 0
