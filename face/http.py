@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import logging
 import signal
 import socket
@@ -37,9 +38,9 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 
 from binance_mcp.events.schema import text_column
-from binance_mcp.face.tokens import Verifier
+from binance_mcp.face.tokens import TokenFile, Verifier
 
-__all__ = ["AuthFailures", "HttpOptions", "refusal", "serve_http"]
+__all__ = ["AuthFailures", "HttpOptions", "TokenGate", "no_token_problem", "refusal", "serve_http"]
 
 log = logging.getLogger("binance_mcp.http")
 MAX_BODY = 1024 * 1024  # a request body past this gets 413
@@ -185,13 +186,85 @@ class AuthFailures:
         await self.record(details)
 
 
+class TokenGate:
+    """An ASGI wrapper in front of the SDK's app: a request without a usable token is answered here,
+    401 with a body that says what is wrong (no token, not a Bearer token, unknown, revoked,
+    expired; never which tokens exist) and `WWW-Authenticate: Bearer` without `resource_metadata`.
+    These tokens come from `binance-mcp token add`, not from an authorization server, so none is
+    advertised: the OAuth discovery documents are 404 (a client that found one would start an
+    OAuth flow that cannot succeed). A request with a usable token goes on to the SDK's app."""
+
+    def __init__(self, app: Any, verifier: Verifier):
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method") == "OPTIONS":  # a CORS preflight has no token
+            await self.app(scope, receive, send)
+            return
+        if str(scope.get("path", "")).startswith("/.well-known/oauth"):
+            await _answer(send, 404, {"error": "not_found", "error_description": "no authorization server here"})
+            return
+        headers = dict(scope.get("headers") or [])
+        credential = headers.get(b"authorization", b"").decode("latin-1").strip()
+        scheme, _, token = credential.partition(" ")
+        why = self._refusal(credential, scheme, token.strip())
+        if why is None:
+            await self.app(scope, receive, send)
+            return
+        challenge = 'Bearer realm="binance-mcp"' + (
+            f', error="invalid_token", error_description="{why}"' if credential else ""
+        )
+        await _answer(send, 401, {"error": "invalid_token", "error_description": why}, challenge)
+
+    def _refusal(self, credential: str, scheme: str, token: str) -> str | None:
+        if not credential:
+            return "no token: send Authorization: Bearer <token> (binance-mcp token add NAME makes one)"
+        if scheme.lower() != "bearer" or not token:
+            return "not a Bearer token: send Authorization: Bearer <token>"
+        entry = self.verifier.known(token)
+        if entry is None:
+            return "unknown token"
+        if entry.revoked_us is not None:
+            return "this token was revoked"
+        if not entry.usable(self.verifier.clock_us()):
+            return "this token has expired"
+        return None
+
+
+async def _answer(send: Any, status: int, body: dict[str, str], challenge: str | None = None) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    if challenge is not None:
+        headers.append((b"www-authenticate", challenge.encode("latin-1", "replace")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def no_token_problem(options: HttpOptions) -> str | None:
+    """Why `serve --http` must not start for want of a token (every request would be refused), or None."""
+    try:
+        entries = TokenFile(options.tokens).entries()
+    except ValueError as exc:
+        return str(exc)
+    now = time.time_ns() // 1000
+    if not any(e.usable(now) for e in entries):
+        return (
+            f"no usable token in {options.tokens}: every request would be refused. Make one first: "
+            "binance-mcp token add NAME --scope read (or trade)"
+        )
+    return None
+
+
 async def serve_http(
     server: Server[Any],
     options: HttpOptions,
     on_auth_failure: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    fatal: asyncio.Event | None = None,
 ) -> tuple[int, str]:
-    """Serve `server` over Streamable HTTP until SIGTERM or SIGINT; (exit code, why it stopped).
-    `on_auth_failure` is told of each refused credential (AuthFailures)."""
+    """Serve `server` over Streamable HTTP until SIGTERM or SIGINT, or until `fatal` is set (a
+    stage gave up: stopped as stdio stops); (exit code, why it stopped). `on_auth_failure` is told
+    of each refused credential (AuthFailures)."""
     sock = _bind(options.host, options.port)
     port = sock.getsockname()[1]
     shown_host = f"[{options.host}]" if ":" in options.host else options.host
@@ -212,6 +285,7 @@ async def serve_http(
         session_idle_timeout=SESSION_IDLE_S,
         host=options.host,
     )
+    app = TokenGate(app, verifier)  # type: ignore[assignment]
     if on_auth_failure is not None:
         app = AuthFailures(app, verifier, on_auth_failure)  # type: ignore[assignment]
     config = uvicorn.Config(
@@ -235,6 +309,7 @@ async def serve_http(
         loop.add_signal_handler(sig, on_signal, sig.name)
     serving = asyncio.create_task(web.serve(sockets=[sock]))
     listening = asyncio.create_task(web.listening.wait())
+    gave_up = asyncio.create_task((fatal or asyncio.Event()).wait())
     try:
         await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
         listening.cancel()
@@ -242,11 +317,17 @@ async def serve_http(
             print(f"MCP_HTTP_URL={url}", flush=True)
             if options.insecure_no_tls and not _loopback(options.host):
                 print(f"binance-mcp: WARNING: plain HTTP on {options.host}: TLS must be done in front", file=sys.stderr)
-        await serving
+        await asyncio.wait({serving, gave_up}, return_when=asyncio.FIRST_COMPLETED)
+        if gave_up.done():  # the server cannot serve any more: stop, as stdio does
+            web.should_exit = True
+            await serving
     finally:
+        gave_up.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         sock.close()
+    if gave_up.done() and not gave_up.cancelled() and not signals:
+        return 1, "fatal error"
     if signals:
         print(f"binance-mcp: {signals[0]}: stopping", file=sys.stderr, flush=True)
         return 0, signals[0]

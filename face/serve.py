@@ -27,7 +27,7 @@ from binance_mcp.actors.system import System, client_for, system_for
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.schema import AboutRun, PaperRun
 from binance_mcp.exchange.paper import LimitConfig, ws_api_url
-from binance_mcp.face.http import HttpOptions, refusal, serve_http
+from binance_mcp.face.http import HttpOptions, no_token_problem, refusal, serve_http
 from binance_mcp.face.mcp import mcp_server
 from binance_mcp.face.paper import PaperMismatch, SharedPaper, state_folder
 from binance_mcp.face.stdio import serve_stdio
@@ -44,7 +44,7 @@ async def serve(
 ) -> int:
     """One run of `serve` (over stdio, or over Streamable HTTP with `http`); its exit code (0
     stopped cleanly, 1 the supervisor gave up, 2 refused to start)."""
-    if http is not None and (why := refusal(http)) is not None:
+    if http is not None and (why := refusal(http) or no_token_problem(http)) is not None:
         print(f"binance-mcp: refusing to serve HTTP: {why}", file=sys.stderr)
         return 2
     paper = None
@@ -123,7 +123,9 @@ async def serve(
             async def auth_failed(details: dict[str, Any]) -> None:
                 await system.security_event("authentication_failed", new_command_id(), "", **details)
 
-            code, reason = await serve_http(server, http, auth_failed)
+            code, reason = await serve_http(server, http, auth_failed, system.supervisor.fatal)
+            if code == 1:
+                print(f"binance-mcp: stopping: {system.supervisor.fatal_error}", file=sys.stderr)
         else:
             code, reason = await serve_stdio(server, system)
     finally:

@@ -23,6 +23,7 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from binance_mcp.exchange.paper import start_paper_exchange
+from binance_mcp.face.http import HttpOptions, serve_http
 from binance_mcp.face.tokens import TokenFile, last_used
 
 from ..logs import read_log
@@ -71,14 +72,21 @@ async def test_tokens_scopes_checks_and_a_clean_stop_over_http(tmp_path: Path) -
     env = serve_env(running, log, MCP_HTTP_TOKENS_FILE=str(tokens), MCP_MAX_REQUESTS_PER_MINUTE="10000")
     proc, url = await start_http(env)
     try:
-        for presented in (
-            {},
-            {"Authorization": "Bearer bmcp_wrong"},
-            {"Authorization": f"Basic {reader}"},
-            {"Authorization": f"Bearer {expired}"},
+        for presented, why in (
+            ({}, "no token"),
+            ({"Authorization": "Bearer bmcp_wrong"}, "unknown token"),
+            ({"Authorization": f"Basic {reader}"}, "not a Bearer token"),
+            ({"Authorization": f"Bearer {expired}"}, "this token has expired"),
         ):
             refused = await post(url, INIT, **presented)
             assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+            # what is wrong, in the body; no authorization server advertised (there is none)
+            assert refused.json()["error_description"].startswith(why) and "old" not in refused.text
+            assert "resource_metadata" not in refused.headers["www-authenticate"]
+        async with httpx2.AsyncClient(timeout=30) as http:
+            base = url.rpartition("/mcp")[0]
+            for document in ("oauth-protected-resource/mcp", "oauth-authorization-server"):
+                assert (await http.get(f"{base}/.well-known/{document}")).status_code == 404
         async with connected(url, reader, "legacy") as client:
             price = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
             assert price.structured_content is not None and price.structured_content["success"] is True
@@ -98,7 +106,8 @@ async def test_tokens_scopes_checks_and_a_clean_stop_over_http(tmp_path: Path) -
         assert big.status_code == 413
         assert len(read_log(log)) == before  # none of those reached the pipeline
         assert TokenFile(tokens).revoke("laptop")
-        assert (await post(url, INIT, Authorization=f"Bearer {reader}")).status_code == 401  # no restart
+        revoked = await post(url, INIT, Authorization=f"Bearer {reader}")
+        assert revoked.status_code == 401 and revoked.json()["error_description"] == "this token was revoked"
         for _ in range(5):  # a burst of bad credentials
             assert (await post(url, INIT, Authorization="Bearer bmcp_guess")).status_code == 401
         async with connected(url, trader, "legacy") as client:  # and the server goes on
@@ -260,3 +269,33 @@ async def test_tls_when_given_a_certificate(tmp_path: Path) -> None:
         await asyncio.wait_for(proc.wait(), 30)
         await running.stop()
     assert proc.returncode == 0
+
+
+async def test_serve_http_without_a_usable_token_refuses_to_start_and_says_how_to_make_one(tmp_path: Path) -> None:
+    running = await start_paper_exchange()
+    tokens = tmp_path / "tokens.json"
+    try:
+        for made in ("none", "revoked"):
+            if made == "revoked":
+                TokenFile(tokens).add("gone", "read", None)
+                TokenFile(tokens).revoke("gone")
+            env = serve_env(running, tmp_path / "events.sqlite3", MCP_HTTP_TOKENS_FILE=str(tokens))
+            proc = await spawn(env, sys.executable, str(ROOT / "server.py"), "serve", "--http", "--port", "0")
+            assert await asyncio.wait_for(proc.wait(), 30) == 2
+            assert proc.stderr is not None
+            said = (await proc.stderr.read()).decode()
+            assert "no usable token" in said and "binance-mcp token add" in said, said
+    finally:
+        await running.stop()
+
+
+async def test_a_fatal_error_stops_serving_http_as_it_stops_stdio(tmp_path: Path) -> None:
+    from mcp.server.lowlevel import Server
+
+    tokens = tmp_path / "tokens.json"
+    TokenFile(tokens).add("someone", "read", None)
+    fatal = asyncio.Event()
+    fatal.set()  # a stage gave up
+    options = HttpOptions(port=0, tokens=tokens)
+    code, why = await asyncio.wait_for(serve_http(Server("x"), options, None, fatal), 30)
+    assert (code, why) == (1, "fatal error")
