@@ -702,6 +702,7 @@ class System:
             size=envelope.raw_size,
             run=self.run_id,
             session=envelope.session,
+            scopes=sorted(envelope.scopes) if envelope.scopes is not None else UNSET,
         )
         command = COMMANDS.get(envelope.tool)
         wait = command is None or command.changes_state or self._active > 1

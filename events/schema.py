@@ -134,6 +134,7 @@ class Received(LogEvent, frozen=True):
     run: str | UnsetType = UNSET
     session: str | UnsetType = UNSET
     escaped: bool | UnsetType = UNSET  # a lone surrogate was written as text (actors/journal.py)
+    scopes: list[str] | UnsetType = UNSET  # over HTTP: what the caller's token allowed (absent: everything)
 
 
 class ConfirmationRequested(LogEvent, frozen=True):

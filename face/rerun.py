@@ -5,6 +5,9 @@ System (the same validator, guard, limiter and executor) against a fresh embedde
 into a new event log; each outcome is compared with the original (events/replay.py
 `outcome_signature`). Never a live or testnet venue: the exchange is always a new paper one.
 
+- What applied then applies again: the caller's token scope (its `received` says it), and the halt
+  switch (each `halted` and `resumed` is written to the re-run's log before the first command
+  received after it).
 - Settings: each original run's own, as its `started` recorded them (guard, call budget, input
   validation, recvWindow), with `--set NAME=VALUE` (MCP_* only) on top: "would today's guard have
   stopped it?". A new run in the log is a new run in the re-run (a restart, as it was then).
@@ -26,7 +29,7 @@ into a new event log; each outcome is compared with the original (events/replay.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from decimal import Decimal
 from itertools import groupby
@@ -39,9 +42,20 @@ from binance_mcp import __version__
 from binance_mcp.actors.config import ConfigError, Settings
 from binance_mcp.actors.system import System, client_for, new_envelope, system_for
 from binance_mcp.events.commands import COMMANDS, client_order_id
-from binance_mcp.events.outcomes import Executed, Outcome, kind_of
+from binance_mcp.events.ids import new_command_id
+from binance_mcp.events.outcomes import FORBIDDEN, Executed, Outcome, Rejected, kind_of
 from binance_mcp.events.replay import Move, RecordedMarket, account_balances, difference, outcome_signature
-from binance_mcp.events.schema import AboutRun, Dispatched, PaperRun, Received, Reconciled, Started, decode
+from binance_mcp.events.schema import (
+    AboutRun,
+    Dispatched,
+    Halted,
+    PaperRun,
+    Received,
+    Reconciled,
+    Resumed,
+    Started,
+    decode,
+)
 from binance_mcp.events.store import LogReader
 from binance_mcp.exchange.paper import LimitConfig, MarketConfig, RunningPaperExchange, start_paper_exchange
 from binance_mcp.exchange.rules import normalize_symbol
@@ -207,6 +221,16 @@ def _args(row: _Row) -> dict[str, Any] | None:
     return args if isinstance(args, dict) and "_omitted" not in args else None
 
 
+def _scopes(row: _Row) -> frozenset[str] | None:
+    """What the caller's token allowed, as the record says: its `received` (over HTTP), or, in a
+    log from before that was recorded, a `forbidden` refusal (the token could only read)."""
+    if row.request is not None and isinstance(row.request.scopes, list):
+        return frozenset(row.request.scopes)
+    if isinstance(row.result, Rejected) and row.result.kind == FORBIDDEN:
+        return frozenset({"read"})
+    return None
+
+
 def _recorded_moves(rows: list[_Row]) -> dict[str, list[Move]]:
     """The market moves to make before each replayable command (by command id), in one pass."""
     market, moves = RecordedMarket(), {}
@@ -256,6 +280,14 @@ async def rerun(
         if isinstance(started, Started):  # an unreadable one: the run is re-run with the defaults
             runs[str(run)] = started
     replay = _Rerun(reader.path, until_us, sets, out, rows, runs)
+    # The halt switch as it was thrown, in its order: each halt and resume is applied again before
+    # the first command received after it.
+    for ts, kind, body in reader.query(
+        "SELECT ts, kind, body FROM events WHERE kind IN ('halted', 'resumed') ORDER BY seq"
+    ):
+        switch = decode(str(kind), str(body))
+        if isinstance(switch, Halted | Resumed) and (until_us is None or int(ts) <= until_us):
+            replay.switches.append((int(ts), switch))
     try:
         for run, in_run in groupby(rows, key=lambda r: r.run):
             await replay.run(run, list(in_run))
@@ -296,6 +328,7 @@ class _Rerun:
         self.runs_replayed = 0
         self.market_moves = 0
         self.identities = Identities()  # the original's orders and the re-run's, one for one
+        self.switches: deque[tuple[int, Halted | Resumed]] = deque()  # halts and resumes not applied yet
 
     async def run(self, run: str, rows: list[_Row]) -> None:
         """One run of the original: its settings (with --set on top), a System of its own."""
@@ -337,10 +370,14 @@ class _Rerun:
             self.not_replayable.append({"command_id": row.command_id, "tool": row.tool, "why": why})
             return
         self.clock.to(row.received_us // 1000)
+        while self.switches and self.switches[0][0] <= row.received_us:
+            _, switch = self.switches.popleft()
+            await system.journal.record(new_command_id(), "", switch)  # on the re-run's log, as it was
+            system.catch_up()
         for move in self.moves[row.command_id]:
             self.market_moves += paper.exchange.move_market(move.symbol, move.price, move.at)
             self.known[move.symbol] = move.price
-        envelope = new_envelope(row.tool, self.identities.mapped(args), len(_encoder.encode(args)))
+        envelope = new_envelope(row.tool, self.identities.mapped(args), len(_encoder.encode(args)), scopes=_scopes(row))
         answer = await system.ask(envelope)
         assert isinstance(answer, Outcome)  # confirmations are off in a re-run
         if row.tool == "create_order":

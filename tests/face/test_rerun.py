@@ -190,3 +190,30 @@ async def test_an_unchanged_re_run_finds_the_same_orders_by_client_id_and_by_ord
     rows = [r for r in read_log(tmp_path / "again.sqlite3") if r.kind == "received" and r.tool == "cancel_order"]
     sent = [r.event.args.get("client_order_id") for r in rows if isinstance(r.event, Received)]
     assert sent[0] != client_id and sent[0].startswith("mcp")  # the re-run's own order, not the original's
+
+
+async def test_a_re_run_applies_what_applied_then_a_tokens_scope_and_the_halt_switch(tmp_path: Path) -> None:
+    """A create_order refused `forbidden` (a read token) and one refused `trading_halted` re-run as
+    refused, not FILLED: the scope is in its `received`, the halt and resume are applied in order."""
+    from binance_mcp.events.schema import Halted, Resumed
+    from binance_mcp.face.halt import append_alone, who
+
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+    async with build(tmp_path) as h:
+        read_only = await h.system.ask(new_envelope("create_order", order, 80, scopes=frozenset({"read"})))
+        assert getattr(read_only, "kind", None) == "forbidden"
+        append_alone(h.log, Halted(**who("drill")), "paper")
+        h.system.catch_up()
+        halted = await h.call("create_order", **order)
+        assert getattr(halted, "kind", None) == "trading_halted"
+        append_alone(h.log, Resumed(**who("over")), "paper")
+        h.system.catch_up()
+        assert isinstance(await h.call("create_order", **order), Executed)
+    out_log = tmp_path / "rerun.sqlite3"
+    code, out = await asyncio.to_thread(
+        _run, ["audit", "replay", "--execute", "--json", "--event-log", str(h.log), "--out", str(out_log)]
+    )
+    report = json.loads(out)
+    assert code == 0 and report["different"] == 0 and report["replayed"] == 3, report["differences"]
+    kinds = [r.kind for r in read_log(out_log) if r.kind in ("halted", "resumed")]
+    assert kinds == ["halted", "resumed"]  # on the re-run's own record, as they were
