@@ -162,3 +162,25 @@ def test_every_client_configuration_shown_starts_the_server() -> None:
     assert shown
     for line in shown:
         assert re.search(r'"args": \[[^]]*"serve"', line), line
+
+
+def test_every_npx_command_shown_pins_its_version() -> None:
+    """Unpinned, `npx @modelcontextprotocol/inspector` on Node 20 resolves 0.15.0, which refuses a URL."""
+    shown = [line for _, line in commands_of_any_kind() if line.startswith("npx ")]
+    assert shown
+    for line in shown:
+        package = line.split()[1]
+        assert re.fullmatch(r"@?[\w./-]+@\d+\.\d+\.\d+", package), line
+
+
+def commands_of_any_kind() -> list[tuple[str, str]]:
+    """Every line of a code block in README.md and docs/, with its page."""
+    found = []
+    for page in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))):
+        inside = False
+        for line in page.read_text().splitlines():
+            if line.startswith("```"):
+                inside = not inside
+            elif inside:
+                found.append((page.name, line.strip()))
+    return found
