@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from binance_mcp.actors.guard import Guard, parse_caps
+from binance_mcp.events.budget import DEFAULT_BUDGET
 from binance_mcp.exchange.client import Credentials
 from binance_mcp.exchange.rules import normalize_symbol, symbol_problem
 from binance_mcp.exchange.signing import KeyProblem, load_ed25519_private_key
@@ -129,6 +130,14 @@ def _guard(env: Mapping[str, str], venue: str) -> Guard:
     )
 
 
+def _budget(env: Mapping[str, str]) -> int:
+    """MCP_RESULT_BUDGET: 0 (no budget), or at least 2,000 characters (less could not hold one row)."""
+    value = _whole(env, "MCP_RESULT_BUDGET", DEFAULT_BUDGET, 0, 10**9)
+    if 0 < value < 2000:
+        raise ConfigError("MCP_RESULT_BUDGET must be 0 (no budget) or at least 2000")
+    return value
+
+
 def _credential(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
     if value is None or value == "":
@@ -201,6 +210,7 @@ class Settings:
     run_check_s: int = 30
     account_stream: bool = False  # MCP_ACCOUNT_STREAM: hold the user data stream (true by default with a key)
     ws_api_url: str | None = None  # the WebSocket API; None on paper: the embedded exchange's is known at start
+    result_budget: int = DEFAULT_BUDGET  # MCP_RESULT_BUDGET: characters of JSON an answer's data may take (0: any)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -256,4 +266,5 @@ class Settings:
             run_check_s=_whole(env, "MCP_RUN_CHECK_S", 30, 1, 30),
             account_stream=_flag(env, "MCP_ACCOUNT_STREAM", True),
             ws_api_url=_ws_url(env, venue),
+            result_budget=_budget(env),
         )

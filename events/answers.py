@@ -3,7 +3,8 @@ MCP `outputSchema` of a tool is generated from these (face/mcp.py), so a host ca
 and show it, and the model knows the shape before it calls.
 
 Every result is one of two objects:
-- `{"success": true, "data": …, "timestamp": ms, "command_id": …}`, `data` as the tool's type says;
+- `{"success": true, "data": …, "timestamp": ms, "command_id": …}`, `data` as the tool's type says,
+  and `truncated` (`{field, kept, left_out, how}`) when a list of it was cut to the result budget;
 - `{"success": false, "error": {"type", "message", "code"?, "field"?, "suggestions"?,
   "retry_after_ms"?, "hint"?, "timestamp", "command_id"}}`.
 
@@ -49,6 +50,9 @@ class Success(msgspec.Struct, Generic[T], kw_only=True):
     data: T
     timestamp: int
     command_id: str
+    # `truncated` (events/budget.py), beside `data` when a list of it was cut to the result budget, is
+    # not declared here: in each of the 28 schemas it weighed 12 KB of tools/list; the schemas allow it
+    # (no additionalProperties: false) and the server's instructions say what it is.
 
 
 # -- the data of each tool ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from binance_mcp.actors.messages import NeedsConfirmation
 from binance_mcp.actors.system import System, new_envelope
 from binance_mcp.actors.validator import MAX_ARGS_BYTES, UNSUPPORTED
 from binance_mcp.events.answers import output_schema
+from binance_mcp.events.budget import DEFAULT_BUDGET, fit
 from binance_mcp.events.commands import COMMANDS, Command, input_schema
 from binance_mcp.events.outcomes import Executed, Outcome, echo
 from binance_mcp.face import confirm
@@ -52,6 +53,8 @@ INSTRUCTIONS = """\
 binance-mcp: Binance Spot market data, the account, and trading, with every call recorded.
 - Amounts (quantity, price, stop_price, quote_quantity) are decimal strings such as "0.001": exact.
 - Every result is {"success": true, "data": ...} or {"success": false, "error": {"type", "message", ...}}.
+  A long list is cut to fit: then "truncated": {"field", "kept", "left_out", "how"} says how many
+  were left out and how to ask for the rest (the newest rows of a history are the ones kept).
   error.type says what to do: validation_error and filter_failure name the field and a value that
   passes; guard_limit, trading_disabled, symbol_not_allowed and trading_halted are this server's
   trading guard (nothing was sent; do not work around it); rate_limit_exceeded gives retry_after_ms.
@@ -116,11 +119,15 @@ def tools(families: frozenset[str]) -> list[Tool]:
     ]
 
 
-def tool_result(outcome: Outcome, command_id: str) -> CallToolResult:
-    """An outcome as the MCP result: structured content plus the same JSON as text."""
+def tool_result(outcome: Outcome, command_id: str, tool: str = "", budget: int = DEFAULT_BUDGET) -> CallToolResult:
+    """An outcome as the MCP result: structured content plus the same JSON as text; an answer's data
+    held to `budget` characters of JSON (events/budget.py), saying what was cut."""
     now = time.time_ns() // 1_000_000
     if isinstance(outcome, Executed):
-        payload: dict[str, Any] = {"success": True, "data": outcome.data, "timestamp": now, "command_id": command_id}
+        data, cut = fit(tool, outcome.data, budget)
+        payload: dict[str, Any] = {"success": True, "data": data, "timestamp": now, "command_id": command_id}
+        if cut is not None:
+            payload["truncated"] = msgspec.to_builtins(cut)
     else:
         error: dict[str, Any] = {"type": getattr(outcome, "kind", ""), "message": getattr(outcome, "message", "")}
         if getattr(outcome, "code", None) is not None:
@@ -141,8 +148,11 @@ def tool_result(outcome: Outcome, command_id: str) -> CallToolResult:
     )
 
 
-def mcp_server(system: System, families: frozenset[str], confirm_timeout_s: float) -> Server[Any]:
-    """The MCP server of `system`: its handlers and the request-state boundary of confirmations."""
+def mcp_server(
+    system: System, families: frozenset[str], confirm_timeout_s: float, result_budget: int = DEFAULT_BUDGET
+) -> Server[Any]:
+    """The MCP server of `system`: its handlers and the request-state boundary of confirmations;
+    each answer held to `result_budget` (events/budget.py)."""
     listed = tools(families)
     sessions = Sessions(system.open_session)
     pending: set[asyncio.Future[Any]] = set()  # declines of confirmations whose call was cancelled
@@ -156,7 +166,7 @@ def mcp_server(system: System, families: frozenset[str], confirm_timeout_s: floa
         if params.request_state is not None and params.name in COMMANDS:  # modern era: the person's answer
             accepted, why = confirm.answer_of((params.input_responses or {}).get(confirm.INPUT_KEY))
             outcome = await system.confirm(params.request_state, accepted, why)
-            return tool_result(outcome, params.request_state)
+            return tool_result(outcome, params.request_state, params.name, result_budget)
         args = params.arguments or {}
         size = len(msgspec.json.encode(args))
         if size > MAX_ARGS_BYTES:  # the validator rejects it; the log keeps the size, not the bytes
@@ -182,7 +192,7 @@ def mcp_server(system: System, families: frozenset[str], confirm_timeout_s: floa
             if confirm.is_modern(ctx):
                 return confirm.input_required(answer.command_id, answer.summary)
             answer = await confirm_in_call(ctx, answer)
-        return tool_result(answer, envelope.command_id)
+        return tool_result(answer, envelope.command_id, params.name, result_budget)
 
     async def confirm_in_call(ctx: ServerRequestContext[Any], needs: NeedsConfirmation) -> Outcome:
         answered = False

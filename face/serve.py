@@ -115,7 +115,7 @@ async def serve(
             return 2
     if not settings.input_validation:
         logging.getLogger("binance_mcp").warning("MCP_INPUT_VALIDATION=false: exchange-rule pre-checks are off")
-    server = mcp_server(system, settings.families, settings.confirm_timeout_s)
+    server = mcp_server(system, settings.families, settings.confirm_timeout_s, settings.result_budget)
     reason = "stdin closed"
     try:
         if http is not None:
