@@ -223,6 +223,10 @@ class PaperExchange:
             now=self.now,
             faults=self.faults,
             heartbeat_s=ws_heartbeat_s,
+            weigh=lambda ip, weight: (
+                self.weights.config.weight_per_minute,
+                self.weights.charge(ip, weight, self.now()).used,
+            ),
         )
         self.engine.listener = self.streams.publish
 

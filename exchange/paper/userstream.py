@@ -72,7 +72,9 @@ class UserStreams:
         now: Callable[[], int],
         faults: Faults,
         heartbeat_s: float = 20.0,
+        weigh: Callable[[str, int], tuple[int, int]] | None = None,
     ):
+        self._weigh = weigh  # charge a request's weight to an IP: (the minute's limit, its count now)
         self._account_of = account_of
         self._check_time = check_time
         self._check_signature = check_signature
@@ -100,7 +102,7 @@ class UserStreams:
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
-                    conn.send_json(self._answer(conn, msg.data))
+                    conn.send_json(self._with_limits(conn, msg.data, self._answer(conn, msg.data)))
                 elif msg.type is WSMsgType.BINARY:
                     conn.send_json(_error(None, BinanceError(-1100, "Binary frames are not accepted.")))
         finally:
@@ -133,6 +135,32 @@ class UserStreams:
                 await conn.ws.close(code=1001, message=b"server shutdown")
 
     # -- requests -------------------------------------------------------------------------------
+    def _with_limits(self, conn: Connection, text: str, answer: dict[str, Any]) -> dict[str, Any]:
+        """`answer` with `rateLimits`, as Binance's WebSocket API answers carry them (its official
+        SDK reads them from every answer), unless the connection or the request asked
+        `returnRateLimits=false`. The request's weight counts toward the IP's REST minute, as
+        Binance's does."""
+        if self._weigh is None or conn.request.query.get("returnRateLimits") == "false":
+            return answer
+        with contextlib.suppress(msgspec.DecodeError):
+            request = msgspec.json.decode(text)
+            params = request.get("params") if isinstance(request, dict) else None
+            if isinstance(params, dict) and params.get("returnRateLimits") is False:
+                return answer
+            method = request.get("method") if isinstance(request, dict) else None
+            weight = _WEIGHTS.get(method, 1) if isinstance(method, str) else 1
+            limit, count = self._weigh(conn.request.remote or "?", weight)
+            answer["rateLimits"] = [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": limit,
+                    "count": count,
+                }
+            ]
+        return answer
+
     def _answer(self, conn: Connection, text: str) -> dict[str, Any]:
         try:
             request = msgspec.json.decode(text)
@@ -162,7 +190,7 @@ class UserStreams:
         return {"id": rid, "status": 200, "result": result}
 
     def _subscribe(self, conn: Connection, params: dict[str, Any]) -> dict[str, int]:
-        allowed = {"apiKey", "timestamp", "signature", "recvWindow"}
+        allowed = {"apiKey", "timestamp", "signature", "recvWindow", "returnRateLimits"}
         for name in params:
             if name not in allowed:
                 raise BinanceError.not_required(str(name)[:64])
@@ -202,6 +230,9 @@ class UserStreams:
             del conn.subscriptions[sid]
             conn.send_json({"subscriptionId": sid, "event": {"e": "eventStreamTerminated", "E": self._now()}})
         return {}
+
+
+_WEIGHTS = {"userDataStream.subscribe.signature": 2, "userDataStream.unsubscribe": 2, "session.subscriptions": 2}
 
 
 def _error(rid: Any, exc: BinanceError) -> dict[str, Any]:

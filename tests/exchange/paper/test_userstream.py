@@ -52,10 +52,13 @@ def subscribe_params(clock: ManualClock, key: str = KEY, secret: str = SECRET) -
 
 
 async def call(ws: WS, method: str, params: dict[str, Any] | None = None, rid: Any = 1) -> dict[str, Any]:
+    """The answer to one request, its `rateLimits` checked (every answer carries them) and left out."""
     await ws.send_json({"id": rid, "method": method, **({"params": params} if params is not None else {})})
     while True:
         frame = await ws.receive_json(timeout=5)
         if "subscriptionId" not in frame or "id" in frame:
+            (limits,) = frame.pop("rateLimits")
+            assert limits["rateLimitType"] == "REQUEST_WEIGHT" and limits["count"] >= 1 and limits["limit"] > 0
             return dict(frame)
 
 
@@ -217,7 +220,7 @@ async def test_unsubscribe_ends_the_events_and_says_so(paper: PaperClient) -> No
     await ws.send_json({"id": 2, "method": "userDataStream.unsubscribe"})
     frames = [await ws.receive_json(timeout=5) for _ in range(2)]
     assert {"subscriptionId": 0, "event": {"e": "eventStreamTerminated", "E": paper.clock()}} in frames
-    assert {"id": 2, "status": 200, "result": {}} in frames
+    assert {"id": 2, "status": 200, "result": {}} in [{k: v for k, v in f.items() if k != "rateLimits"} for f in frames]
     await paper.order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
     assert (await call(ws, "ping", rid=3)) == {"id": 3, "status": 200, "result": {}}  # no event came first
     await ws.close()
@@ -288,5 +291,23 @@ async def test_the_server_pings_and_drops_a_client_that_does_not_answer(clock: M
         assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         # the one that answered lived through the same heartbeats
         await answering.send_json({"id": 1, "method": "ping"})
-        assert await asyncio.wait_for(reading, 5) == {"id": 1, "status": 200, "result": {}}
+        answered = await asyncio.wait_for(reading, 5)
+        assert answered.pop("rateLimits") and answered == {"id": 1, "status": 200, "result": {}}
         await answering.close()
+
+
+async def test_every_answer_carries_its_rate_limits_unless_asked_not_to(paper: PaperClient) -> None:
+    """As Binance's WebSocket API does (its official SDK reads `rateLimits` from every answer): the
+    request's weight counts toward the IP's minute (ping 1, a list of subscriptions 2)."""
+    ws = await paper.client.ws_connect(WS_PATH)
+    await ws.send_json({"id": 1, "method": "ping"})
+    first = (await ws.receive_json(timeout=5))["rateLimits"][0]["count"]
+    await ws.send_json({"id": 2, "method": "session.subscriptions"})
+    assert (await ws.receive_json(timeout=5))["rateLimits"][0]["count"] == first + 2
+    await ws.send_json({"id": 3, "method": "ping", "params": {"returnRateLimits": False}})
+    assert "rateLimits" not in await ws.receive_json(timeout=5)
+    await ws.close()
+    quiet = await paper.client.ws_connect(WS_PATH + "?returnRateLimits=false")
+    await quiet.send_json({"id": 1, "method": "ping"})
+    assert await quiet.receive_json(timeout=5) == {"id": 1, "status": 200, "result": {}}
+    await quiet.close()
