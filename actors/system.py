@@ -30,10 +30,12 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -67,6 +69,7 @@ from binance_mcp.actors.reconciler import BACKOFF_S, Reconciler
 from binance_mcp.actors.stream import AccountStream
 from binance_mcp.actors.validator import SymbolDirectory, Validator
 from binance_mcp.events.accounts import AccountRecord, may_be
+from binance_mcp.events.chain import Verifier
 from binance_mcp.events.commands import COMMANDS, ExchangeInfo, GetAvgPrice, GetBalance, GetOpenOrders
 from binance_mcp.events.ids import new_command_id
 from binance_mcp.events.outcomes import (
@@ -87,6 +90,7 @@ from binance_mcp.events.runs import Lease, alive
 from binance_mcp.events.schema import (
     AboutRun,
     ClientInfo,
+    Halted,
     Logged,
     PaperRun,
     Received,
@@ -281,6 +285,8 @@ class System:
         client.on_order_count = self._order_count_seen
         self.stopping = False
         self.say_halts = True  # a halt or resume on the log is said on stderr (not by the run that throws it)
+        self._chain_check: asyncio.Task[None] | None = None
+        self.chain_checked = asyncio.Event()  # set once the chain has been verified after the start
         self.on_call: Callable[[Envelope], None] | None = None  # told of each call it takes (a seam)
         self._weight_queued = False  # a WeightSeen waits in the limiter's mailbox
         self._awaiting: dict[str, Envelope] = {}  # commands waiting for their person's confirmation
@@ -436,6 +442,7 @@ class System:
             self._halt_line(True)
         await self.recover_dead_runs(fold)
         self._watcher = asyncio.create_task(self._watch_runs())
+        self._chain_check = asyncio.create_task(self._check_chain(), name="chain-check")
         if self.stream is not None:
             self.supervisor.start(self.stream)
             self.stream.start()
@@ -548,6 +555,36 @@ class System:
             )
         return msgspec.structs.replace(said, account=account)
 
+    async def _check_chain(self) -> None:
+        """The whole hash chain this run extends, verified after the start (in a thread: a large
+        log starts in the same time). A broken chain (a row changed, cut or inserted) is a
+        `security` event `chain_broken` with its SECURITY_EVENT line, and this run refuses orders
+        (reads go on) until a person acknowledges it with `binance-mcp resume`: a `resumed` after a
+        `chain_broken` of the same first bad seq (this run's or an earlier one's) is that answer."""
+        try:
+            # In the thread from end to end, its own connection with it: a connection closed while
+            # another thread steps through it crashes the process (it did, at a stop).
+            found = await asyncio.to_thread(_verify_chain, self.store.path, lambda: self.stopping)
+            if found is None or self.stopping:
+                return
+            bad_seq, problem, acknowledged = found
+            details = {"bad_seq": bad_seq, "problem": problem}
+            await self.security_event("chain_broken", self.run_id, "", durable=True, **details)
+            log.error("the event log's hash chain is broken: %s", problem)
+            if not acknowledged:
+                self.ledger.halt = Halted(
+                    reason=f"the event log's hash chain is broken ({problem}): `binance-mcp audit verify` "
+                    "says where; `binance-mcp resume` to trade on this log all the same",
+                    user="binance-mcp",
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                )
+                self._halt_line(True)
+        except Exception as exc:  # a check that cannot run is said, and the run goes on
+            log.warning("the event log's chain could not be checked: %s: %s", type(exc).__name__, exc)
+        finally:
+            self.chain_checked.set()
+
     def _recorded_account(self, run: str) -> str:
         """The account `run` recorded ('' for a run before accounts, or one not known yet)."""
         account, recorded = self._runs.get(run, ("", False))
@@ -620,9 +657,10 @@ class System:
         if self.stopping:
             return
         self.stopping = True
-        if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+        for background in (self._watcher, self._chain_check):
+            if background is not None:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
         if self.stream is not None:
             await self.stream.stop()
         await self.confirmer.expire_all("the server is stopping")
@@ -788,3 +826,34 @@ class System:
                 continue
             assert isinstance(message, Envelope | Validated | Admitted | Finish | Priced)
             await self.journal.tell(Finish(envelope=envelope, outcome=failed), reply)
+
+
+_ACKNOWLEDGED = """
+SELECT 1 FROM events r WHERE r.kind = 'resumed' AND r.seq > (
+    SELECT max(b.seq) FROM events b WHERE b.kind = 'security' AND b.body ->> '$.event_type' = 'chain_broken'
+    AND b.body ->> '$.bad_seq' = ?
+) LIMIT 1
+"""
+
+
+def _verify_chain(path: Path, stopping: Callable[[], bool]) -> tuple[int, str, bool] | None:
+    """In a thread: the log's chain verified on a connection of its own; None when it holds (or the
+    run stopped first), else (the first bad seq, what is wrong, whether a person acknowledged it:
+    resumed trading after a run said the chain breaks there)."""
+    reader = LogReader(path)
+    try:
+        verifier = Verifier()
+
+        def rows() -> Iterator[tuple[object, ...]]:  # given up as the run stops
+            for row in reader.rows():
+                if stopping():
+                    return
+                yield row
+
+        verifier.feed_all(rows())
+        if verifier.bad_seq is None or verifier.problem is None:
+            return None
+        acknowledged = reader.query(_ACKNOWLEDGED, (verifier.bad_seq,)).fetchone() is not None
+        return verifier.bad_seq, verifier.problem, acknowledged
+    finally:
+        reader.close()

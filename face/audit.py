@@ -593,6 +593,12 @@ def _alerts(reader: LogReader, args: argparse.Namespace) -> int:
     if unstopped:
         what = f"{counted(len(unstopped), 'server run')} ended without `stopped` (killed or crashed)"
         alerts.append(alert("unclean_stop", what, [r[0] for r in unstopped], [int(r[1]) for r in unstopped]))
+    # The chain first of all: every other figure is only as good as the record (what `verify` checks).
+    verifier = Verifier()
+    verifier.feed_all(reader.rows())
+    if verifier.bad_seq is not None:
+        broken = alert("chain_broken", f"the log's hash chain is broken: {verifier.problem} (audit verify)", [], [])
+        alerts.insert(0, {**broken, "count": 1, "bad_seq": verifier.bad_seq})
     if args.json:
         _emit_json({"since": iso(since), "alerts": alerts})
     elif alerts:
