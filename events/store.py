@@ -413,15 +413,29 @@ class LogReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise NoEventLog(f"no event log at {self.path}")
-        self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-        # The views as this server reads them, in the connection's own temporary schema (the log
-        # itself is opened read-only: nothing is written to it).
-        try:
-            self.conn.executescript(views("TEMP"))
-        except sqlite3.DatabaseError:  # not a log, or a damaged one: the caller says so
-            self.conn.close()
-            raise
+        self.immutable = False  # read as a file nobody writes (its folder cannot be written)
+        self.conn = self._open("mode=ro")
         self.conn.execute("PRAGMA query_only = ON")
+
+    def _open(self, mode: str) -> sqlite3.Connection:
+        """A read-only connection with the views as this server reads them, in its own temporary
+        schema (the log itself is never written). A log in WAL mode needs its `-shm` file: in a
+        folder that cannot be written (a read-only copy, a read-only mount) SQLite cannot open it
+        so, and the file is read as immutable instead (a `-wal` beside it is then not read: on such a
+        copy there is none to read)."""
+        conn = sqlite3.connect(f"file:{self.path}?{mode}", uri=True, check_same_thread=False)
+        try:
+            conn.executescript(views("TEMP"))
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if mode == "mode=ro" and "unable to open" in str(exc) and not os.access(self.path.parent, os.W_OK):
+                self.immutable = True
+                return self._open("mode=ro&immutable=1")
+            raise
+        except sqlite3.DatabaseError:  # not a log, or a damaged one: the caller says so
+            conn.close()
+            raise
+        return conn
 
     def head(self) -> tuple[int, str]:
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()

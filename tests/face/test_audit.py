@@ -486,3 +486,27 @@ def test_the_log_may_be_named_before_the_subcommand_and_piped_output_has_no_trai
         )
         assert piped.returncode == 0 and piped.stdout.count("\n") > 3, piped.stderr
         assert all(line == line.rstrip() for line in piped.stdout.splitlines()), sub  # rich pads cells
+
+
+def test_a_read_only_copy_of_an_intact_log_verifies(tmp_path: Path) -> None:
+    """`audit` is read-only: a copy on a read-only mount (where SQLite cannot make the log's -shm
+    file) verifies, lists and gives its digest. A mount namespace of the test's own makes the folder
+    read-only even for root; where that is not allowed, the test says so and skips."""
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    shutil.copyfile(
+        Path(__file__).parents[1] / "events" / "fixtures" / "log-schema2.sqlite3", folder / "events.sqlite3"
+    )
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare here")
+    server = f"{sys.executable} {ROOT / 'server.py'}"
+    script = (
+        f"mount --bind -o ro {folder} {folder} || exit 77; touch {folder}/x 2>/dev/null && exit 78; "
+        f"for c in verify digest list; do {server} audit $c --event-log {folder}/events.sqlite3 || exit $?; done"
+    )
+    done = subprocess.run([unshare, "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+    if done.returncode in (77, 78):
+        pytest.skip("a read-only mount cannot be made here")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok: 45 events") and "Traceback" not in done.stderr
