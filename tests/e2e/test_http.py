@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
+import shutil
 import signal
 import ssl
 import sys
@@ -299,3 +301,39 @@ async def test_a_fatal_error_stops_serving_http_as_it_stops_stdio(tmp_path: Path
     options = HttpOptions(port=0, tokens=tokens)
     code, why = await asyncio.wait_for(serve_http(Server("x"), options, None, fatal), 30)
     assert (code, why) == (1, "fatal error")
+
+
+DOCS_HTTP = (ROOT / "docs" / "http.md").read_text()
+
+
+async def test_the_inspector_command_the_docs_show_lists_the_tools(tmp_path: Path) -> None:
+    """docs/http.md's Inspector command, run as shown (its URL and token this server's), where Node's
+    npx is present; a registry that cannot be reached skips rather than fails."""
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.skip("no Node (npx) here")
+    (shown,) = [
+        line
+        for line in (ROOT / "docs" / "http.md").read_text().splitlines()
+        if line.startswith("npx ") and "--cli" in line
+    ]
+    running = await start_paper_exchange()
+    tokens = tmp_path / "tokens.json"
+    token = TokenFile(tokens).add("inspector", "read", None)
+    proc, url = await start_http(serve_env(running, tmp_path / "events.sqlite3", MCP_HTTP_TOKENS_FILE=str(tokens)))
+    try:
+        words = shlex.split(shown.replace("http://127.0.0.1:8765/mcp", url).replace("bmcp_…", token))
+        inspector = await asyncio.create_subprocess_exec(
+            npx, "-y", *words[1:], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(inspector.communicate(), 240)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 30)
+        await running.stop()
+    said = err.decode(errors="replace")
+    if inspector.returncode and any(code in said for code in ("ENOTFOUND", "ETIMEDOUT", "EAI_AGAIN", "ECONNREFUSED")):
+        pytest.skip(f"the npm registry cannot be reached: {said[-200:]}")
+    assert inspector.returncode == 0, said[-800:]
+    listed = json.loads(out)
+    assert {"get_ticker_price", "create_order"} <= {t["name"] for t in listed["tools"]}
