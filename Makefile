@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/hosts.py
 	$(BIN)/python bench/http_calls.py
 	$(BIN)/python bench/stream.py
+	$(BIN)/python bench/chain_check.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
