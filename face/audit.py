@@ -61,6 +61,7 @@ from binance_mcp.events.replay import Fold, replay_state
 from binance_mcp.events.runs import alive
 from binance_mcp.events.schema import Logged, Received, Session
 from binance_mcp.events.store import LogReader, NoEventLog, of_account
+from binance_mcp.exchange.errors import ExchangeError
 
 __all__ = ["add_parser"]
 
@@ -944,6 +945,9 @@ def _run(handler: Callable[[LogReader, argparse.Namespace], int]) -> Callable[[a
             return 0
         except ValueError as exc:
             print(f"binance-mcp audit: {exc}", file=sys.stderr)
+            return 2
+        except ExchangeError as exc:  # crosscheck: the exchange could not be asked (down, a bad key)
+            print(f"binance-mcp audit: the exchange could not be asked: {exc.message}", file=sys.stderr)
             return 2
         finally:
             reader.close()

@@ -510,3 +510,26 @@ def test_a_read_only_copy_of_an_intact_log_verifies(tmp_path: Path) -> None:
         pytest.skip("a read-only mount cannot be made here")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok: 45 events") and "Traceback" not in done.stderr
+
+
+def test_crosscheck_with_an_exchange_that_cannot_be_reached_says_so(tmp_path: Path) -> None:
+    import socket
+
+    log = tmp_path / "events.sqlite3"
+    shutil.copyfile(Path(__file__).parents[1] / "events" / "fixtures" / "log-schema2.sqlite3", log)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nobody listens on
+    port = closed.getsockname()[1]
+    closed.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "MCP_"))}
+    env |= {"BINANCE_VENUE": "paper", "BINANCE_BASE_URL": f"http://127.0.0.1:{port}"}
+    env |= {"BINANCE_API_KEY": "Key7" * 16, "BINANCE_API_SECRET": "Sec9" * 16}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "audit", "crosscheck", "--since", "1h", "--event-log", str(log)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "the exchange could not be asked" in done.stderr, done.stderr[-500:]
+    assert "Traceback" not in done.stderr
