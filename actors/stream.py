@@ -131,7 +131,6 @@ class AccountStream(Actor):
         self.journal = journal
         self.limiter = limiter
         self.log_path = log_path
-        self.venue = venue
         self.account = ""  # the account's id (events/accounts.py), set by the System at its start
         self.run = run
         self.flag = flag  # a foreign order: the `security` event and its line (actors/system.py)

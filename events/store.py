@@ -416,16 +416,16 @@ class LogReader:
         self.immutable = False  # read as a file nobody writes (its folder cannot be written)
         self.conn = self._open("mode=ro")
         self.conn.execute("PRAGMA query_only = ON")
+        self._views = False  # the views are made on first need (`viewed`)
 
     def _open(self, mode: str) -> sqlite3.Connection:
-        """A read-only connection with the views as this server reads them, in its own temporary
-        schema (the log itself is never written). A log in WAL mode needs its `-shm` file: in a
-        folder that cannot be written (a read-only copy, a read-only mount) SQLite cannot open it
-        so, and the file is read as immutable instead (a `-wal` beside it is then not read: on such a
-        copy there is none to read)."""
+        """A read-only connection (the log itself is never written), its schema read at once. A
+        log in WAL mode needs its `-shm` file: in a folder that cannot be written (a read-only
+        copy, a read-only mount) SQLite cannot open it so, and the file is read as immutable
+        instead (a `-wal` beside it is then not read: on such a copy there is none to read)."""
         conn = sqlite3.connect(f"file:{self.path}?{mode}", uri=True, check_same_thread=False)
         try:
-            conn.executescript(views("TEMP"))
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError as exc:
             conn.close()
             if mode == "mode=ro" and "unable to open" in str(exc) and not os.access(self.path.parent, os.W_OK):
@@ -436,6 +436,20 @@ class LogReader:
             conn.close()
             raise
         return conn
+
+    def viewed(self) -> sqlite3.Connection:
+        """The connection with the views as this server reads them, in its own temporary schema:
+        they shadow the log's (a log last opened by an older server reads as this one would). Made
+        on first need: parsing them costs about a millisecond, which a reader of events alone (the
+        record tools, once per call) need not pay."""
+        if not self._views:
+            self.conn.execute("PRAGMA query_only = OFF")  # the temporary schema only: the file is read-only
+            try:
+                self.conn.executescript(views("TEMP"))
+            finally:
+                self.conn.execute("PRAGMA query_only = ON")
+            self._views = True
+        return self.conn
 
     def head(self) -> tuple[int, str]:
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
@@ -495,7 +509,7 @@ class LogReader:
 
     def accounts(self) -> list[str]:
         """The accounts the log holds runs of, in the order they first appear."""
-        rows = self.conn.execute("SELECT account FROM runs GROUP BY account ORDER BY min(started_us)")
+        rows = self.viewed().execute("SELECT account FROM runs GROUP BY account ORDER BY min(started_us)")
         return [str(r[0]) for r in rows]
 
     def open_rows(self) -> list[tuple[object, ...]]:
@@ -514,18 +528,18 @@ class LogReader:
 
     def commands_count(self, where: str, params: Sequence[object]) -> int:
         """How many commands match `where` (over the `commands` view)."""
-        row = self.conn.execute(f"SELECT count(*) FROM commands{where}", list(params)).fetchone()
+        row = self.viewed().execute(f"SELECT count(*) FROM commands{where}", list(params)).fetchone()
         return int(row[0])
 
     def commands_page(self, where: str, params: Sequence[object], limit: int, offset: int = 0) -> list[tuple[Any, ...]]:
         """The newest `limit` commands (-1: all) matching `where` (over the `commands` view) after
         skipping `offset` newer ones, oldest first; each row ends with the status the account
         stream told of an order since its answer (None: nothing newer), then the command's account."""
-        rows = self.conn.execute(
+        sql = (
             "SELECT received_us, command_id, tool, request, outcome, latency_ms, result, session, account "
-            f"FROM commands{where} ORDER BY received_us DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        ).fetchall()
+            f"FROM commands{where} ORDER BY received_us DESC LIMIT ? OFFSET ?"
+        )
+        rows = self.viewed().execute(sql, [*params, limit, offset]).fetchall()
         newest = self._streamed([str(r[1]) for r in rows if r[2] == "create_order" and r[4] == "executed"])
         return [(*row[:8], newest.get(str(row[1])), row[8]) for row in rows[::-1]]
 
@@ -556,8 +570,8 @@ class LogReader:
         return best
 
     def query(self, sql: str, params: Sequence[object] | dict[str, object] = ()) -> sqlite3.Cursor:
-        """A read-only query (the connection refuses writes)."""
-        return self.conn.execute(sql, params)
+        """A read-only query, the views at hand (the connection refuses writes)."""
+        return self.viewed().execute(sql, params)
 
     def close(self) -> None:
         self.conn.close()

@@ -50,7 +50,7 @@ async def until(stream: AccountStream, check: Callable[[], Any], within_s: float
 def order_status(log: Path, command_id: str) -> tuple[str, str] | None:
     reader = LogReader(log)
     try:
-        row = reader.conn.execute("SELECT status, executed_qty FROM orders WHERE command_id = ?", (command_id,))
+        row = reader.query("SELECT status, executed_qty FROM orders WHERE command_id = ?", (command_id,))
         found = row.fetchone()
     finally:
         reader.close()
