@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import os
 import re
@@ -38,7 +37,7 @@ from typing import IO, Any
 import msgspec
 
 from binance_mcp.actors.config import default_event_log
-from binance_mcp.events.accounts import account_id, key_fingerprint, may_be
+from binance_mcp.events.accounts import may_be
 from binance_mcp.events.audit import (
     Call,
     Filters,
@@ -646,29 +645,31 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
     ).fetchall()
     import asyncio
 
+    from binance_mcp.actors.keycheck import identify
     from binance_mcp.actors.system import client_for
+    from binance_mcp.exchange.client import BinanceClient
+    from binance_mcp.face.paper import on_paper_account
 
     mine = ""
     rows: list[Any] = []
 
     async def fetch() -> tuple[list[dict[str, Any]], list[str]]:
-        nonlocal mine, rows, settings
-        shared = None
-        if settings.base_url is None:  # the log's paper account (face/paper.py), wherever it is served
-            from binance_mcp.face.paper import SharedPaper, state_folder
+        # On the paper venue with no base URL: the log's paper account, wherever it is served.
+        async with on_paper_account(settings, reader.path) as (reaching, _):
+            return await ask(client_for(reaching))
 
-            shared = await SharedPaper.join(state_folder(reader.path))
-            settings = dataclasses.replace(settings, base_url=shared.url, credentials=shared.credentials())
-        assert settings.credentials is not None
-        client = client_for(settings)
+    async def ask(client: BinanceClient) -> tuple[list[dict[str, Any]], list[str]]:
+        nonlocal mine, rows
         try:
             await client.sync_time()
             listed = {s["symbol"]: s for s in (await client.request("GET", "/api/v3/exchangeInfo")).data["symbols"]}
             account = (await client.request("GET", "/api/v3/account", {"omitZeroBalances": "true"}, signed=True)).data
-            uid = account.get("uid")
+
+            async def answered() -> Any:
+                return account
+
             # This key's account's orders only: another account's are none of this account's business.
-            key = key_fingerprint(settings.credentials.api_key)
-            mine = account_id(settings.venue, str(uid) if isinstance(uid, int) else None, key)
+            mine = (await identify(client, settings.venue, read=answered))[0].id
             rows = [r for r in every if may_be(mine, str(r[5]))]
             symbols = {str(r[2]) for r in rows if r[2]}
             for balance in account.get("balances", ()):
@@ -688,8 +689,6 @@ def _crosscheck(reader: LogReader, args: argparse.Namespace) -> int:
             return found, checked
         finally:
             await client.close()
-            if shared is not None:
-                await shared.stop()
 
     exchange_orders, checked = asyncio.run(fetch())
     dispatched = [(cid, client_id, _fate(outcome, placed)) for cid, client_id, _sym, outcome, placed, _ in rows]

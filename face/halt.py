@@ -53,7 +53,7 @@ from binance_mcp.events.schema import (
     text_column,
 )
 from binance_mcp.events.store import EventStore, LogReader, NoEventLog
-from binance_mcp.face.paper import SharedPaper, state_folder
+from binance_mcp.face.paper import SharedPaper, on_paper_account
 
 __all__ = ["add_parsers", "append_alone", "cancel_everything", "who"]
 
@@ -92,15 +92,8 @@ async def cancel_everything(settings: Settings, event: Halted) -> list[dict[str,
     What was cancelled, or could not be, one entry per symbol. On the paper venue without a base
     URL: the log's paper account (face/paper.py), reached where a server serves it, else served
     here for as long as this takes."""
-    shared = None
-    if settings.venue == "paper" and settings.base_url is None:
-        shared = await SharedPaper.join(state_folder(settings.event_log))
-        settings = dataclasses.replace(settings, base_url=shared.url, credentials=shared.credentials())
-    try:
-        return await _cancel_everything(settings, event, shared)
-    finally:
-        if shared is not None:
-            await shared.stop()
+    async with on_paper_account(settings, settings.event_log) as (reaching, shared):
+        return await _cancel_everything(reaching, event, shared)
 
 
 async def _cancel_everything(settings: Settings, event: Halted, shared: SharedPaper | None) -> list[dict[str, Any]]:

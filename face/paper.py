@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
@@ -32,7 +33,7 @@ import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from binance_mcp.actors.config import Settings
 from binance_mcp.exchange.client import Credentials
 from binance_mcp.exchange.paper import (
     LimitConfig,
@@ -53,7 +55,7 @@ from binance_mcp.exchange.paper import (
 from binance_mcp.exchange.paper.state import STATE_FILE, PaperState, StoredAccount
 from binance_mcp.exchange.signing import ed25519_public_bytes
 
-__all__ = ["PaperMismatch", "SharedPaper", "reset", "serve_state", "state_folder"]
+__all__ = ["PaperMismatch", "SharedPaper", "on_paper_account", "reset", "serve_state", "state_folder"]
 
 log = logging.getLogger("binance_mcp.paper")
 HOLDER_FILE = "holder.json"
@@ -386,3 +388,18 @@ def serve_state(
         return 0
 
     return asyncio.run(run())
+
+
+@contextlib.asynccontextmanager
+async def on_paper_account(settings: Settings, log: Path) -> AsyncIterator[tuple[Settings, SharedPaper | None]]:
+    """`settings` as they are; or, on the paper venue with no base URL, pointed at `log`'s paper
+    account (reached where a server serves it, else served here) for as long as the block runs,
+    with this process's part in it (`halt --cancel-open-orders`, `audit crosscheck`)."""
+    if settings.venue != "paper" or settings.base_url is not None:
+        yield settings, None
+        return
+    shared = await SharedPaper.join(state_folder(log))
+    try:
+        yield dataclasses.replace(settings, base_url=shared.url, credentials=shared.credentials()), shared
+    finally:
+        await shared.stop()
