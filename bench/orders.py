@@ -55,39 +55,32 @@ async def main() -> None:
     base_env = {key: v for key, v in os.environ.items() if not key.startswith(("BINANCE_", "MCP_"))}
     limits = ("--orders-per-10s", "100000000", "--orders-per-day", "100000000")
     runs: dict[tuple[str, int], Run] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        async with start_paper(base_env, *limits) as (_url, remote):
-            env = {**base_env, **remote, "MCP_RATE_LIMIT_ENABLED": "false", "MCP_EVENT_LOG": f"{tmp}/orders.sqlite3"}
+
+    async def measure(paper_flags: tuple[str, ...], name: str, tools: tuple[str, ...], label: str = "") -> None:
+        """`serve` on a `binance-mcp paper` of these flags: each tool warmed up, then one at a time
+        and `k` in flight; into `runs` under (tool, or `label`, in flight)."""
+        async with start_paper(base_env, *limits, *paper_flags) as (_url, remote):
+            env = {**base_env, **remote, "MCP_RATE_LIMIT_ENABLED": "false", "MCP_EVENT_LOG": f"{tmp}/{name}.sqlite3"}
             params = StdioServerParameters(
                 command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env=env, cwd=str(ROOT)
             )
-            with (Path(tmp) / "stderr").open("w") as err:
+            with (Path(tmp) / f"{name}.stderr").open("w") as err:
                 async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
                     await session.initialize()
-                    for tool in ("get_ticker_price", "test_order", "create_order"):
+                    for tool in tools:
                         await drive(caller(session, tool), 100, 4)  # warm-up
                     for in_flight in (1, k):
-                        for tool in ("get_ticker_price", "test_order", "create_order"):
+                        for tool in tools:
                             count = n if in_flight > 1 else n // 4
                             rate, latencies = await drive(caller(session, tool), count, in_flight)
-                            runs[(tool, in_flight)] = Run(f"{tool}, {in_flight} in flight", rate, latencies)
+                            shown = f"{tool}{label}, {in_flight} in flight"
+                            runs[(label or tool, in_flight)] = Run(shown, rate, latencies)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        await measure((), "orders", ("get_ticker_price", "test_order", "create_order"))
         # The same orders on a paper account that keeps its state (`paper --state`, as the log's own
         # paper account does): each placement committed to its state before it is answered.
-        async with start_paper(base_env, *limits, "--state", f"{tmp}/kept") as (_url, remote):
-            env = {**base_env, **remote, "MCP_RATE_LIMIT_ENABLED": "false", "MCP_EVENT_LOG": f"{tmp}/kept.sqlite3"}
-            params = StdioServerParameters(
-                command=sys.executable, args=[str(ROOT / "server.py"), "serve"], env=env, cwd=str(ROOT)
-            )
-            with (Path(tmp) / "stderr-kept").open("w") as err:
-                async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
-                    await session.initialize()
-                    await drive(caller(session, "create_order"), 100, 4)  # warm-up
-                    for in_flight in (1, k):
-                        count = n if in_flight > 1 else n // 4
-                        rate, latencies = await drive(caller(session, "create_order"), count, in_flight)
-                        runs[("kept", in_flight)] = Run(
-                            f"create_order, kept account, {in_flight} in flight", rate, latencies
-                        )
+        await measure(("--state", f"{tmp}/kept"), "kept", ("create_order",), ", kept account")
     for in_flight in (1, k):
         ticker = runs[("get_ticker_price", in_flight)]
         dry = runs[("test_order", in_flight)]
@@ -98,7 +91,7 @@ async def main() -> None:
             f"  create_order vs test_order: {order.rate / dry.rate:.2f} of the rate, "
             f"p50 {order.p50 - dry.p50:+.2f} ms, p99 {order.p99 - dry.p99:+.2f} ms"
         )
-        kept = runs[("kept", in_flight)]
+        kept = runs[(", kept account", in_flight)]
         print(kept.line(ticker.rate))
         print(
             f"  a kept paper account vs one that is not: {kept.rate / order.rate:.2f} of the rate, "
