@@ -292,8 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except OSError as exc:  # a path below a file, a folder that cannot be written: said, not a traceback
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"binance-mcp {args.command}: {exc.strerror or exc}{where}", file=sys.stderr)
+        from binance_mcp.face.serve import reason_of
+
+        print(f"binance-mcp {args.command}: {reason_of(exc)}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:  # a damaged log or paper state
         print(f"binance-mcp {args.command}: a database cannot be read (damaged?): {exc}", file=sys.stderr)

@@ -32,7 +32,7 @@ from binance_mcp.face.mcp import mcp_server
 from binance_mcp.face.paper import PaperMismatch, SharedPaper, state_folder
 from binance_mcp.face.stdio import serve_stdio
 
-__all__ = ["serve"]
+__all__ = ["reason_of", "serve"]
 
 
 async def serve(
@@ -58,7 +58,7 @@ async def serve(
         try:  # the log's paper account: held here, or reached where another server holds it (face/paper.py)
             paper = await SharedPaper.join(state_folder(settings.event_log), limits=limits, ed25519=paper_ed25519)
         except (PaperMismatch, OSError, sqlite3.DatabaseError) as exc:
-            print(f"binance-mcp: the log's paper account cannot be used: {_why(exc)}", file=sys.stderr)
+            print(f"binance-mcp: the log's paper account cannot be used: {reason_of(exc)}", file=sys.stderr)
             return 2
         credentials, base_url = paper.credentials(), paper.url
     client = client_for(settings, base_url, credentials)
@@ -68,7 +68,7 @@ async def serve(
     try:
         system = system_for(settings, client, server_version=__version__, account_stream_url=stream_url)
     except (OSError, sqlite3.DatabaseError) as exc:  # an unwritable folder, a path below a file, a damaged log
-        print(f"binance-mcp: the event log {settings.event_log} cannot be opened: {_why(exc)}", file=sys.stderr)
+        print(f"binance-mcp: the event log {settings.event_log} cannot be opened: {reason_of(exc)}", file=sys.stderr)
         await client.close()
         if paper is not None:
             await paper.stop()
@@ -143,7 +143,7 @@ def _moved(system: System, url: str) -> None:
         system.stream.url = system.stream.shown_url = ws_api_url(url)
 
 
-def _why(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
     """An OS or SQLite error in a line: what went wrong, and where."""
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
